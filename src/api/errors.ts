@@ -1,0 +1,69 @@
+/**
+ * The one error shape of the API: {"error": {"code", "message", "field"?}}.
+ * Handlers throw ApiError; the error handler turns everything else into that shape too.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (field: string, message: string) => new ApiError(400, 'invalid_request', message, field);
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+function body(code: string, message: string, field?: string): ErrorBody {
+  return { error: field === undefined ? { code, message } : { code, message, field } };
+}
+
+/** `/delivery/max_attempts` → `delivery.max_attempts` */
+function fieldOf(err: FastifyError): string | undefined {
+  const v = err.validation?.[0];
+  if (!v) return undefined;
+  const path = v.instancePath.split('/').filter(Boolean).join('.');
+  const missing = (v.params as { missingProperty?: string }).missingProperty;
+  if (missing) return path ? `${path}.${missing}` : missing;
+  return path || undefined;
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v);
+      return reply.code(err.statusCode).send(body(err.code, err.message, err.field));
+    }
+    if (err.validation) {
+      const field = fieldOf(err);
+      const v = err.validation[0];
+      const message = field ? `${field} ${v?.message ?? 'is invalid'}` : `request ${v?.message ?? 'is invalid'}`;
+      return reply.code(400).send(body('invalid_request', message, field));
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply.code(413).send(body('body_too_large', 'Request body is larger than this server accepts'));
+    }
+    if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.code(400).send(body('invalid_json', 'Request body is not valid JSON'));
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send(body('invalid_request', err.message));
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(body('internal_error', 'Something went wrong on our side'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(body('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

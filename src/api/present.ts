@@ -1,0 +1,61 @@
+/** JSON shapes the API answers with (harepost-deliveries-reference, harepost-quickstart). */
+import type { AttemptRecord, DeliveryRecord, DomainRecord } from '../store/store.js';
+
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function deliverySummary(d: DeliveryRecord) {
+  return {
+    queue_id: d.id,
+    target: d.target,
+    method: d.method,
+    status: d.status,
+    attempts: d.attempt_count,
+    last_status: d.last_status,
+    idempotency_key: d.idempotency_key,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+    next_attempt_at: iso(d.next_attempt_at),
+  };
+}
+
+export function attemptJson(a: AttemptRecord) {
+  return {
+    attempt: a.attempt,
+    outcome: a.outcome,
+    http_status: a.http_status,
+    latency_ms: a.latency_ms,
+    error: a.error,
+    created_at: iso(a.created_at),
+    response_excerpt: a.response_excerpt,
+  };
+}
+
+export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]) {
+  return {
+    queue_id: d.id,
+    target: d.target,
+    method: d.method,
+    status: d.status,
+    last_status: d.last_status,
+    idempotency_key: d.idempotency_key,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+    next_attempt_at: iso(d.next_attempt_at),
+    delivery: d.policy,
+    metadata: d.metadata,
+    attempts: attempts.map(attemptJson),
+  };
+}
+
+export const CHALLENGE_PREFIX = '_harepost-challenge.';
+export const VERIFY_PREFIX = 'harepost-verify=';
+
+export function domainJson(d: DomainRecord) {
+  return {
+    domain: d.domain,
+    status: d.status,
+    record: { type: 'TXT', name: `${CHALLENGE_PREFIX}${d.domain}`, value: `${VERIFY_PREFIX}${d.token}` },
+    created_at: iso(d.created_at),
+    verified_at: iso(d.verified_at),
+  };
+}

@@ -1,0 +1,81 @@
+/** POST /v1/send — one outbound request to one target (harepost-send-reference). */
+import type { FastifyInstance } from 'fastify';
+import { candidateDomains } from '../../core/domain-name.js';
+import { ID_PREFIX, newId } from '../../core/ids.js';
+import { parseSendRequest } from '../../core/send-request.js';
+import type { NewDelivery } from '../../store/store.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, badRequest } from '../errors.js';
+import { iso } from '../present.js';
+
+const policySchema = {
+  type: 'object',
+  properties: {
+    max_attempts: { type: 'number', description: 'Clamped to 1–25. Default 5.' },
+    backoff: { type: 'string', enum: ['exponential', 'fixed'] },
+    base_delay_ms: { type: 'number', description: 'Clamped to 100–60000. Default 1000.' },
+    max_delay_ms: { type: 'number', description: 'Clamped to 1000–43200000. Default 3600000.' },
+    jitter: { type: 'string', enum: ['full', 'none'] },
+    timeout_ms: { type: 'number', description: 'Clamped to 1000–30000. Default 10000.' },
+    respect_retry_after: { type: 'boolean' },
+  },
+} as const;
+
+export const sendBodySchema = {
+  type: 'object',
+  required: ['target'],
+  properties: {
+    target: { type: 'string', description: 'Absolute https URL on a verified domain.' },
+    method: { type: 'string', enum: ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    body: { type: ['string', 'object', 'array', 'null'] },
+    delivery: policySchema,
+    idempotency_key: { type: ['string', 'null'], maxLength: 255 },
+    sign: { type: 'boolean' },
+    metadata: { type: ['object', 'null'] },
+  },
+} as const;
+
+export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/send', { schema: { body: sendBodySchema } }, async (request, reply) => {
+    const parsed = parseSendRequest(request.body, { allowHttp: deps.allowHttpTargets });
+    if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
+    const req = parsed.value;
+    if (req.ipLiteral && !deps.addressPolicy.isAllowed(req.host)) {
+      throw badRequest('target', 'target is an address in a blocked (private, loopback or reserved) range');
+    }
+    const verified =
+      !req.ipLiteral && (await deps.store.hasVerifiedDomain(request.auth.account_id, candidateDomains(req.host)));
+    if (!verified) {
+      throw new ApiError(
+        403,
+        'domain_not_verified',
+        `${req.host} is not on a verified domain of this account: add it with POST /v1/domains and verify it`,
+        'target',
+      );
+    }
+    const url = new URL(req.target);
+    const delivery: NewDelivery = {
+      id: newId(ID_PREFIX.delivery),
+      account_id: request.auth.account_id,
+      mode: request.auth.mode,
+      target: req.target,
+      origin: url.origin,
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      policy: req.policy,
+      idempotency_key: req.idempotency_key,
+      metadata: req.metadata,
+      sign: req.sign,
+      created_at: Date.now(),
+    };
+    await deps.store.enqueueDeliveries([delivery]);
+    return reply.code(202).send({
+      queue_id: delivery.id,
+      status: 'queued',
+      idempotency_key: delivery.idempotency_key,
+      created_at: iso(delivery.created_at),
+    });
+  });
+}

@@ -1,0 +1,116 @@
+/**
+ * Wires the concrete pieces into a running Harepost: store, resolver, address guard, outbound
+ * agent, API and dispatcher. The CLI and the end-to-end tests both start Harepost through here.
+ */
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Agent } from 'undici';
+import { buildApi } from '../api/app.js';
+import type { Config } from '../config.js';
+import { Dispatcher } from '../delivery/dispatcher.js';
+import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
+import { createGuardedAgent } from '../net/guarded-agent.js';
+import { performAttempt } from '../net/http-attempt.js';
+import { createHostResolver, parseDnsServers } from '../net/resolver.js';
+import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
+
+export interface Harepost {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  api: FastifyInstance | null;
+  dispatcher: Dispatcher | null;
+  /** http://host:port the API listens on (null for a worker). */
+  url: string | null;
+  /** Stops taking work, lets in-flight attempts finish (bounded), closes everything. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Extra CA certificates trusted for targets (besides the system's and NODE_EXTRA_CA_CERTS). */
+  targetCa?: string;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    base: { service: 'harepost' },
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'key', 'secret'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export async function startHarepost(config: Config, options: StartOptions = {}): Promise<Harepost> {
+  const logger = options.logger ?? createLogger(config);
+  const addressPolicy = createAddressPolicy(parseCidrList(config.allowPrivateNetworks));
+  const servers = parseDnsServers(config.dnsServers);
+  const resolver = createHostResolver(servers.length > 0 ? { servers } : {});
+  const store = openStore(config.databaseUrl);
+  await store.migrate();
+
+  let agent: Agent | null = null;
+  let dispatcher: Dispatcher | null = null;
+  if (config.role !== 'api') {
+    const ca = options.targetCa;
+    agent = createGuardedAgent({
+      resolver,
+      policy: addressPolicy,
+      connectionsPerOrigin: config.maxInFlightPerOrigin,
+      ...(ca ? { tls: { ca: [ca, ...(await systemCas())] } } : {}),
+    });
+    const outbound = agent;
+    dispatcher = new Dispatcher({
+      store,
+      attempt: (req) => performAttempt(outbound, req),
+      logger: logger.child({ component: 'dispatcher' }),
+      maxInFlight: config.maxInFlight,
+      maxInFlightPerOrigin: config.maxInFlightPerOrigin,
+      leaseMarginMs: config.leaseMarginMs,
+    });
+  }
+
+  const api = buildApi(
+    {
+      store,
+      addressPolicy,
+      resolver,
+      allowHttpTargets: config.allowHttpTargets,
+      maxBodyBytes: config.maxBodyBytes,
+      rateLimitPerSecond: config.rateLimitPerSecond,
+      rateLimitBurst: config.rateLimitBurst,
+    },
+    logger,
+    { apiRoutes: config.role !== 'worker' },
+  );
+  await api.listen({ host: config.host, port: config.port });
+  const address = api.server.address();
+  const url =
+    address && typeof address === 'object'
+      ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+      : null;
+  dispatcher?.start();
+  logger.info({ url, role: config.role, store: store.kind }, 'harepost started');
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: no new work taken');
+      await api.close();
+      await dispatcher?.stop(config.shutdownGraceMs);
+      await store.close();
+      await agent?.close().catch(() => undefined);
+      logger.info('stopped');
+    })());
+
+  return { config, store, logger, api, dispatcher, url, close };
+}
+
+/** Node's bundled roots plus NODE_EXTRA_CA_CERTS, so an extra test CA adds to them, not replaces. */
+async function systemCas(): Promise<string[]> {
+  const tls = await import('node:tls');
+  return [...tls.rootCertificates];
+}

@@ -1,0 +1,257 @@
+/**
+ * The dispatcher: claims due deliveries in batches under a lease, attempts them, records each
+ * result and schedules the next attempt. It wakes when the store says new work is due, when a
+ * slot frees up, or when the earliest scheduled retry comes due; it never polls fast.
+ *
+ * Concurrency is capped in total and per target origin, so one slow or dead target cannot take
+ * every slot: origins at their cap are left out of the claim, and extra deliveries for an origin
+ * that fill up within one batch are given straight back.
+ */
+import { randomBytes } from 'node:crypto';
+import { attemptHeaders } from '../core/outgoing.js';
+import {
+  classifyHttpStatus,
+  parseRetryAfter,
+  statusAfterAttempt,
+  type AttemptOutcome,
+} from '../core/outcome.js';
+import { retryDelayMs } from '../core/retry.js';
+import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
+import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
+
+export interface DispatcherLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  attempt: (req: AttemptRequest) => Promise<AttemptResult>;
+  logger: DispatcherLogger;
+  maxInFlight: number;
+  maxInFlightPerOrigin: number;
+  leaseMarginMs: number;
+  /** Most deliveries claimed in one statement. */
+  claimBatch?: number;
+  /** Longest sleep when idle: a safety net, not the way work is found. */
+  idlePollMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export class Dispatcher {
+  private readonly owner = `w${randomBytes(6).toString('hex')}`;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly claimBatch: number;
+  private readonly idlePollMs: number;
+  private readonly perOrigin = new Map<string, number>();
+  private readonly running = new Map<string, ClaimedDelivery>();
+  private readonly pendingRecords = new Set<Promise<void>>();
+  private inFlight = 0;
+  private active = false;
+  private kicked = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.claimBatch = opts.claimBatch ?? 256;
+    this.idlePollMs = opts.idlePollMs ?? 1000;
+  }
+
+  /** Attempts in flight right now. */
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  start(): void {
+    if (this.active) return;
+    this.active = true;
+    this.unsubscribe = this.opts.store.onWork(() => this.kick());
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for attempts in flight, gives back the leases of any
+   * still running (they will be attempted again: at least once), and waits for results to commit.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.unsubscribe?.();
+    this.kick();
+    await this.loopDone;
+    const deadline = this.now() + graceMs;
+    while (this.inFlight > 0 && this.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - this.now()))));
+    }
+    const abandoned: ReleasedClaim[] = [...this.running.values()].map((d) => ({
+      delivery_id: d.id,
+      lease_token: d.lease_token,
+    }));
+    if (abandoned.length > 0) {
+      this.opts.logger.warn({ count: abandoned.length }, 'shutdown grace over: releasing attempts still in flight');
+      await this.opts.store.releaseClaims(abandoned);
+    }
+    await Promise.allSettled([...this.pendingRecords]);
+  }
+
+  private kick(): void {
+    this.kicked = true;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private saturatedOrigins(): string[] {
+    const out: string[] = [];
+    for (const [origin, n] of this.perOrigin) if (n >= this.opts.maxInFlightPerOrigin) out.push(origin);
+    return out;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.active) {
+      this.kicked = false;
+      let more = false;
+      try {
+        more = await this.fill();
+      } catch (err) {
+        this.opts.logger.error({ err: errorText(err) }, 'claiming due deliveries failed; retrying shortly');
+        await this.sleep(500);
+        continue;
+      }
+      if (!this.active) break;
+      if (more || this.kicked) continue;
+      let delay = this.idlePollMs;
+      if (this.inFlight < this.opts.maxInFlight) {
+        try {
+          const next = await this.opts.store.nextDueAt(this.saturatedOrigins());
+          if (next !== null) delay = Math.max(0, Math.min(delay, next - this.now()));
+        } catch (err) {
+          this.opts.logger.error({ err: errorText(err) }, 'reading the next due time failed');
+        }
+      }
+      if (this.kicked) continue;
+      if (delay > 0) await this.sleep(delay);
+    }
+  }
+
+  /** Claims one batch and starts it. True when the batch was full (more may be waiting). */
+  private async fill(): Promise<boolean> {
+    const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
+    if (room <= 0) return false;
+    const claimed = await this.opts.store.claimDue({
+      now: this.now(),
+      limit: room,
+      owner: this.owner,
+      leaseMarginMs: this.opts.leaseMarginMs,
+      excludeOrigins: this.saturatedOrigins(),
+    });
+    const giveBack: ReleasedClaim[] = [];
+    for (const d of claimed) {
+      if ((this.perOrigin.get(d.origin) ?? 0) >= this.opts.maxInFlightPerOrigin) {
+        giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
+      } else {
+        this.begin(d);
+      }
+    }
+    if (giveBack.length > 0) await this.opts.store.releaseClaims(giveBack);
+    return claimed.length === room && giveBack.length === 0;
+  }
+
+  private begin(d: ClaimedDelivery): void {
+    this.inFlight++;
+    this.perOrigin.set(d.origin, (this.perOrigin.get(d.origin) ?? 0) + 1);
+    this.running.set(d.id, d);
+    void this.attemptOne(d).finally(() => {
+      this.running.delete(d.id);
+      this.inFlight--;
+      const left = (this.perOrigin.get(d.origin) ?? 1) - 1;
+      if (left <= 0) this.perOrigin.delete(d.origin);
+      else this.perOrigin.set(d.origin, left);
+      this.kick();
+    });
+  }
+
+  private async attemptOne(d: ClaimedDelivery): Promise<void> {
+    const attempt = d.attempt_count + 1;
+    const startedAt = this.now();
+    let result: AttemptResult;
+    try {
+      result = await this.opts.attempt({
+        url: d.target,
+        method: d.method,
+        headers: attemptHeaders(d, attempt),
+        body: d.method === 'GET' ? null : d.body,
+        timeoutMs: d.policy.timeout_ms,
+      });
+    } catch (err) {
+      result = { kind: 'network_error', error: errorText(err), latencyMs: this.now() - startedAt };
+    }
+    if (!this.running.has(d.id)) return; // released during shutdown: someone else will attempt it
+    const finishedAt = this.now();
+    let outcome: AttemptOutcome;
+    let retryAfterMs: number | null = null;
+    if (result.kind === 'response') {
+      outcome = classifyHttpStatus(result.status);
+      if (outcome === 'failed') retryAfterMs = parseRetryAfter(result.retryAfter, finishedAt);
+    } else {
+      outcome = result.kind;
+    }
+    const next = statusAfterAttempt(outcome, attempt, d.policy.max_attempts);
+    const record: AttemptOutcomeRecord = {
+      delivery_id: d.id,
+      lease_token: d.lease_token,
+      status: next.status,
+      next_attempt_at: next.retry
+        ? finishedAt + retryDelayMs(d.policy, attempt, retryAfterMs, this.random)
+        : null,
+      attempt: {
+        attempt,
+        outcome,
+        http_status: result.kind === 'response' ? result.status : null,
+        latency_ms: result.latencyMs,
+        error: result.kind === 'response' ? null : result.error,
+        response_excerpt: result.kind === 'response' ? result.excerpt : null,
+        created_at: startedAt,
+      },
+    };
+    const write = this.opts.store.recordAttempts([record]).catch((err: unknown) => {
+      // The lease runs out and the delivery is attempted again: late, never lost.
+      this.opts.logger.error({ queue_id: d.id, err: errorText(err) }, 'recording an attempt failed');
+    });
+    this.pendingRecords.add(write);
+    void write.finally(() => this.pendingRecords.delete(write));
+    this.opts.logger.info(
+      {
+        queue_id: d.id,
+        attempt,
+        outcome,
+        status: record.attempt.http_status,
+        latency_ms: result.latencyMs,
+      },
+      'attempt',
+    );
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,88 @@
+/**
+ * Versioned schema of the embedded store. Append only: a released migration never changes.
+ * Times are unix epoch milliseconds.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, keys, domains, deliveries, attempts',
+    sql: `
+      CREATE TABLE accounts (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        account_id   TEXT NOT NULL REFERENCES accounts(id),
+        mode         TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+        key_hash     TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at   INTEGER
+      );
+      CREATE INDEX api_keys_by_account ON api_keys(account_id, created_at);
+
+      CREATE TABLE domains (
+        account_id  TEXT NOT NULL REFERENCES accounts(id),
+        domain      TEXT NOT NULL,
+        token       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pending', 'verified')),
+        created_at  INTEGER NOT NULL,
+        verified_at INTEGER,
+        PRIMARY KEY (account_id, domain)
+      ) WITHOUT ROWID;
+
+      -- seq orders the list API (newest first) and keys attempts; id is the public queue_id.
+      -- run_at is set only while the delivery is pending: when it may next be claimed
+      -- (its scheduled time, or the end of the lease while an attempt is in flight).
+      CREATE TABLE deliveries (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        body            BLOB,
+        policy          TEXT NOT NULL,
+        timeout_ms      INTEGER NOT NULL,
+        idempotency_key TEXT,
+        metadata        TEXT,
+        sign            INTEGER NOT NULL DEFAULT 0,
+        status          TEXT NOT NULL,
+        attempt_count   INTEGER NOT NULL DEFAULT 0,
+        last_status     INTEGER,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        run_at          INTEGER,
+        lease_token     TEXT
+      );
+      CREATE INDEX deliveries_due ON deliveries(run_at) WHERE run_at IS NOT NULL;
+      CREATE INDEX deliveries_list ON deliveries(account_id, mode, seq);
+      CREATE INDEX deliveries_list_by_status ON deliveries(account_id, mode, status, seq);
+
+      CREATE TABLE attempts (
+        delivery_seq     INTEGER NOT NULL,
+        attempt          INTEGER NOT NULL,
+        outcome          TEXT NOT NULL,
+        http_status      INTEGER,
+        latency_ms       INTEGER NOT NULL,
+        error            TEXT,
+        response_excerpt TEXT,
+        created_at       INTEGER NOT NULL,
+        PRIMARY KEY (delivery_seq, attempt)
+      ) WITHOUT ROWID;
+    `,
+  },
+];

@@ -1,0 +1,422 @@
+/**
+ * The embedded store: one SQLite file (WAL, synchronous=FULL) through better-sqlite3.
+ * Every statement is prepared once; writes on the hot paths (new deliveries, attempt results)
+ * go through a GroupCommit so concurrent callers share one transaction and one fsync.
+ */
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GroupCommit } from '../group-commit.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import {
+  type Account,
+  type ApiKeyRecord,
+  type AttemptOutcomeRecord,
+  type AttemptRecord,
+  type AuthContext,
+  type ClaimRequest,
+  type ClaimedDelivery,
+  type DeliveryPage,
+  type DeliveryRecord,
+  type DeliveryWithAttempts,
+  type DomainRecord,
+  type KeyMode,
+  type ListDeliveriesQuery,
+  type NewApiKey,
+  type NewDelivery,
+  type ReleasedClaim,
+  type Store,
+} from '../store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
+  idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
+  next_attempt_at`;
+
+function toNewDelivery(r: Row): NewDelivery {
+  return {
+    id: r.id as string,
+    account_id: r.account_id as string,
+    mode: r.mode as KeyMode,
+    target: r.target as string,
+    origin: r.origin as string,
+    method: r.method as string,
+    headers: JSON.parse(r.headers as string) as Record<string, string>,
+    body: (r.body as Buffer | null) ?? null,
+    policy: JSON.parse(r.policy as string),
+    idempotency_key: (r.idempotency_key as string | null) ?? null,
+    metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
+    sign: r.sign === 1,
+    created_at: r.created_at as number,
+  };
+}
+
+function toDelivery(r: Row): DeliveryRecord {
+  return {
+    ...toNewDelivery(r),
+    status: r.status as DeliveryRecord['status'],
+    attempt_count: r.attempt_count as number,
+    last_status: (r.last_status as number | null) ?? null,
+    updated_at: r.updated_at as number,
+    next_attempt_at: (r.next_attempt_at as number | null) ?? null,
+  };
+}
+
+function toDomain(r: Row): DomainRecord {
+  return {
+    account_id: r.account_id as string,
+    domain: r.domain as string,
+    token: r.token as string,
+    status: r.status as DomainRecord['status'],
+    created_at: r.created_at as number,
+    verified_at: (r.verified_at as number | null) ?? null,
+  };
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Db;
+  private readonly events = new EventEmitter();
+  private stmts: ReturnType<SqliteStore['prepare']> | null = null;
+  private claimCounter = 0;
+  private readonly inserts = new GroupCommit<NewDelivery>((items) => this.commitInserts(items));
+  private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
+  private closed = false;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.events.setMaxListeners(0);
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const apply = this.db.transaction(() => {
+      const done = new Set(
+        (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number),
+      );
+      for (const m of SQLITE_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      }
+    });
+    apply.immediate();
+    this.stmts = this.prepare();
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as Row | undefined;
+      const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
+      return row?.v === latest;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.inserts.drain();
+    await this.results.drain();
+    this.closed = true;
+    this.db.close();
+  }
+
+  private get s() {
+    if (!this.stmts) throw new Error('store not migrated: call migrate() first');
+    return this.stmts;
+  }
+
+  private prepare() {
+    const db = this.db;
+    const list = (withStatus: boolean, withCursor: boolean): Statement =>
+      db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+         WHERE account_id = :account_id AND mode = :mode
+         ${withStatus ? 'AND status = :status' : ''} ${withCursor ? 'AND seq < :before' : ''}
+         ORDER BY seq DESC LIMIT :limit`,
+      );
+    return {
+      insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (:id, :name, :created_at)'),
+      getAccount: db.prepare('SELECT id, name, created_at FROM accounts WHERE id = ?'),
+      insertKey: db.prepare(
+        `INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at)
+         VALUES (:id, :account_id, :mode, :key_hash, :prefix, :created_at)`,
+      ),
+      listKeys: db.prepare(
+        `SELECT id, account_id, mode, prefix, created_at, last_used_at, revoked_at
+         FROM api_keys WHERE account_id = ? ORDER BY created_at, id`,
+      ),
+      revokeKey: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      revokeKeyOfAccount: db.prepare(
+        'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL',
+      ),
+      authenticate: db.prepare(
+        'SELECT id, account_id, mode FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL',
+      ),
+      touchKey: db.prepare(
+        'UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), :at) WHERE id = :key_id',
+      ),
+      insertDomain: db.prepare(
+        `INSERT INTO domains (account_id, domain, token, status, created_at, verified_at)
+         VALUES (:account_id, :domain, :token, :status, :created_at, :verified_at)
+         ON CONFLICT (account_id, domain) DO NOTHING`,
+      ),
+      getDomain: db.prepare('SELECT * FROM domains WHERE account_id = ? AND domain = ?'),
+      listDomains: db.prepare('SELECT * FROM domains WHERE account_id = ? ORDER BY created_at, domain'),
+      verifyDomain: db.prepare(
+        `UPDATE domains SET status = 'verified', verified_at = COALESCE(verified_at, ?)
+         WHERE account_id = ? AND domain = ?`,
+      ),
+      deleteDomain: db.prepare('DELETE FROM domains WHERE account_id = ? AND domain = ?'),
+      verifiedDomainIn: db.prepare(
+        `SELECT 1 FROM domains WHERE account_id = ? AND status = 'verified'
+         AND domain IN (SELECT value FROM json_each(?)) LIMIT 1`,
+      ),
+      insertDelivery: db.prepare(
+        `INSERT INTO deliveries (id, account_id, mode, target, origin, method, headers, body, policy,
+           timeout_ms, idempotency_key, metadata, sign, status, created_at, updated_at,
+           next_attempt_at, run_at)
+         VALUES (:id, :account_id, :mode, :target, :origin, :method, :headers, :body, :policy,
+           :timeout_ms, :idempotency_key, :metadata, :sign, 'queued', :created_at, :created_at,
+           :created_at, :created_at)`,
+      ),
+      getDelivery: db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?`,
+      ),
+      attemptsOf: db.prepare(
+        `SELECT attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at
+         FROM attempts WHERE delivery_seq = ? ORDER BY attempt`,
+      ),
+      list: list(false, false),
+      listAfter: list(false, true),
+      listStatus: list(true, false),
+      listStatusAfter: list(true, true),
+      claim: db.prepare(
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
+         WHERE seq IN (
+           SELECT seq FROM deliveries
+           WHERE run_at <= :now AND origin NOT IN (SELECT value FROM json_each(:excluded))
+           ORDER BY run_at LIMIT :limit)
+         RETURNING seq, id, account_id, mode, target, origin, method, headers, body, policy,
+           idempotency_key, metadata, sign, created_at, attempt_count, lease_token`,
+      ),
+      release: db.prepare(
+        `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
+         WHERE id = :id AND lease_token = :token`,
+      ),
+      finishAttempt: db.prepare(
+        `UPDATE deliveries SET status = :status, attempt_count = :attempt, last_status = :http_status,
+           updated_at = :now, next_attempt_at = :next, run_at = :next, lease_token = NULL
+         WHERE id = :id AND lease_token = :token
+         RETURNING seq`,
+      ),
+      insertAttempt: db.prepare(
+        `INSERT OR REPLACE INTO attempts (delivery_seq, attempt, outcome, http_status, latency_ms, error,
+           response_excerpt, created_at)
+         VALUES (:seq, :attempt, :outcome, :http_status, :latency_ms, :error, :response_excerpt, :created_at)`,
+      ),
+      nextDue: db.prepare(
+        `SELECT run_at FROM deliveries
+         WHERE run_at IS NOT NULL AND origin NOT IN (SELECT value FROM json_each(?))
+         ORDER BY run_at LIMIT 1`,
+      ),
+    };
+  }
+
+  async createAccount(account: Account): Promise<void> {
+    this.s.insertAccount.run(account);
+  }
+
+  async getAccount(id: string): Promise<Account | null> {
+    return (this.s.getAccount.get(id) as Account | undefined) ?? null;
+  }
+
+  async createApiKey(key: NewApiKey): Promise<void> {
+    this.s.insertKey.run(key);
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
+    return this.s.listKeys.all(accountId) as ApiKeyRecord[];
+  }
+
+  async revokeApiKey(keyId: string, accountId: string | null, now: number): Promise<boolean> {
+    const r =
+      accountId === null ? this.s.revokeKey.run(now, keyId) : this.s.revokeKeyOfAccount.run(now, keyId, accountId);
+    return r.changes > 0;
+  }
+
+  async authenticate(keyHash: string): Promise<AuthContext | null> {
+    const r = this.s.authenticate.get(keyHash) as Row | undefined;
+    if (!r) return null;
+    return { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode };
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void> {
+    if (uses.length === 0) return;
+    this.db.transaction(() => {
+      for (const u of uses) this.s.touchKey.run(u);
+    })();
+  }
+
+  async addDomain(domain: DomainRecord): Promise<{ record: DomainRecord; created: boolean }> {
+    const r = this.s.insertDomain.run(domain);
+    const record = toDomain(this.s.getDomain.get(domain.account_id, domain.domain) as Row);
+    return { record, created: r.changes > 0 };
+  }
+
+  async getDomain(accountId: string, domain: string): Promise<DomainRecord | null> {
+    const r = this.s.getDomain.get(accountId, domain) as Row | undefined;
+    return r ? toDomain(r) : null;
+  }
+
+  async listDomains(accountId: string): Promise<DomainRecord[]> {
+    return (this.s.listDomains.all(accountId) as Row[]).map(toDomain);
+  }
+
+  async markDomainVerified(accountId: string, domain: string, now: number): Promise<DomainRecord | null> {
+    this.s.verifyDomain.run(now, accountId, domain);
+    return this.getDomain(accountId, domain);
+  }
+
+  async deleteDomain(accountId: string, domain: string): Promise<boolean> {
+    return this.s.deleteDomain.run(accountId, domain).changes > 0;
+  }
+
+  async hasVerifiedDomain(accountId: string, domains: readonly string[]): Promise<boolean> {
+    if (domains.length === 0) return false;
+    return this.s.verifiedDomainIn.get(accountId, JSON.stringify(domains)) !== undefined;
+  }
+
+  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
+    return this.inserts.add(deliveries);
+  }
+
+  private commitInserts(items: NewDelivery[]): void {
+    const insert = this.s.insertDelivery;
+    this.db.transaction(() => {
+      for (const d of items) {
+        insert.run({
+          id: d.id,
+          account_id: d.account_id,
+          mode: d.mode,
+          target: d.target,
+          origin: d.origin,
+          method: d.method,
+          headers: JSON.stringify(d.headers),
+          body: d.body,
+          policy: JSON.stringify(d.policy),
+          timeout_ms: d.policy.timeout_ms,
+          idempotency_key: d.idempotency_key,
+          metadata: d.metadata === null ? null : JSON.stringify(d.metadata),
+          sign: d.sign ? 1 : 0,
+          created_at: d.created_at,
+        });
+      }
+    })();
+    this.events.emit('work');
+  }
+
+  async getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null> {
+    const r = this.s.getDelivery.get(id, accountId, mode) as Row | undefined;
+    if (!r) return null;
+    const attempts = this.s.attemptsOf.all(r.seq) as AttemptRecord[];
+    return { delivery: toDelivery(r), attempts };
+  }
+
+  async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
+    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const params: Record<string, unknown> = { account_id: accountId, mode, limit: query.limit + 1 };
+    let stmt: Statement;
+    if (query.status !== undefined) {
+      params.status = query.status;
+      stmt = before === undefined ? this.s.listStatus : this.s.listStatusAfter;
+    } else {
+      stmt = before === undefined ? this.s.list : this.s.listAfter;
+    }
+    if (before !== undefined) params.before = before;
+    const rows = stmt.all(params) as Row[];
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      rows: page.map(toDelivery),
+      next_cursor: more && last ? encodeCursor(last.seq as number) : null,
+    };
+  }
+
+  async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
+    if (req.limit <= 0) return [];
+    const token = `${req.owner}.${++this.claimCounter}`;
+    const rows = this.s.claim.all({
+      now: req.now,
+      margin: req.leaseMarginMs,
+      token,
+      excluded: JSON.stringify(req.excludeOrigins),
+      limit: req.limit,
+    }) as Row[];
+    rows.sort((a, b) => (a.seq as number) - (b.seq as number));
+    return rows.map((r) => ({
+      ...toNewDelivery(r),
+      attempt_count: r.attempt_count as number,
+      lease_token: r.lease_token as string,
+    }));
+  }
+
+  async releaseClaims(claims: readonly ReleasedClaim[]): Promise<void> {
+    if (claims.length === 0) return;
+    this.db.transaction(() => {
+      for (const c of claims) this.s.release.run({ id: c.delivery_id, token: c.lease_token });
+    })();
+    this.events.emit('work');
+  }
+
+  recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void> {
+    return this.results.add(results);
+  }
+
+  private commitResults(items: AttemptOutcomeRecord[]): void {
+    const now = Date.now();
+    let retries = false;
+    this.db.transaction(() => {
+      for (const r of items) {
+        const row = this.s.finishAttempt.get({
+          status: r.status,
+          attempt: r.attempt.attempt,
+          http_status: r.attempt.http_status,
+          now,
+          next: r.next_attempt_at,
+          id: r.delivery_id,
+          token: r.lease_token,
+        }) as Row | undefined;
+        if (!row) continue; // the lease was lost: another claim owns this delivery now
+        this.s.insertAttempt.run({ seq: row.seq, ...r.attempt });
+        if (r.next_attempt_at !== null) retries = true;
+      }
+    })();
+    if (retries) this.events.emit('work');
+  }
+
+  async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
+    const r = this.s.nextDue.get(JSON.stringify(excludeOrigins)) as Row | undefined;
+    return r ? (r.run_at as number) : null;
+  }
+
+  onWork(listener: () => void): () => void {
+    this.events.on('work', listener);
+    return () => this.events.off('work', listener);
+  }
+}

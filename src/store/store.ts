@@ -1,0 +1,196 @@
+/**
+ * The Store: everything Harepost keeps, behind one interface. `api/` and `delivery/` know only
+ * this file; each backend (sqlite/, later postgres/) implements it. All SQL lives under store/.
+ * Times are unix epoch milliseconds.
+ */
+import type { KeyMode } from '../core/api-keys.js';
+import type { AttemptOutcome, DeliveryStatus } from '../core/outcome.js';
+import type { DeliveryPolicy } from '../core/policy.js';
+
+export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy };
+
+export interface Account {
+  id: string;
+  name: string;
+  created_at: number;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface NewApiKey {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  key_hash: string;
+  prefix: string;
+  created_at: number;
+}
+
+/** Who is calling: the result of authenticating an API key. */
+export interface AuthContext {
+  key_id: string;
+  account_id: string;
+  mode: KeyMode;
+}
+
+export type DomainStatus = 'pending' | 'verified';
+
+export interface DomainRecord {
+  account_id: string;
+  domain: string;
+  token: string;
+  status: DomainStatus;
+  created_at: number;
+  verified_at: number | null;
+}
+
+export interface NewDelivery {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  target: string;
+  /** scheme://host:port of the target: the unit of per-target concurrency. */
+  origin: string;
+  method: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+  policy: DeliveryPolicy;
+  idempotency_key: string | null;
+  metadata: Record<string, unknown> | null;
+  sign: boolean;
+  created_at: number;
+}
+
+export interface DeliveryRecord extends NewDelivery {
+  status: DeliveryStatus;
+  /** Finished attempts. */
+  attempt_count: number;
+  last_status: number | null;
+  updated_at: number;
+  /** When the next attempt is scheduled; null once the delivery is final. */
+  next_attempt_at: number | null;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  outcome: AttemptOutcome;
+  http_status: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+  created_at: number;
+}
+
+export interface DeliveryWithAttempts {
+  delivery: DeliveryRecord;
+  attempts: AttemptRecord[];
+}
+
+export interface ListDeliveriesQuery {
+  status?: DeliveryStatus;
+  limit: number;
+  /** Opaque, from a previous page's next_cursor. */
+  cursor?: string;
+}
+
+export interface DeliveryPage {
+  rows: DeliveryRecord[];
+  next_cursor: string | null;
+}
+
+/** A delivery handed to one dispatcher under a lease. */
+export interface ClaimedDelivery extends NewDelivery {
+  attempt_count: number;
+  /** Proves the lease when the result is recorded; a stale token's result is discarded. */
+  lease_token: string;
+}
+
+export interface ClaimRequest {
+  now: number;
+  limit: number;
+  /** Identifies the claiming process in lease tokens. */
+  owner: string;
+  /** Added to each delivery's timeout_ms to make its lease. */
+  leaseMarginMs: number;
+  /** Origins already at their in-flight cap: their due work stays where it is. */
+  excludeOrigins: readonly string[];
+}
+
+export interface AttemptOutcomeRecord {
+  delivery_id: string;
+  lease_token: string;
+  attempt: AttemptRecord;
+  status: DeliveryStatus;
+  /** Next attempt time for `retrying`; null when final. */
+  next_attempt_at: number | null;
+}
+
+export interface ReleasedClaim {
+  delivery_id: string;
+  lease_token: string;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations (idempotent). */
+  migrate(): Promise<void>;
+  /** Store reachable and every migration applied. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+
+  createAccount(account: Account): Promise<void>;
+  getAccount(id: string): Promise<Account | null>;
+
+  createApiKey(key: NewApiKey): Promise<void>;
+  listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes one key; `accountId` null means any account (operator CLI). True if a live key was revoked. */
+  revokeApiKey(keyId: string, accountId: string | null, now: number): Promise<boolean>;
+  /** The caller behind an unrevoked key with this hash, or null. */
+  authenticate(keyHash: string): Promise<AuthContext | null>;
+  /** Records when keys were last used (batched by the caller). */
+  touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void>;
+
+  /** Adds a domain, or returns the existing one unchanged (created=false). */
+  addDomain(domain: DomainRecord): Promise<{ record: DomainRecord; created: boolean }>;
+  getDomain(accountId: string, domain: string): Promise<DomainRecord | null>;
+  listDomains(accountId: string): Promise<DomainRecord[]>;
+  markDomainVerified(accountId: string, domain: string, now: number): Promise<DomainRecord | null>;
+  deleteDomain(accountId: string, domain: string): Promise<boolean>;
+  /** True when any of `domains` is verified for the account. */
+  hasVerifiedDomain(accountId: string, domains: readonly string[]): Promise<boolean>;
+
+  /**
+   * Stores new deliveries, due now. Resolves only once they are committed durably;
+   * concurrent calls are grouped into one commit. Wakes dispatchers.
+   */
+  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void>;
+  getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null>;
+  /** Newest first; 400-worthy input is the caller's to reject (a bad cursor throws InvalidCursorError). */
+  listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage>;
+
+  /** Leases up to `limit` due deliveries, oldest due first. */
+  claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /** Gives claimed deliveries back unattempted: due again at once. */
+  releaseClaims(claims: readonly ReleasedClaim[]): Promise<void>;
+  /** Records finished attempts and the resulting status; grouped into one commit. */
+  recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void>;
+  /** The earliest time any delivery not in `excludeOrigins` is due (or its lease runs out). */
+  nextDueAt(excludeOrigins: readonly string[]): Promise<number | null>;
+  /** Called (without arguments) whenever new work may be due now. Returns an unsubscribe. */
+  onWork(listener: () => void): () => void;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not one this API returned');
+  }
+}
