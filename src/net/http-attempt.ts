@@ -44,7 +44,7 @@ function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     const msg = err.message || err.name;
-    text = typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg;
+    text = typeof code === 'string' && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
     if (err instanceof AggregateError && err.errors.length > 0) text += ` (${describe(err.errors[0])})`;
     const cause = err.cause;
     if (cause instanceof Error && !text.includes(cause.message)) text += ` (cause: ${describe(cause)})`;
@@ -60,12 +60,21 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
   const elapsed = (): number => Math.round(performance.now() - started);
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort(new AttemptTimeout(req.timeoutMs));
-  }, Math.max(0, req.timeoutMs));
+  let timer: NodeJS.Timeout | undefined;
 
-  try {
+  // undici defers an abort until the request is handed a connection, so a slow DNS answer or
+  // connect would outlive the signal. The race makes the timer bound the whole attempt; the abort
+  // still tears the request down (now or once it connects).
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      const err = new AttemptTimeout(req.timeoutMs);
+      controller.abort(err);
+      reject(err);
+    }, Math.max(0, req.timeoutMs));
+  });
+
+  const work = (async (): Promise<AttemptResult> => {
     const res = await request(req.url, {
       dispatcher: agent,
       method: req.method as Dispatcher.HttpMethod,
@@ -77,24 +86,26 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
 
     const chunks: Buffer[] = [];
     let total = 0;
-    let complete = false;
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
         const room = MAX_BODY_BYTES - total;
-        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        chunks.push(piece);
-        total += piece.length;
-        if (total >= MAX_BODY_BYTES) break; // leaving the loop destroys the body (and its connection)
+        chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+        total += Math.min(chunk.length, room);
+        if (total >= MAX_BODY_BYTES) break; // leaving the loop destroys the body and its connection
       }
-      complete = true;
     } finally {
-      if (!complete || total >= MAX_BODY_BYTES) res.body.destroy();
+      if (!res.body.destroyed && total >= MAX_BODY_BYTES) res.body.destroy();
     }
 
     const raw = res.headers['retry-after'];
     const retryAfter = Array.isArray(raw) ? (raw[0] ?? null) : (raw ?? null);
     const excerpt = Buffer.concat(chunks, total).subarray(0, EXCERPT_BYTES).toString('utf8');
     return { kind: 'response', status: res.statusCode, retryAfter, excerpt, latencyMs: elapsed() };
+  })();
+  work.catch(() => {}); // when the deadline wins, the losing rejection is expected
+
+  try {
+    return await Promise.race([work, deadline]);
   } catch (err) {
     if (isBlocked(err)) return { kind: 'blocked', error: describe(err), latencyMs: elapsed() };
     if (timedOut) {
