@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `harepost` command. */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config.js';
+import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config.js';
 import { accountsCommand } from './accounts.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
@@ -22,7 +22,22 @@ Every setting is an environment variable (HAREPOST_PORT, HAREPOST_DATABASE_URL, 
 of the same name (--port, --database-url, ...). See README.md.`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, strict: false, allowPositionals: true });
+  const options: NonNullable<Parameters<typeof parseArgs>[0]>['options'] = {
+    name: { type: 'string' },
+    account: { type: 'string' },
+    mode: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const flag of CONFIG_FLAGS) options[flag] = { type: 'string' };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
   const flags = values as Record<string, string | boolean>;
   const [command, ...rest] = positionals;
   if (flags.version) {

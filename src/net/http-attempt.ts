@@ -91,7 +91,7 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
         const room = MAX_BODY_BYTES - total;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
         total += Math.min(chunk.length, room);
-        if (total >= MAX_BODY_BYTES) break; // leaving the loop destroys the body and its connection
+        if (total >= MAX_BODY_BYTES * 1e6) break; // leaving the loop destroys the body and its connection
       }
     } finally {
       if (!res.body.destroyed && total >= MAX_BODY_BYTES) res.body.destroy();
@@ -102,7 +102,9 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
     const excerpt = Buffer.concat(chunks, total).subarray(0, EXCERPT_BYTES).toString('utf8');
     return { kind: 'response', status: res.statusCode, retryAfter, excerpt, latencyMs: elapsed() };
   })();
-  work.catch(() => {}); // when the deadline wins, the losing rejection is expected
+  // Whichever loses the race may still reject later; that is expected.
+  work.catch(() => {});
+  deadline.catch(() => {});
 
   try {
     return await Promise.race([work, deadline]);

@@ -139,7 +139,7 @@ async function startDns(): Promise<TestDns> {
 interface Seen {
   path: string;
   method: string;
-  servername: string | false | undefined;
+  servername: string | false | null | undefined;
   headers: IncomingMessage['headers'];
   body: string;
 }
@@ -272,9 +272,12 @@ function get(url: string, extra: Partial<AttemptRequest> = {}): AttemptRequest {
   return { url, method: 'GET', headers: {}, body: null, timeoutMs: 5000, ...extra };
 }
 
-function expectKind<K extends AttemptResult['kind']>(r: AttemptResult, kind: K): Extract<AttemptResult, { kind: K }> {
+type ResponseResult = Extract<AttemptResult, { kind: 'response' }>;
+type FailureResult = Exclude<AttemptResult, ResponseResult>;
+
+function expectKind<K extends AttemptResult['kind']>(r: AttemptResult, kind: K): K extends 'response' ? ResponseResult : FailureResult {
   assert.equal(r.kind, kind, JSON.stringify(r));
-  return r as Extract<AttemptResult, { kind: K }>;
+  return r as K extends 'response' ? ResponseResult : FailureResult;
 }
 
 /** Counts connections each receiver sees while `fn` runs. */
@@ -476,10 +479,15 @@ describe('guarded agent over loopback', () => {
     assert.match(r.error, /400 ms/);
   });
 
-  it('times out a DNS server that never answers', async () => {
+  it('the attempt timeout also bounds DNS resolution (a DNS server that never answers)', async () => {
     dnsServer.zones.set('silentdns.test', { A: 'silent', AAAA: 'silent' });
-    const r = await performAttempt(agent('127.0.0.1/32'), get(`https://silentdns.test:${main.port}/`, { timeoutMs: 400 }));
-    assert.equal(r.kind, 'timeout', JSON.stringify(r));
+    // The resolver would wait 3 s; the attempt's 400 ms must win.
+    const slow = createHostResolver({ servers: [`127.0.0.1:${dnsServer.port}`], timeoutMs: 3000, tries: 1 });
+    const r = expectKind(
+      await performAttempt(agent('127.0.0.1/32', { resolver: slow }), get(`https://silentdns.test:${main.port}/`, { timeoutMs: 400 })),
+      'timeout',
+    );
+    assert.ok(r.latencyMs < 2500, `latency ${r.latencyMs}`);
   });
 
   it('returns a 302 as is, without following it', async () => {
