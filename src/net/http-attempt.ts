@@ -91,7 +91,7 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
         const room = MAX_BODY_BYTES - total;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
         total += Math.min(chunk.length, room);
-        if (total >= MAX_BODY_BYTES * 1e6) break; // leaving the loop destroys the body and its connection
+        if (total >= MAX_BODY_BYTES) break; // leaving the loop destroys the body and its connection
       }
     } finally {
       if (!res.body.destroyed && total >= MAX_BODY_BYTES) res.body.destroy();
