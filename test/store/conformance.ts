@@ -1,0 +1,173 @@
+/**
+ * The store conformance suite: every backend must pass it unchanged. Times are driven by the
+ * test (claims take `now`), so leases and schedules are checked without waiting.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULT_POLICY } from '../../src/core/policy.js';
+import { InvalidCursorError, type NewDelivery, type Store } from '../../src/store/store.js';
+
+let n = 0;
+function delivery(over: Partial<NewDelivery> = {}): NewDelivery {
+  n++;
+  return {
+    id: `hr_conf${String(n).padStart(6, '0')}${Math.random().toString(36).slice(2, 8)}`,
+    account_id: 'acct_a',
+    mode: 'live',
+    target: 'https://a.example.test/hook',
+    origin: 'https://a.example.test',
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: Buffer.from('{"x":1}'),
+    policy: { ...DEFAULT_POLICY, timeout_ms: 1000 },
+    idempotency_key: null,
+    metadata: { order: n },
+    sign: false,
+    created_at: 1_000_000 + n,
+    ...over,
+  };
+}
+
+export function storeConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await open();
+      await store.migrate();
+      await store.migrate(); // idempotent
+      for (const id of ['acct_a', 'acct_b']) await store.createAccount({ id, name: id, created_at: 1 });
+    });
+    after(async () => store.close());
+
+    it('is ready once migrated', async () => {
+      assert.equal(await store.ready(), true);
+    });
+
+    it('authenticates by key hash, lists keys without secrets, revokes', async () => {
+      await store.createApiKey({ id: 'key_1', account_id: 'acct_a', mode: 'test', key_hash: 'h1', prefix: 'hp_test_abcd', created_at: 5 });
+      assert.deepEqual(await store.authenticate('h1'), { key_id: 'key_1', account_id: 'acct_a', mode: 'test' });
+      assert.equal(await store.authenticate('nope'), null);
+      const keys = await store.listApiKeys('acct_a');
+      assert.equal(keys.length, 1);
+      assert.ok(!('key_hash' in keys[0]!));
+      await store.touchApiKeys([{ key_id: 'key_1', at: 77 }]);
+      assert.equal((await store.listApiKeys('acct_a'))[0]!.last_used_at, 77);
+      assert.equal(await store.revokeApiKey('key_1', 'acct_b', 9), false, 'another account cannot revoke it');
+      assert.equal(await store.revokeApiKey('key_1', 'acct_a', 9), true);
+      assert.equal(await store.revokeApiKey('key_1', 'acct_a', 10), false, 'already revoked');
+      assert.equal(await store.authenticate('h1'), null);
+    });
+
+    it('adds, verifies, matches and deletes domains', async () => {
+      const base = { account_id: 'acct_a', domain: 'shop.example.test', token: 't1', status: 'pending' as const, created_at: 3, verified_at: null };
+      const first = await store.addDomain(base);
+      assert.equal(first.created, true);
+      const again = await store.addDomain({ ...base, token: 't2' });
+      assert.equal(again.created, false);
+      assert.equal(again.record.token, 't1', 'an existing domain keeps its record');
+      assert.equal(await store.hasVerifiedDomain('acct_a', ['shop.example.test']), false);
+      const v = await store.markDomainVerified('acct_a', 'shop.example.test', 4);
+      assert.equal(v?.status, 'verified');
+      assert.equal(v?.verified_at, 4);
+      assert.equal(await store.hasVerifiedDomain('acct_a', ['x.shop.example.test', 'shop.example.test']), true);
+      assert.equal(await store.hasVerifiedDomain('acct_b', ['shop.example.test']), false);
+      assert.equal((await store.listDomains('acct_a')).length, 1);
+      assert.equal(await store.deleteDomain('acct_b', 'shop.example.test'), false);
+      assert.equal(await store.deleteDomain('acct_a', 'shop.example.test'), true);
+      assert.equal(await store.getDomain('acct_a', 'shop.example.test'), null);
+    });
+
+    it('groups concurrent enqueues, keeps every field, and wakes dispatchers', async () => {
+      let woken = 0;
+      const off = store.onWork(() => woken++);
+      const items = Array.from({ length: 50 }, () => delivery({ account_id: 'acct_b', idempotency_key: 'k' }));
+      await Promise.all(items.map((d) => store.enqueueDeliveries([d])));
+      off();
+      assert.ok(woken >= 1);
+      const got = await store.getDelivery('acct_b', 'live', items[7]!.id);
+      assert.ok(got);
+      const d = got.delivery;
+      assert.equal(d.status, 'queued');
+      assert.equal(d.attempt_count, 0);
+      assert.equal(d.body!.toString(), '{"x":1}');
+      assert.deepEqual(d.headers, { 'Content-Type': 'application/json' });
+      assert.deepEqual(d.policy, items[7]!.policy);
+      assert.deepEqual(d.metadata, items[7]!.metadata);
+      assert.equal(d.idempotency_key, 'k');
+      assert.equal(d.next_attempt_at, items[7]!.created_at);
+      assert.deepEqual(got.attempts, []);
+      assert.equal(await store.getDelivery('acct_a', 'live', items[7]!.id), null, 'other account');
+      assert.equal(await store.getDelivery('acct_b', 'test', items[7]!.id), null, 'other mode');
+    });
+
+    it('pages newest first with opaque cursors and filters by status', async () => {
+      const items = Array.from({ length: 12 }, () => delivery({ account_id: 'acct_a', mode: 'test' }));
+      for (const d of items) await store.enqueueDeliveries([d]);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await store.listDeliveries('acct_a', 'test', { limit: 5, ...(cursor ? { cursor } : {}) });
+        seen.push(...page.rows.map((r) => r.id));
+        if (!page.next_cursor) break;
+        cursor = page.next_cursor;
+      }
+      assert.deepEqual(seen, items.map((d) => d.id).reverse());
+      const delivered = await store.listDeliveries('acct_a', 'test', { limit: 5, status: 'delivered' });
+      assert.deepEqual(delivered.rows, []);
+      await assert.rejects(store.listDeliveries('acct_a', 'test', { limit: 5, cursor: 'garbage!' }), InvalidCursorError);
+    });
+
+    it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
+      // drain whatever earlier tests left due
+      await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [] });
+      const t = 20_000_000;
+      const items = [1, 2, 3].map((i) => delivery({ created_at: t + i, origin: 'https://lease.example.test' }));
+      await store.enqueueDeliveries(items);
+      const early = await store.claimDue({ now: t, limit: 10, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.equal(early.length, 0, 'not due before created_at');
+      const first = await store.claimDue({ now: t + 10, limit: 2, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.deepEqual(first.map((d) => d.id), [items[0]!.id, items[1]!.id], 'oldest due first, batch limit');
+      assert.equal(first[0]!.attempt_count, 0);
+      const rest = await store.claimDue({ now: t + 10, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.deepEqual(rest.map((d) => d.id), [items[2]!.id], 'leased work is not claimed twice');
+      // lease = timeout_ms (1000) + margin (500)
+      const during = await store.claimDue({ now: t + 1500, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.equal(during.length, 0);
+      assert.equal(await store.nextDueAt([]), t + 1510);
+      const again = await store.claimDue({ now: t + 1511, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.equal(again.length, 3, 'the dead holder’s leases ran out');
+      assert.notEqual(again[0]!.lease_token, first[0]!.lease_token);
+
+      // the old holder's result is discarded; the new holder's is kept
+      await store.recordAttempts([
+        { delivery_id: items[0]!.id, lease_token: first[0]!.lease_token, status: 'delivered', next_attempt_at: null,
+          attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 5, error: null, response_excerpt: 'old', created_at: t } },
+      ]);
+      let d = await store.getDelivery('acct_a', 'live', items[0]!.id);
+      assert.equal(d!.delivery.status, 'queued');
+      assert.deepEqual(d!.attempts, []);
+      const byId = new Map(again.map((c) => [c.id, c]));
+      await store.recordAttempts([
+        { delivery_id: items[0]!.id, lease_token: byId.get(items[0]!.id)!.lease_token, status: 'retrying', next_attempt_at: t + 5000,
+          attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 7, error: null, response_excerpt: 'busy', created_at: t + 1600 } },
+      ]);
+      d = await store.getDelivery('acct_a', 'live', items[0]!.id);
+      assert.equal(d!.delivery.status, 'retrying');
+      assert.equal(d!.delivery.attempt_count, 1);
+      assert.equal(d!.delivery.last_status, 503);
+      assert.equal(d!.delivery.next_attempt_at, t + 5000);
+      assert.deepEqual(d!.attempts, [
+        { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 7, error: null, response_excerpt: 'busy', created_at: t + 1600 },
+      ]);
+      const notYet = await store.claimDue({ now: t + 3000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.ok(!notYet.some((c) => c.id === items[0]!.id), 'a retry is not due before its time');
+      // give the other two back unattempted: due again at once
+      await store.releaseClaims([1, 2].map((i) => ({ delivery_id: items[i]!.id, lease_token: byId.get(items[i]!.id)!.lease_token })));
+      const excluded = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: ['https://lease.example.test'] });
+      assert.equal(excluded.length, 0, 'origins at their cap are left out');
+      const retry = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [] });
+      assert.deepEqual(new Set(retry.map((c) => c.id)), new Set(items.map((i) => i.id)));
+      assert.equal(retry.find((c) => c.id === items[0]!.id)!.attempt_count, 1);
+    });
+  });
+}
