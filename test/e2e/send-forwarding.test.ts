@@ -85,7 +85,7 @@ describe('POST /v1/send → what the receiver sees', () => {
       ['Authorization', 'Bearer caller-secret-token'],
       ['tE', 'trailers'],
       ['Trailer', 'X-Trailing'],
-      ['User-Agent', 'CallerAgent/9.9'],
+      ['user-AGENT', 'CallerAgent/9.9'],
       ['Proxy-Authorization', 'Basic Y2FsbGVyOnNlY3JldA=='],
       ['X-Harepost-Anything', 'forged-anything'],
       ['Webhook-Id', 'msg_forged'],
