@@ -20,8 +20,7 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: deps.maxBodyBytes,
-    disableRequestLogging: false,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
   });
   installErrorHandling(app);

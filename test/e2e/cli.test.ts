@@ -7,12 +7,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type Harepost, startHarepost } from '../../src/cli/compose.js';
 import { loadConfig } from '../../src/config.js';
 
-const ROOT = '/work/main';
+/** The project root (/work/main): the CLI runs from there, like `npx harepost`. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LIVE_KEY = /^hp_live_[A-Za-z0-9]{32,}$/;
 const TEST_KEY = /^hp_test_[A-Za-z0-9]{32,}$/;
 

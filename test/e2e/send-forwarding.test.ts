@@ -268,6 +268,12 @@ describe('POST /v1/send → what the receiver sees', () => {
       const { req } = await deliver({ target: stack.target(path + query), body: 'q' }, 'query');
       assert.equal(req.path, path + query);
     });
+
+    it('does not send the fragment of the target', async () => {
+      const path = `/fwd/fragment/${++seq}`;
+      const { req } = await deliver({ target: stack.target(`${path}?q=1#section-2`), body: 'f' }, 'fragment');
+      assert.equal(req.path, `${path}?q=1`);
+    });
   });
 
   describe('metadata', () => {

@@ -128,6 +128,19 @@ describe('POST /v1/send', () => {
       assert.equal(got.body.delivery.jitter, 'none');
       assert.equal(got.body.delivery.respect_retry_after, false);
     });
+
+    it('accepts a target of exactly 2048 characters and metadata of exactly 16 KiB', async () => {
+      const base = stack.target('/');
+      const long = base + 'a'.repeat(2048 - base.length);
+      assert.equal(long.length, 2048);
+      const metadata = { b: 'x'.repeat(16 * 1024 - 8) };
+      assert.equal(JSON.stringify(metadata).length, 16 * 1024);
+      const res = await send({ target: long, metadata });
+      assertAccepted(res, null, '2048-char target, 16 KiB metadata');
+      const got = await stack.api('GET', `/v1/deliveries/${res.body.queue_id}`, { key: acme.live_key });
+      assert.equal(got.body.target, long);
+      assert.deepEqual(got.body.metadata, metadata);
+    });
   });
 
   describe('401 Unauthorized', () => {
@@ -224,6 +237,24 @@ describe('POST /v1/send', () => {
         body: () => ({ target: 'https://127.0.0.2/' }),
         fields: ['target'],
       },
+      // SPEC §8: IPv4 embedded in IPv6 is unwrapped before judging; other special-purpose ranges.
+      ...(
+        [
+          'https://[::ffff:10.0.0.1]/',
+          'https://[::ffff:a9fe:a9fe]/',
+          'https://[64:ff9b::a00:1]/',
+          'https://[2002:a00:1::]/',
+          'https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/',
+          'https://[fe80::1]/',
+          'https://[fc00::1]/',
+          'https://[::]/',
+          'https://0.0.0.0/',
+          'https://0xa000001/',
+          'https://100.64.0.1/',
+          'https://192.168.1.1/',
+          'https://10.0.0.1.:8443/',
+        ] as const
+      ).map((t) => ({ name: `blocked IP literal ${t}`, body: () => ({ target: t }), fields: ['target'] })),
       { name: 'method "post" (lower case)', body: () => ({ target, method: 'post' }), fields: ['method'] },
       { name: 'method TRACE', body: () => ({ target, method: 'TRACE' }), fields: ['method'] },
       { name: 'method as a number', body: () => ({ target, method: 1 }), fields: ['method'] },

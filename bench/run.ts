@@ -1,0 +1,216 @@
+/**
+ * `npm run bench`: Harepost on the embedded store, measured end to end on this machine.
+ *
+ * Starts a receiver process, a loopback DNS server and `harepost serve` (built dist/) as a child,
+ * then prints, from one run:
+ *   - receiver ceiling: requests/s the receiver takes straight from this driver (the upper bound);
+ *   - sends accepted/s through POST /v1/send (202 = committed to the store);
+ *   - deliveries completed/s end to end (first send to last arrival at the receiver);
+ *   - p50/p99 from 202 to arrival at the receiver, at a fixed offered load.
+ * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --http
+ */
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Pool, request } from 'undici';
+import { createTestPki } from '../test/support/ca.js';
+import { startDnsServer } from '../test/support/dns-server.js';
+import { freePort } from '../test/support/free-port.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '64' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    http: { type: 'boolean', default: false },
+  },
+});
+const N = Number(args.n);
+const CONCURRENCY = Number(args.concurrency);
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+const TLS = !args.http;
+const HOST = 'bench.example.test';
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function ask<T>(child: ChildProcess, cmd: string, key: string): Promise<T> {
+  return new Promise((resolve) => {
+    const on = (m: Record<string, unknown>) => {
+      if (key in m) {
+        child.off('message', on);
+        resolve(m as T);
+      }
+    };
+    child.on('message', on);
+    child.send({ cmd });
+  });
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'harepost-bench-'));
+  const pki = await createTestPki({ names: [HOST], dir: join(dir, 'pki') });
+  const dns = await startDnsServer();
+  dns.setA(HOST, ['127.0.0.1']);
+
+  const receiver = fork(join(ROOT, 'bench/receiver.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...(TLS ? { BENCH_TLS_CERT: pki.certPath, BENCH_TLS_KEY: pki.keyPath } : {}) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const receiverPort = await new Promise<number>((r) => receiver.once('message', (m: { port: number }) => r(m.port)));
+  const scheme = TLS ? 'https' : 'http';
+  const targetBase = `${scheme}://${HOST}:${receiverPort}`;
+
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_EXTRA_CA_CERTS: pki.caCertPath,
+    HAREPOST_DATABASE_URL: join(dir, 'harepost.db'),
+    HAREPOST_PORT: String(port),
+    HAREPOST_DNS_SERVERS: dns.address,
+    HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+    HAREPOST_ALLOW_HTTP_TARGETS: TLS ? 'false' : 'true',
+    HAREPOST_RATE_LIMIT_PER_SECOND: '10000000',
+    HAREPOST_LOG_LEVEL: 'warn',
+  };
+  const built = existsSync(join(ROOT, 'dist/cli/main.js'));
+  const cli = built ? [join(ROOT, 'dist/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+  const created = spawnSync(process.execPath, [...cli, 'accounts', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
+  if (created.status !== 0) throw new Error(created.stderr);
+  const key = JSON.parse(created.stdout).live_key as string;
+  const service = spawn(process.execPath, [...cli, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+
+  const api = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 });
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const res = await api.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.statusCode, body: (await res.body.json()) as any };
+  };
+  for (let i = 0; ; i++) {
+    try {
+      if ((await request(`http://127.0.0.1:${port}/readyz`)).statusCode === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 200) throw new Error('service did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const added = await call('POST', '/v1/domains', { domain: HOST });
+  dns.setTxt(added.body.record.name, [added.body.record.value]);
+  if ((await call('POST', '/v1/domains/verify', { domain: HOST })).body.status !== 'verified') throw new Error('verify failed');
+
+  const sendBody = (i: number) => ({ target: `${targetBase}/hook`, body: { event: 'order.paid', id: `ord_${i}`, amount_cents: 4500 } });
+
+  // 1. Receiver ceiling: this driver straight to the receiver, same concurrency, same payload size.
+  const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
+    connections: CONCURRENCY,
+    connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
+  });
+  const payload = JSON.stringify(sendBody(0).body);
+  let done = 0;
+  const ceilStart = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (done < N) {
+        done++;
+        const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
+        await r.body.dump();
+      }
+    }),
+  );
+  const ceiling = N / ((performance.now() - ceilStart) / 1000);
+  await direct.close();
+  await ask(receiver, 'reset', 'reset');
+
+  // 2. Throughput: N sends as fast as CONCURRENCY callers can go; the dispatcher runs alongside.
+  let next = 0;
+  const acceptedAt = new Map<string, number>();
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < N) {
+        const i = next++;
+        const r = await call('POST', '/v1/send', sendBody(i));
+        if (r.status !== 202) throw new Error(`send ${r.status} ${JSON.stringify(r.body)}`);
+        acceptedAt.set(r.body.queue_id, Date.now());
+      }
+    }),
+  );
+  const acceptSeconds = (Date.now() - t0) / 1000;
+  let arrived: { arrivals: Array<[string, number]> } = { arrivals: [] };
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    if (c.arrivals >= N || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  arrived = await ask(receiver, 'arrivals', 'arrivals');
+  const lastArrival = Math.max(...arrived.arrivals.map(([, t]) => t));
+  const e2eSeconds = (lastArrival - t0) / 1000;
+  const distinct = new Set(arrived.arrivals.map(([id]) => id)).size;
+  await ask(receiver, 'reset', 'reset');
+
+  // 3. Latency at a fixed offered load: RATE sends/s for SECONDS, open loop.
+  const latAccepted = new Map<string, number>();
+  const latIssued = new Map<string, number>();
+  const total = RATE * SECONDS;
+  const start = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const issued = Date.now();
+    inflight.push(
+      call('POST', '/v1/send', sendBody(i)).then((r) => {
+        if (r.status !== 202) throw new Error(`send ${r.status}`);
+        latAccepted.set(r.body.queue_id, Date.now());
+        latIssued.set(r.body.queue_id, issued);
+      }),
+    );
+  }
+  await Promise.all(inflight);
+  const latDeadline = Date.now() + 120_000;
+  for (;;) {
+    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    if (c.arrivals >= total || Date.now() > latDeadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const lat = await ask<{ arrivals: Array<[string, number]> }>(receiver, 'arrivals', 'arrivals');
+  const known = lat.arrivals.filter(([id]) => latAccepted.has(id));
+  // The dispatcher is woken by the commit itself, so a delivery can land before the 202 is back
+  // at the caller: "accept" latency can be ≤ 0. "issued" counts from the moment the send left.
+  const latencies = known.map(([id, t]) => t - latAccepted.get(id)!).sort((a, b) => a - b);
+  const fromIssue = known.map(([id, t]) => t - latIssued.get(id)!).sort((a, b) => a - b);
+
+  const row = (name: string, value: string) => console.log(`${name.padEnd(52)} ${value}`);
+  console.log(`\nHarepost benchmark — embedded SQLite store, ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
+  console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s\n`);
+  row('receiver ceiling (driver → receiver direct), req/s', ceiling.toFixed(0));
+  row('sends accepted (202, durable), per second', (N / acceptSeconds).toFixed(0));
+  row('deliveries completed end to end, per second', (distinct / e2eSeconds).toFixed(0));
+  row('  delivered / sent (distinct queue ids)', `${distinct} / ${N} (${arrived.arrivals.length - distinct} duplicates)`);
+  row(`202 received → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`);
+  row(`send issued → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(fromIssue, 50)} / ${percentile(fromIssue, 99)}`);
+  row(`  delivered / sent at fixed load`, `${latencies.length} / ${total}`);
+
+  await api.close();
+  service.kill('SIGTERM');
+  await new Promise((r) => service.once('exit', r));
+  receiver.disconnect();
+  await dns.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
