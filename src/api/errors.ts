@@ -37,6 +37,34 @@ function fieldOf(err: FastifyError): string | undefined {
   return path || undefined;
 }
 
+const article = (t: string) => (t === 'object' || t === 'array' ? `an ${t}` : `a ${t}`);
+
+/** A schema failure as a sentence a person can act on. */
+function sentence(err: FastifyError, field: string | undefined): string {
+  const v = err.validation?.[0];
+  const subject = field ?? (err.validationContext === 'body' ? 'The request body' : 'The request');
+  if (!v) return `${subject} is invalid`;
+  const p = v.params as Record<string, unknown>;
+  switch (v.keyword) {
+    case 'required':
+      return `${subject} is required`;
+    case 'type': {
+      const types = String(p.type).split(',').filter((t) => t !== 'null');
+      const list = types.map(article);
+      const words = list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}` : list[0];
+      return `${subject} must be ${words}`;
+    }
+    case 'enum':
+      return `${subject} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+    case 'maxLength':
+      return `${subject} must be at most ${String(p.limit)} characters`;
+    case 'pattern':
+      return `${subject} is not in the expected format`;
+    default:
+      return `${subject} ${v.message ?? 'is invalid'}`;
+  }
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof ApiError) {
@@ -45,9 +73,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err.validation) {
       const field = fieldOf(err);
-      const v = err.validation[0];
-      const message = field ? `${field} ${v?.message ?? 'is invalid'}` : `request ${v?.message ?? 'is invalid'}`;
-      return reply.code(400).send(body('invalid_request', message, field));
+      return reply.code(400).send(body('invalid_request', sentence(err, field), field));
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return reply.code(413).send(body('body_too_large', 'Request body is larger than this server accepts'));
