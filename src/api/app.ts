@@ -9,7 +9,9 @@ import { installErrorHandling } from './errors.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
 import { sendRoutes } from './routes/send.js';
+import { signingSecretRoutes } from './routes/signing-secret.js';
 
 export interface ApiOptions {
   /** False for a worker-only process: just the health probes. */
@@ -46,6 +48,8 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
       sendRoutes(v1, deps);
       deliveryRoutes(v1, deps);
       domainRoutes(v1, deps);
+      keyRoutes(v1, deps);
+      signingSecretRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

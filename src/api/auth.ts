@@ -25,30 +25,22 @@ export function presentedKey(request: FastifyRequest): string | null {
   return null;
 }
 
-/** Remembers when each key was last used and writes it back in batches, not once per request. */
+/**
+ * Records when each key was last used, at most once a minute per key, off the request path:
+ * `last_used_at` is exact to the minute without a write per request.
+ */
 class KeyUsage {
-  private seen = new Map<string, number>();
-  private timer: NodeJS.Timeout;
-  constructor(private readonly store: Store, flushMs: number) {
-    this.timer = setInterval(() => void this.flush(), flushMs);
-    this.timer.unref();
-  }
+  private written = new Map<string, number>();
+  constructor(
+    private readonly store: Store,
+    private readonly everyMs = 60_000,
+  ) {}
   note(keyId: string, at: number): void {
-    this.seen.set(keyId, at);
-  }
-  async flush(): Promise<void> {
-    if (this.seen.size === 0) return;
-    const uses = [...this.seen].map(([key_id, at]) => ({ key_id, at }));
-    this.seen = new Map();
-    try {
-      await this.store.touchApiKeys(uses);
-    } catch {
-      // last_used_at is advisory; the next flush tries again with newer times
-    }
-  }
-  async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
+    if ((this.written.get(keyId) ?? -Infinity) > at - this.everyMs) return;
+    if (this.written.size > 100_000) this.written.clear();
+    this.written.set(keyId, at);
+    // advisory: a failed write is retried on the next use a minute later
+    this.store.touchApiKeys([{ key_id: keyId, at }]).catch(() => this.written.delete(keyId));
   }
 }
 
@@ -61,8 +53,7 @@ export interface AuthOptions {
 /** Adds the auth + rate-limit hook to every route registered in `app` (an encapsulated scope). */
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   const limiter = new TokenBucketLimiter({ ratePerSecond: opts.rateLimitPerSecond, burst: opts.rateLimitBurst });
-  const usage = new KeyUsage(opts.store, 5000);
-  app.addHook('onClose', async () => usage.close());
+  const usage = new KeyUsage(opts.store);
   app.decorateRequest('auth', null as unknown as AuthContext);
   app.addHook('onRequest', async (request) => {
     const key = presentedKey(request);

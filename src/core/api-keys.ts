@@ -1,6 +1,7 @@
 /**
  * API keys: `hp_live_…` / `hp_test_…` + base62 secret (SPEC §2). Stored only as a SHA-256 hash.
  */
+import { ID_PREFIX, newId } from './ids.js';
 import { createHash, randomBytes } from 'node:crypto';
 
 /** Which data a key sees. */
@@ -46,4 +47,20 @@ export function keyMode(key: string): KeyMode | null {
 /** First 12 characters, safe to display (e.g. `hp_live_AbCd`). */
 export function keyPrefix(key: string): string {
   return key.slice(0, API_KEY_PREFIX_LENGTH);
+}
+
+/** A new key and the record to store for it: the key itself is returned once and never stored. */
+export function mintApiKey(accountId: string, mode: KeyMode, now: number = Date.now()) {
+  const key = generateApiKey(mode);
+  return {
+    key,
+    record: {
+      id: newId(ID_PREFIX.key),
+      account_id: accountId,
+      mode,
+      key_hash: hashApiKey(key),
+      prefix: keyPrefix(key),
+      created_at: now,
+    },
+  };
 }

@@ -16,6 +16,7 @@ import {
   type AttemptOutcome,
 } from '../core/outcome.js';
 import { retryDelayMs } from '../core/retry.js';
+import { ROTATION_OVERLAP_MS, generateSigningSecret, signatureHeaders } from '../core/signing.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
 import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
 
@@ -195,13 +196,13 @@ export class Dispatcher {
     const startedAt = this.now();
     let result: AttemptResult;
     try {
-      result = await this.opts.attempt({
-        url: d.target,
-        method: d.method,
-        headers: attemptHeaders(d, attempt),
-        body: d.method === 'GET' ? null : d.body,
-        timeoutMs: d.policy.timeout_ms,
-      });
+      const body = d.method === 'GET' ? null : d.body;
+      let headers = attemptHeaders(d, attempt);
+      if (d.sign) {
+        const secrets = await this.signingSecrets(d);
+        headers = { ...headers, ...signatureHeaders(secrets, d.id, Math.floor(startedAt / 1000), body) };
+      }
+      result = await this.opts.attempt({ url: d.target, method: d.method, headers, body, timeoutMs: d.policy.timeout_ms });
     } catch (err) {
       result = { kind: 'network_error', error: errorText(err), latencyMs: this.now() - startedAt };
     }
@@ -249,6 +250,21 @@ export class Dispatcher {
       },
       'attempt',
     );
+  }
+
+  /** The account's current secret and any rotated out less than 24 h ago, newest first. */
+  private async signingSecrets(d: ClaimedDelivery): Promise<string[]> {
+    const now = this.now();
+    let secrets = await this.opts.store.getSigningSecrets(d.account_id, d.mode, now - ROTATION_OVERLAP_MS);
+    if (secrets.length === 0) {
+      const made = await this.opts.store.ensureSigningSecret(d.account_id, d.mode, {
+        secret: generateSigningSecret(),
+        created_at: now,
+        retired_at: null,
+      });
+      secrets = [made];
+    }
+    return secrets.map((s) => s.secret);
   }
 }
 

@@ -1,21 +1,28 @@
 /**
- * Groups items handed in during one turn of the event loop into a single commit.
+ * Groups the items handed in during one turn of the event loop into a single commit.
  * Each caller's promise settles when the commit holding its item does: nothing is
  * acknowledged before it is durable, and N concurrent callers cost one commit, not N.
+ * `commit` returns one result per item, in order.
  */
-export class GroupCommit<T> {
-  private pending: Array<{ items: readonly T[]; resolve: () => void; reject: (e: unknown) => void }> = [];
+interface Waiting<T, R> {
+  item: T;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+export class GroupCommit<T, R = void> {
+  private pending: Array<Waiting<T, R>> = [];
   private scheduled = false;
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly commit: (items: T[]) => Promise<void> | void,
-    private readonly maxItems = 5000,
+    private readonly commit: (items: T[]) => R[] | Promise<R[]>,
+    private readonly maxItems = 2000,
   ) {}
 
-  add(items: readonly T[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ items, resolve, reject });
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -40,17 +47,11 @@ export class GroupCommit<T> {
     this.scheduled = false;
     if (waiting.length === 0) return;
     const run = async () => {
-      for (let start = 0; start < waiting.length; ) {
-        const chunk: typeof waiting = [];
-        let count = 0;
-        while (start < waiting.length && (count === 0 || count + waiting[start]!.items.length <= this.maxItems)) {
-          const w = waiting[start++]!;
-          chunk.push(w);
-          count += w.items.length;
-        }
+      for (let start = 0; start < waiting.length; start += this.maxItems) {
+        const chunk = waiting.slice(start, start + this.maxItems);
         try {
-          await this.commit(chunk.flatMap((w) => w.items));
-          for (const w of chunk) w.resolve();
+          const results = await this.commit(chunk.map((w) => w.item));
+          chunk.forEach((w, i) => w.resolve(results[i] as R));
         } catch (e) {
           for (const w of chunk) w.reject(e);
         }

@@ -138,6 +138,31 @@ export interface ReleasedClaim {
   lease_token: string;
 }
 
+export interface SigningSecret {
+  secret: string;
+  created_at: number;
+  /** When a rotation replaced it; null for the current secret. */
+  retired_at: number | null;
+}
+
+/** The response of an API request executed under an Idempotency-Key, kept to be replayed. */
+export interface IdempotentResponse {
+  key: string;
+  /** Hash of what was asked, to tell a repeat from a different request under the same key. */
+  request_hash: string;
+  status_code: number;
+  /** The JSON body as sent. */
+  response: string;
+  created_at: number;
+}
+
+export interface EnqueueOptions {
+  /** Record this response under the key in the same commit — unless the key is already used. */
+  idempotency?: IdempotentResponse;
+  /** Records older than this do not count as used (24 h window). */
+  idempotencyNotBefore?: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -171,11 +196,33 @@ export interface Store {
   /**
    * Stores new deliveries, due now. Resolves only once they are committed durably;
    * concurrent calls are grouped into one commit. Wakes dispatchers.
+   * With `idempotency`: when the key is already used (and not older than
+   * `idempotencyNotBefore`), nothing is stored and the earlier response is returned;
+   * otherwise the response is recorded in the same transaction and null returned.
    */
-  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void>;
+  enqueueDeliveries(
+    accountId: string,
+    mode: KeyMode,
+    deliveries: readonly NewDelivery[],
+    options?: EnqueueOptions,
+  ): Promise<IdempotentResponse | null>;
+  /** The recorded response for a key, if used since `notBefore`. */
+  findIdempotentResponse(
+    accountId: string,
+    mode: KeyMode,
+    key: string,
+    notBefore: number,
+  ): Promise<IdempotentResponse | null>;
   getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null>;
   /** Newest first; 400-worthy input is the caller's to reject (a bad cursor throws InvalidCursorError). */
   listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage>;
+
+  /** The current secret and any retired after `retiredAfter`, newest first. */
+  getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]>;
+  /** Stores `candidate` as the current secret unless there is one; returns the current one. */
+  ensureSigningSecret(accountId: string, mode: KeyMode, candidate: SigningSecret): Promise<SigningSecret>;
+  /** Retires the current secret (at `next.created_at`) and makes `next` current, atomically. */
+  rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void>;
 
   /** Leases up to `limit` due deliveries, oldest due first. */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;

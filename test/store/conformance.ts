@@ -81,7 +81,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       let woken = 0;
       const off = store.onWork(() => woken++);
       const items = Array.from({ length: 50 }, () => delivery({ account_id: 'acct_b', idempotency_key: 'k' }));
-      await Promise.all(items.map((d) => store.enqueueDeliveries([d])));
+      await Promise.all(items.map((d) => store.enqueueDeliveries(d.account_id, d.mode, [d])));
       off();
       assert.ok(woken >= 1);
       const got = await store.getDelivery('acct_b', 'live', items[7]!.id);
@@ -102,7 +102,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('pages newest first with opaque cursors and filters by status', async () => {
       const items = Array.from({ length: 12 }, () => delivery({ account_id: 'acct_a', mode: 'test' }));
-      for (const d of items) await store.enqueueDeliveries([d]);
+      for (const d of items) await store.enqueueDeliveries(d.account_id, d.mode, [d]);
       const seen: string[] = [];
       let cursor: string | undefined;
       for (;;) {
@@ -117,12 +117,53 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await assert.rejects(store.listDeliveries('acct_a', 'test', { limit: 5, cursor: 'garbage!' }), InvalidCursorError);
     });
 
+    it('keeps one current signing secret per (account, mode); a rotated one signs for the overlap given', async () => {
+      const t = 50_000_000;
+      const first = await store.ensureSigningSecret('acct_a', 'live', { secret: 'whsec_one', created_at: t, retired_at: null });
+      assert.equal(first.secret, 'whsec_one');
+      const again = await store.ensureSigningSecret('acct_a', 'live', { secret: 'whsec_other', created_at: t + 1, retired_at: null });
+      assert.equal(again.secret, 'whsec_one', 'an existing secret is kept');
+      assert.deepEqual((await store.getSigningSecrets('acct_a', 'test', 0)).length, 0, 'modes are separate');
+      await store.rotateSigningSecret('acct_a', 'live', { secret: 'whsec_two', created_at: t + 100, retired_at: null });
+      const within = await store.getSigningSecrets('acct_a', 'live', t + 99);
+      assert.deepEqual(within.map((x) => x.secret), ['whsec_two', 'whsec_one'], 'newest first, the old one still signing');
+      assert.equal(within[1]!.retired_at, t + 100);
+      const afterOverlap = await store.getSigningSecrets('acct_a', 'live', t + 100);
+      assert.deepEqual(afterOverlap.map((x) => x.secret), ['whsec_two'], 'past the overlap only the new one');
+      const current = await store.ensureSigningSecret('acct_a', 'live', { secret: 'whsec_x', created_at: t + 200, retired_at: null });
+      assert.equal(current.secret, 'whsec_two');
+    });
+
+    it('records an idempotent response with its deliveries, once; a used key stores nothing new', async () => {
+      const t = 60_000_000;
+      const rec = (hash: string, at = t) => ({ key: 'idem-1', request_hash: hash, status_code: 202, response: `{"h":"${hash}"}`, created_at: at });
+      const a = delivery({ account_id: 'acct_b', created_at: t });
+      const b = delivery({ account_id: 'acct_b', created_at: t });
+      const [first, second] = await Promise.all([
+        store.enqueueDeliveries('acct_b', 'live', [a], { idempotency: rec('h1'), idempotencyNotBefore: t - 1000 }),
+        store.enqueueDeliveries('acct_b', 'live', [b], { idempotency: rec('h2'), idempotencyNotBefore: t - 1000 }),
+      ]);
+      assert.equal(first, null, 'the first executes');
+      assert.equal(second?.request_hash, 'h1', 'the second gets the first response');
+      assert.equal(second?.response, '{"h":"h1"}');
+      assert.ok(await store.getDelivery('acct_b', 'live', a.id));
+      assert.equal(await store.getDelivery('acct_b', 'live', b.id), null, 'nothing stored for the repeat');
+      assert.equal((await store.findIdempotentResponse('acct_b', 'live', 'idem-1', t - 1000))?.status_code, 202);
+      assert.equal(await store.findIdempotentResponse('acct_b', 'test', 'idem-1', t - 1000), null);
+      assert.equal(await store.findIdempotentResponse('acct_b', 'live', 'idem-1', t + 1), null, 'older than the window');
+      // past the window the key is free again
+      const c = delivery({ account_id: 'acct_b', created_at: t + 5000 });
+      const reused = await store.enqueueDeliveries('acct_b', 'live', [c], { idempotency: rec('h3', t + 5000), idempotencyNotBefore: t + 1 });
+      assert.equal(reused, null);
+      assert.ok(await store.getDelivery('acct_b', 'live', c.id));
+    });
+
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
       // drain whatever earlier tests left due
       await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [] });
       const t = 20_000_000;
       const items = [1, 2, 3].map((i) => delivery({ created_at: t + i, origin: 'https://lease.example.test' }));
-      await store.enqueueDeliveries(items);
+      await store.enqueueDeliveries('acct_a', 'live', items);
       const early = await store.claimDue({ now: t, limit: 10, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });
       assert.equal(early.length, 0, 'not due before created_at');
       const first = await store.claimDue({ now: t + 10, limit: 2, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
 import { type Harepost, startHarepost } from '../../src/cli/compose.js';
@@ -54,6 +55,8 @@ export interface Stack {
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** A logger of the test's own (e.g. to capture every line). */
+  logger?: Logger;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -73,7 +76,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
     ...opts.env,
   };
-  const hp = await startHarepost(loadConfig(env), { targetCa: pki.caCertPem });
+  const hp = await startHarepost(loadConfig(env), {
+    targetCa: pki.caCertPem,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
   const base = hp.url!;
 
   const api: Stack['api'] = async (method, path, o = {}) => {

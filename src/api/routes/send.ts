@@ -3,9 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { candidateDomains } from '../../core/domain-name.js';
 import { ID_PREFIX, newId } from '../../core/ids.js';
 import { parseSendRequest } from '../../core/send-request.js';
+import { generateSigningSecret } from '../../core/signing.js';
 import type { NewDelivery } from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest } from '../errors.js';
+import { idempotencyOf, replay, replayIfUsed } from '../idempotency.js';
 import { iso } from '../present.js';
 
 const policySchema = {
@@ -37,7 +39,10 @@ export const sendBodySchema = {
 } as const;
 
 export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const ensured = new Set<string>();
   app.post('/send', { schema: { body: sendBodySchema } }, async (request, reply) => {
+    const idem = idempotencyOf(request, 'POST /v1/send');
+    if (await replayIfUsed(deps.store, request, reply, idem)) return reply;
     const parsed = parseSendRequest(request.body, { allowHttp: deps.allowHttpTargets });
     if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
     const req = parsed.value;
@@ -70,12 +75,42 @@ export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
       sign: req.sign,
       created_at: Date.now(),
     };
-    await deps.store.enqueueDeliveries([delivery]);
-    return reply.code(202).send({
+    if (req.sign) {
+      // the secret exists before anything is signed with it, so receivers can fetch it
+      const owner = `${delivery.account_id}/${delivery.mode}`;
+      if (!ensured.has(owner)) {
+        await deps.store.ensureSigningSecret(delivery.account_id, delivery.mode, {
+          secret: generateSigningSecret(),
+          created_at: Date.now(),
+          retired_at: null,
+        });
+        ensured.add(owner);
+      }
+    }
+    const response = {
       queue_id: delivery.id,
       status: 'queued',
       idempotency_key: delivery.idempotency_key,
       created_at: iso(delivery.created_at),
-    });
+    };
+    const earlier = await deps.store.enqueueDeliveries(
+      delivery.account_id,
+      delivery.mode,
+      [delivery],
+      idem
+        ? {
+            idempotency: {
+              key: idem.key,
+              request_hash: idem.requestHash,
+              status_code: 202,
+              response: JSON.stringify(response),
+              created_at: delivery.created_at,
+            },
+            idempotencyNotBefore: idem.notBefore,
+          }
+        : {},
+    );
+    if (earlier && idem) return replay(reply, idem, earlier);
+    return reply.code(202).send(response);
   });
 }

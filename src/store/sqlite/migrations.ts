@@ -85,4 +85,31 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'signing secrets, idempotency keys',
+    sql: `
+      CREATE TABLE signing_secrets (
+        account_id TEXT NOT NULL,
+        mode       TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER
+      );
+      CREATE UNIQUE INDEX signing_secrets_current ON signing_secrets(account_id, mode) WHERE retired_at IS NULL;
+      CREATE INDEX signing_secrets_by_owner ON signing_secrets(account_id, mode, created_at);
+
+      CREATE TABLE idempotency_keys (
+        account_id   TEXT NOT NULL,
+        mode         TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status_code  INTEGER NOT NULL,
+        response     TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (account_id, mode, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+    `,
+  },
 ];

@@ -22,16 +22,26 @@ import {
   type DeliveryRecord,
   type DeliveryWithAttempts,
   type DomainRecord,
+  type EnqueueOptions,
+  type IdempotentResponse,
   type KeyMode,
   type ListDeliveriesQuery,
   type NewApiKey,
   type NewDelivery,
   type ReleasedClaim,
+  type SigningSecret,
   type Store,
 } from '../store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
+
+interface InsertCall {
+  accountId: string;
+  mode: KeyMode;
+  deliveries: readonly NewDelivery[];
+  options: EnqueueOptions;
+}
 
 const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
   idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
@@ -83,7 +93,9 @@ export class SqliteStore implements Store {
   private readonly events = new EventEmitter();
   private stmts: ReturnType<SqliteStore['prepare']> | null = null;
   private claimCounter = 0;
-  private readonly inserts = new GroupCommit<NewDelivery>((items) => this.commitInserts(items));
+  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | null>((calls) =>
+    this.commitInserts(calls),
+  );
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   private closed = false;
 
@@ -229,6 +241,35 @@ export class SqliteStore implements Store {
            response_excerpt, created_at)
          VALUES (:seq, :attempt, :outcome, :http_status, :latency_ms, :error, :response_excerpt, :created_at)`,
       ),
+      claimIdempotencyKey: db.prepare(
+        `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status_code, response, created_at)
+         VALUES (:account_id, :mode, :key, :request_hash, :status_code, :response, :created_at)
+         ON CONFLICT (account_id, mode, key) DO UPDATE SET
+           request_hash = excluded.request_hash, status_code = excluded.status_code,
+           response = excluded.response, created_at = excluded.created_at
+         WHERE idempotency_keys.created_at < :not_before`,
+      ),
+      getIdempotencyKey: db.prepare(
+        `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
+         WHERE account_id = ? AND mode = ? AND key = ? AND created_at >= ?`,
+      ),
+      signingSecrets: db.prepare(
+        `SELECT secret, created_at, retired_at FROM signing_secrets
+         WHERE account_id = ? AND mode = ? AND (retired_at IS NULL OR retired_at > ?)
+         ORDER BY created_at DESC, rowid DESC`,
+      ),
+      currentSecret: db.prepare(
+        `SELECT secret, created_at, retired_at FROM signing_secrets
+         WHERE account_id = ? AND mode = ? AND retired_at IS NULL`,
+      ),
+      insertSecret: db.prepare(
+        `INSERT INTO signing_secrets (account_id, mode, secret, created_at, retired_at)
+         VALUES (:account_id, :mode, :secret, :created_at, NULL)`,
+      ),
+      retireSecret: db.prepare(
+        `UPDATE signing_secrets SET retired_at = :at
+         WHERE account_id = :account_id AND mode = :mode AND retired_at IS NULL`,
+      ),
       nextDue: db.prepare(
         `SELECT run_at FROM deliveries
          WHERE run_at IS NOT NULL AND origin NOT IN (SELECT value FROM json_each(?))
@@ -301,15 +342,44 @@ export class SqliteStore implements Store {
     return this.s.verifiedDomainIn.get(accountId, JSON.stringify(domains)) !== undefined;
   }
 
-  enqueueDeliveries(deliveries: readonly NewDelivery[]): Promise<void> {
-    return this.inserts.add(deliveries);
+  enqueueDeliveries(
+    accountId: string,
+    mode: KeyMode,
+    deliveries: readonly NewDelivery[],
+    options: EnqueueOptions = {},
+  ): Promise<IdempotentResponse | null> {
+    return this.inserts.add({ accountId, mode, deliveries, options });
   }
 
-  private commitInserts(items: NewDelivery[]): void {
+  async findIdempotentResponse(
+    accountId: string,
+    mode: KeyMode,
+    key: string,
+    notBefore: number,
+  ): Promise<IdempotentResponse | null> {
+    return (this.s.getIdempotencyKey.get(accountId, mode, key, notBefore) as IdempotentResponse | undefined) ?? null;
+  }
+
+  private commitInserts(calls: InsertCall[]): Array<IdempotentResponse | null> {
     const insert = this.s.insertDelivery;
-    this.db.transaction(() => {
-      for (const d of items) {
-        insert.run({
+    let inserted = 0;
+    const results = this.db.transaction(() =>
+      calls.map((call) => {
+        const idem = call.options.idempotency;
+        if (idem) {
+          const claimed = this.s.claimIdempotencyKey.run({
+            account_id: call.accountId,
+            mode: call.mode,
+            not_before: call.options.idempotencyNotBefore ?? 0,
+            ...idem,
+          });
+          if (claimed.changes === 0) {
+            return this.s.getIdempotencyKey.get(call.accountId, call.mode, idem.key, 0) as IdempotentResponse;
+          }
+        }
+        for (const d of call.deliveries) {
+          inserted++;
+          insert.run({
           id: d.id,
           account_id: d.account_id,
           mode: d.mode,
@@ -324,10 +394,33 @@ export class SqliteStore implements Store {
           metadata: d.metadata === null ? null : JSON.stringify(d.metadata),
           sign: d.sign ? 1 : 0,
           created_at: d.created_at,
-        });
-      }
-    })();
-    this.events.emit('work');
+          });
+        }
+        return null;
+      }),
+    )();
+    if (inserted > 0) this.events.emit('work');
+    return results;
+  }
+
+  async getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]> {
+    return this.s.signingSecrets.all(accountId, mode, retiredAfter) as SigningSecret[];
+  }
+
+  async ensureSigningSecret(accountId: string, mode: KeyMode, candidate: SigningSecret): Promise<SigningSecret> {
+    return this.db.transaction(() => {
+      const current = this.s.currentSecret.get(accountId, mode) as SigningSecret | undefined;
+      if (current) return current;
+      this.s.insertSecret.run({ account_id: accountId, mode, secret: candidate.secret, created_at: candidate.created_at });
+      return { secret: candidate.secret, created_at: candidate.created_at, retired_at: null };
+    }).immediate();
+  }
+
+  async rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void> {
+    this.db.transaction(() => {
+      this.s.retireSecret.run({ account_id: accountId, mode, at: next.created_at });
+      this.s.insertSecret.run({ account_id: accountId, mode, secret: next.secret, created_at: next.created_at });
+    }).immediate();
   }
 
   async getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null> {
@@ -384,11 +477,11 @@ export class SqliteStore implements Store {
     this.events.emit('work');
   }
 
-  recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void> {
-    return this.results.add(results);
+  async recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void> {
+    await Promise.all(results.map((r) => this.results.add(r)));
   }
 
-  private commitResults(items: AttemptOutcomeRecord[]): void {
+  private commitResults(items: AttemptOutcomeRecord[]): void[] {
     const now = Date.now();
     let retries = false;
     this.db.transaction(() => {
@@ -408,6 +501,7 @@ export class SqliteStore implements Store {
       }
     })();
     if (retries) this.events.emit('work');
+    return items.map(() => undefined);
   }
 
   async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {

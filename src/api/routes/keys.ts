@@ -1,0 +1,51 @@
+/**
+ * API keys over the API (SPEC §2). A key is shown once, when made; only its hash is kept.
+ * A test key manages test keys only, so it can never mint a live one.
+ */
+import type { FastifyInstance } from 'fastify';
+import { type KeyMode, mintApiKey } from '../../core/api-keys.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, notFound } from '../errors.js';
+import { iso } from '../present.js';
+
+const createKeySchema = {
+  type: ['object', 'null'],
+  properties: { mode: { type: 'string', enum: ['live', 'test'] } },
+} as const;
+
+export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const visible = (callerMode: KeyMode, keyMode: KeyMode) => callerMode === 'live' || keyMode === 'test';
+
+  app.get('/keys', async (request) => {
+    const keys = await deps.store.listApiKeys(request.auth.account_id);
+    return {
+      data: keys
+        .filter((k) => k.revoked_at === null && visible(request.auth.mode, k.mode))
+        .map((k) => ({
+          id: k.id,
+          mode: k.mode,
+          prefix: k.prefix,
+          created_at: iso(k.created_at),
+          last_used_at: iso(k.last_used_at),
+        })),
+    };
+  });
+
+  app.post<{ Body: { mode?: KeyMode } | null }>('/keys', { schema: { body: createKeySchema } }, async (request, reply) => {
+    const mode = request.body?.mode ?? request.auth.mode;
+    if (!visible(request.auth.mode, mode)) {
+      throw new ApiError(403, 'forbidden', 'A test key can only create test keys', 'mode');
+    }
+    const { key, record } = mintApiKey(request.auth.account_id, mode);
+    await deps.store.createApiKey(record);
+    return reply.code(201).send({ id: record.id, mode, key, prefix: record.prefix, created_at: iso(record.created_at) });
+  });
+
+  app.delete<{ Params: { id: string } }>('/keys/:id', async (request) => {
+    const keys = await deps.store.listApiKeys(request.auth.account_id);
+    const target = keys.find((k) => k.id === request.params.id && k.revoked_at === null);
+    if (!target || !visible(request.auth.mode, target.mode)) throw notFound('Key');
+    await deps.store.revokeApiKey(target.id, request.auth.account_id, Date.now());
+    return { id: target.id, revoked: true };
+  });
+}
