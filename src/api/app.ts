@@ -9,7 +9,11 @@ import { installErrorHandling } from './errors.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
+import { destinationRoutes } from './routes/destinations.js';
+import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
+import { subscriptionRoutes } from './routes/subscriptions.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { sendRoutes } from './routes/send.js';
 import { signingSecretRoutes } from './routes/signing-secret.js';
 
@@ -50,6 +54,10 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
       domainRoutes(v1, deps);
       keyRoutes(v1, deps);
       signingSecretRoutes(v1, deps);
+      destinationRoutes(v1, deps);
+      subscriptionRoutes(v1, deps);
+      eventRoutes(v1, deps);
+      webhookRoutes(v1, deps);
     },
     { prefix: '/v1' },
   );

@@ -1,5 +1,6 @@
 /** What the API needs from the rest of Harepost; the CLI builds it. */
 import type { AddressPolicy } from '../net/address-policy.js';
+import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
 import type { HostResolver } from '../net/resolver.js';
 import type { Store } from '../store/store.js';
 
@@ -11,4 +12,6 @@ export interface ApiDeps {
   maxBodyBytes: number;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Makes one HTTP request through the guarded client (destination tests). */
+  attempt: (req: AttemptRequest) => Promise<AttemptResult>;
 }

@@ -1,5 +1,12 @@
 /** JSON shapes the API answers with (harepost-deliveries-reference, harepost-quickstart). */
-import type { AttemptRecord, DeliveryRecord, DomainRecord } from '../store/store.js';
+import type {
+  AttemptRecord,
+  DeliveryRecord,
+  DestinationRecord,
+  DomainRecord,
+  EventRecord,
+  SubscriptionRecord,
+} from '../store/store.js';
 
 export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -15,6 +22,9 @@ export function deliverySummary(d: DeliveryRecord) {
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
     next_attempt_at: iso(d.next_attempt_at),
+    event_id: d.event_id,
+    event_type: d.event_type,
+    destination_id: d.destination_id,
   };
 }
 
@@ -43,6 +53,10 @@ export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]) {
     next_attempt_at: iso(d.next_attempt_at),
     delivery: d.policy,
     metadata: d.metadata,
+    event_id: d.event_id,
+    event_type: d.event_type,
+    destination_id: d.destination_id,
+    error: d.error,
     attempts: attempts.map(attemptJson),
   };
 }
@@ -57,5 +71,50 @@ export function domainJson(d: DomainRecord) {
     record: { type: 'TXT', name: `${CHALLENGE_PREFIX}${d.domain}`, value: `${VERIFY_PREFIX}${d.token}` },
     created_at: iso(d.created_at),
     verified_at: iso(d.verified_at),
+  };
+}
+
+export function destinationJson(d: DestinationRecord) {
+  return {
+    id: d.id,
+    url: d.url,
+    name: d.name,
+    description: d.description,
+    events: d.events,
+    enabled: d.enabled,
+    disabled_reason: d.disabled_reason,
+    headers: d.headers,
+    delivery: d.policy,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+  };
+}
+
+/** The same destination in the posthawk webhooks reference's shape. */
+export function webhookJson(d: DestinationRecord, secret: string | null) {
+  return {
+    id: d.id,
+    url: d.url,
+    secret,
+    events: d.events,
+    enabled: d.enabled,
+    description: d.description,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+  };
+}
+
+export function subscriptionJson(s: SubscriptionRecord) {
+  return { id: s.id, destination_id: s.destination_id, event_type: s.event_type, created_at: iso(s.created_at) };
+}
+
+export function eventJson(e: EventRecord) {
+  return {
+    id: e.id,
+    type: e.type,
+    body: e.body === null ? null : (JSON.parse(e.body) as unknown),
+    idempotency_key: e.idempotency_key,
+    metadata: e.metadata,
+    created_at: iso(e.created_at),
   };
 }

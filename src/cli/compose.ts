@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
 import { createGuardedAgent } from '../net/guarded-agent.js';
-import { performAttempt } from '../net/http-attempt.js';
+import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
 import { createHostResolver, parseDnsServers } from '../net/resolver.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
@@ -29,7 +29,7 @@ export interface Harepost {
 
 export interface StartOptions {
   logger?: Logger;
-  /** Extra CA certificates trusted for targets (besides the system's and NODE_EXTRA_CA_CERTS). */
+  /** An extra CA trusted for targets, beside Node's bundled roots (tests). Without it, Node's defaults and NODE_EXTRA_CA_CERTS apply. */
   targetCa?: string;
 }
 
@@ -52,20 +52,19 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   const store = openStore(config.databaseUrl);
   await store.migrate();
 
-  let agent: Agent | null = null;
+  const ca = options.targetCa;
+  const agent: Agent = createGuardedAgent({
+    resolver,
+    policy: addressPolicy,
+    connectionsPerOrigin: config.maxInFlightPerOrigin,
+    ...(ca ? { tls: { ca: [ca, ...(await systemCas())] } } : {}),
+  });
+  const attempt = (req: AttemptRequest) => performAttempt(agent, req);
   let dispatcher: Dispatcher | null = null;
   if (config.role !== 'api') {
-    const ca = options.targetCa;
-    agent = createGuardedAgent({
-      resolver,
-      policy: addressPolicy,
-      connectionsPerOrigin: config.maxInFlightPerOrigin,
-      ...(ca ? { tls: { ca: [ca, ...(await systemCas())] } } : {}),
-    });
-    const outbound = agent;
     dispatcher = new Dispatcher({
       store,
-      attempt: (req) => performAttempt(outbound, req),
+      attempt,
       logger: logger.child({ component: 'dispatcher' }),
       maxInFlight: config.maxInFlight,
       maxInFlightPerOrigin: config.maxInFlightPerOrigin,
@@ -82,6 +81,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       maxBodyBytes: config.maxBodyBytes,
       rateLimitPerSecond: config.rateLimitPerSecond,
       rateLimitBurst: config.rateLimitBurst,
+      attempt,
     },
     logger,
     { apiRoutes: config.role !== 'worker' },
@@ -102,14 +102,14 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       await api.close();
       await dispatcher?.stop(config.shutdownGraceMs);
       await store.close();
-      await agent?.close().catch(() => undefined);
+      await agent.close().catch(() => undefined);
       logger.info('stopped');
     })());
 
   return { config, store, logger, api, dispatcher, url, close };
 }
 
-/** Node's bundled roots plus NODE_EXTRA_CA_CERTS, so an extra test CA adds to them, not replaces. */
+/** Node's bundled roots, so an extra CA adds to them rather than replacing them. */
 async function systemCas(): Promise<string[]> {
   const tls = await import('node:tls');
   return [...tls.rootCertificates];

@@ -5,6 +5,8 @@ export interface OutgoingDelivery {
   id: string;
   headers: Record<string, string>;
   idempotency_key: string | null;
+  event_id?: string | null;
+  event_type?: string | null;
 }
 
 export function attemptHeaders(d: OutgoingDelivery, attempt: number): Record<string, string> {
@@ -13,5 +15,7 @@ export function attemptHeaders(d: OutgoingDelivery, attempt: number): Record<str
   out['X-Harepost-Queue-Id'] = d.id;
   if (d.idempotency_key !== null) out['X-Harepost-Idempotency-Key'] = d.idempotency_key;
   out['X-Harepost-Attempt'] = String(attempt);
+  if (d.event_type) out['X-Harepost-Event'] = d.event_type;
+  if (d.event_id) out['X-Harepost-Event-Id'] = d.event_id;
   return out;
 }

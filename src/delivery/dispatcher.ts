@@ -217,6 +217,12 @@ export class Dispatcher {
       outcome = result.kind;
     }
     const next = statusAfterAttempt(outcome, attempt, d.policy.max_attempts);
+    if (d.destination_id && result.kind === 'response' && result.status === 410) {
+      const reason = `The destination answered 410 Gone to delivery ${d.id} at ${new Date(finishedAt).toISOString()}`;
+      this.opts.store
+        .disableDestination(d.destination_id, reason, finishedAt)
+        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
+    }
     const record: AttemptOutcomeRecord = {
       delivery_id: d.id,
       lease_token: d.lease_token,
@@ -252,9 +258,16 @@ export class Dispatcher {
     );
   }
 
-  /** The account's current secret and any rotated out less than 24 h ago, newest first. */
+  /**
+   * The secrets that sign this delivery, newest first: its destination's (event deliveries) or
+   * the account's (sends) — the current one and any rotated out less than 24 h ago.
+   */
   private async signingSecrets(d: ClaimedDelivery): Promise<string[]> {
     const now = this.now();
+    if (d.destination_id) {
+      const own = await this.opts.store.getDestinationSecrets(d.destination_id, now - ROTATION_OVERLAP_MS);
+      return own.map((s) => s.secret);
+    }
     let secrets = await this.opts.store.getSigningSecrets(d.account_id, d.mode, now - ROTATION_OVERLAP_MS);
     if (secrets.length === 0) {
       const made = await this.opts.store.ensureSigningSecret(d.account_id, d.mode, {

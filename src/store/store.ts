@@ -67,6 +67,10 @@ export interface NewDelivery {
   metadata: Record<string, unknown> | null;
   sign: boolean;
   created_at: number;
+  /** Set for deliveries of an event: which event, and to which destination. */
+  event_id?: string | null;
+  event_type?: string | null;
+  destination_id?: string | null;
 }
 
 export interface DeliveryRecord extends NewDelivery {
@@ -75,8 +79,13 @@ export interface DeliveryRecord extends NewDelivery {
   attempt_count: number;
   last_status: number | null;
   updated_at: number;
-  /** When the next attempt is scheduled; null once the delivery is final. */
+  /** When the next attempt is scheduled; null once the delivery is final (or its destination is disabled). */
   next_attempt_at: number | null;
+  /** Why a delivery ended without an attempt deciding it (e.g. its destination was deleted). */
+  error: string | null;
+  event_id: string | null;
+  event_type: string | null;
+  destination_id: string | null;
 }
 
 export interface AttemptRecord {
@@ -96,6 +105,8 @@ export interface DeliveryWithAttempts {
 
 export interface ListDeliveriesQuery {
   status?: DeliveryStatus;
+  destination_id?: string;
+  event_id?: string;
   limit: number;
   /** Opaque, from a previous page's next_cursor. */
   cursor?: string;
@@ -108,6 +119,9 @@ export interface DeliveryPage {
 
 /** A delivery handed to one dispatcher under a lease. */
 export interface ClaimedDelivery extends NewDelivery {
+  event_id: string | null;
+  event_type: string | null;
+  destination_id: string | null;
   attempt_count: number;
   /** Proves the lease when the result is recorded; a stale token's result is discarded. */
   lease_token: string;
@@ -156,7 +170,77 @@ export interface IdempotentResponse {
   created_at: number;
 }
 
+export interface DestinationRecord {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  url: string;
+  origin: string;
+  name: string | null;
+  description: string | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  headers: Record<string, string>;
+  policy: DeliveryPolicy;
+  /** The event types of its subscriptions, in the order they were added. */
+  events: string[];
+  created_at: number;
+  updated_at: number;
+}
+
+export type NewDestination = Omit<DestinationRecord, 'events'>;
+
+export interface DestinationPatch {
+  url?: string;
+  origin?: string;
+  name?: string | null;
+  description?: string | null;
+  enabled?: boolean;
+  disabled_reason?: string | null;
+  headers?: Record<string, string>;
+  policy?: DeliveryPolicy;
+}
+
+export interface NewSubscription {
+  id: string;
+  event_type: string;
+}
+
+export interface SubscriptionRecord {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  destination_id: string;
+  event_type: string;
+  created_at: number;
+}
+
+export interface EventRecord {
+  id: string;
+  account_id: string;
+  mode: KeyMode;
+  type: string;
+  /** The event's `body` as JSON text (null when none was given). */
+  body: string | null;
+  idempotency_key: string | null;
+  metadata: Record<string, unknown> | null;
+  created_at: number;
+}
+
+export interface EventPage {
+  rows: EventRecord[];
+  next_cursor: string | null;
+}
+
+/** An enabled destination and the patterns it subscribes with (to match an event against). */
+export interface SubscribedDestination {
+  destination: DestinationRecord;
+  patterns: string[];
+}
+
 export interface EnqueueOptions {
+  /** Store this event in the same commit as its deliveries. */
+  event?: EventRecord;
   /** Record this response under the key in the same commit — unless the key is already used. */
   idempotency?: IdempotentResponse;
   /** Records older than this do not count as used (24 h window). */
@@ -223,6 +307,49 @@ export interface Store {
   ensureSigningSecret(accountId: string, mode: KeyMode, candidate: SigningSecret): Promise<SigningSecret>;
   /** Retires the current secret (at `next.created_at`) and makes `next` current, atomically. */
   rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void>;
+
+  createDestination(
+    destination: NewDestination,
+    subscriptions: readonly NewSubscription[],
+    secret: SigningSecret,
+  ): Promise<DestinationRecord>;
+  getDestination(accountId: string, mode: KeyMode, id: string): Promise<DestinationRecord | null>;
+  listDestinations(accountId: string, mode: KeyMode): Promise<DestinationRecord[]>;
+  /**
+   * Changes a destination. `subscriptions`, when given, replaces its set. Disabling parks its
+   * pending deliveries (they wait); enabling makes them due again; a new url or headers apply to
+   * its pending deliveries too. Null when there is no such destination.
+   */
+  updateDestination(
+    accountId: string,
+    mode: KeyMode,
+    id: string,
+    patch: DestinationPatch,
+    subscriptions: readonly NewSubscription[] | null,
+    now: number,
+  ): Promise<DestinationRecord | null>;
+  /** Disables a destination by id alone (the dispatcher, after a 410 Gone). */
+  disableDestination(id: string, reason: string, now: number): Promise<void>;
+  /** Deletes it and its subscriptions; its pending deliveries end dead_letter with `reason`. */
+  deleteDestination(accountId: string, mode: KeyMode, id: string, reason: string, now: number): Promise<boolean>;
+  getDestinationSecrets(destinationId: string, retiredAfter: number): Promise<SigningSecret[]>;
+  rotateDestinationSecret(accountId: string, mode: KeyMode, id: string, next: SigningSecret): Promise<boolean>;
+
+  /** Subscribes a destination; a repeat returns the existing subscription (created=false). Null: no such destination. */
+  createSubscription(
+    accountId: string,
+    mode: KeyMode,
+    destinationId: string,
+    subscription: NewSubscription,
+    now: number,
+  ): Promise<{ record: SubscriptionRecord; created: boolean } | null>;
+  listSubscriptions(accountId: string, mode: KeyMode, destinationId?: string): Promise<SubscriptionRecord[]>;
+  deleteSubscription(accountId: string, mode: KeyMode, id: string, now: number): Promise<boolean>;
+  /** Enabled destinations of (account, mode) that subscribe to anything, with their patterns. */
+  subscribedDestinations(accountId: string, mode: KeyMode): Promise<SubscribedDestination[]>;
+
+  getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null>;
+  listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage>;
 
   /** Leases up to `limit` due deliveries, oldest due first. */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;

@@ -15,7 +15,7 @@ const listQuerySchema = {
   },
 } as const;
 
-function parseLimit(raw: string | undefined): number {
+export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 25;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 100) throw badRequest('limit', 'limit must be a whole number from 1 to 100');
@@ -23,7 +23,9 @@ function parseLimit(raw: string | undefined): number {
 }
 
 export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{ Querystring: { status?: string; limit?: string; cursor?: string } }>(
+  app.get<{
+    Querystring: { status?: string; limit?: string; cursor?: string; destination_id?: string; event_id?: string };
+  }>(
     '/deliveries',
     async (request) => {
       const q = request.query;
@@ -35,6 +37,8 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
         query.status = q.status;
       }
       if (q.cursor !== undefined) query.cursor = q.cursor;
+      if (q.destination_id !== undefined) query.destination_id = q.destination_id;
+      if (q.event_id !== undefined) query.event_id = q.event_id;
       try {
         const page = await deps.store.listDeliveries(request.auth.account_id, request.auth.mode, query);
         return { data: page.rows.map(deliverySummary), next_cursor: page.next_cursor };

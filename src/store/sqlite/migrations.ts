@@ -112,4 +112,67 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
     `,
   },
+  {
+    version: 3,
+    name: 'destinations, subscriptions, events',
+    sql: `
+      CREATE TABLE destinations (
+        id              TEXT PRIMARY KEY,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        name            TEXT,
+        description     TEXT,
+        enabled         INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        headers         TEXT NOT NULL,
+        policy          TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX destinations_by_owner ON destinations(account_id, mode, created_at);
+
+      CREATE TABLE destination_secrets (
+        destination_id TEXT NOT NULL,
+        secret         TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        retired_at     INTEGER
+      );
+      CREATE INDEX destination_secrets_by_destination ON destination_secrets(destination_id, created_at);
+
+      CREATE TABLE subscriptions (
+        id             TEXT PRIMARY KEY,
+        account_id     TEXT NOT NULL,
+        mode           TEXT NOT NULL,
+        destination_id TEXT NOT NULL,
+        event_type     TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        UNIQUE (destination_id, event_type)
+      );
+      CREATE INDEX subscriptions_by_owner ON subscriptions(account_id, mode);
+
+      CREATE TABLE events (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        type            TEXT NOT NULL,
+        body            TEXT,
+        idempotency_key TEXT,
+        metadata        TEXT,
+        created_at      INTEGER NOT NULL
+      );
+      CREATE INDEX events_list ON events(account_id, mode, seq);
+
+      ALTER TABLE deliveries ADD COLUMN event_id TEXT;
+      ALTER TABLE deliveries ADD COLUMN event_type TEXT;
+      ALTER TABLE deliveries ADD COLUMN destination_id TEXT;
+      ALTER TABLE deliveries ADD COLUMN error TEXT;
+      CREATE INDEX deliveries_by_destination ON deliveries(destination_id, status) WHERE destination_id IS NOT NULL;
+      CREATE INDEX deliveries_list_by_destination ON deliveries(account_id, mode, destination_id, seq)
+        WHERE destination_id IS NOT NULL;
+      CREATE INDEX deliveries_list_by_event ON deliveries(account_id, mode, event_id, seq) WHERE event_id IS NOT NULL;
+    `,
+  },
 ];

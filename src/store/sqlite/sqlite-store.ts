@@ -32,6 +32,7 @@ import {
   type SigningSecret,
   type Store,
 } from '../store.js';
+import { SqliteEvents } from './events.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -45,7 +46,7 @@ interface InsertCall {
 
 const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
   idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
-  next_attempt_at`;
+  next_attempt_at, error, event_id, event_type, destination_id`;
 
 function toNewDelivery(r: Row): NewDelivery {
   return {
@@ -62,12 +63,19 @@ function toNewDelivery(r: Row): NewDelivery {
     metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
     sign: r.sign === 1,
     created_at: r.created_at as number,
+    event_id: (r.event_id as string | null) ?? null,
+    event_type: (r.event_type as string | null) ?? null,
+    destination_id: (r.destination_id as string | null) ?? null,
   };
 }
 
 function toDelivery(r: Row): DeliveryRecord {
   return {
     ...toNewDelivery(r),
+    event_id: (r.event_id as string | null) ?? null,
+    event_type: (r.event_type as string | null) ?? null,
+    destination_id: (r.destination_id as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
     status: r.status as DeliveryRecord['status'],
     attempt_count: r.attempt_count as number,
     last_status: (r.last_status as number | null) ?? null,
@@ -98,6 +106,9 @@ export class SqliteStore implements Store {
   );
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   private closed = false;
+  /** One prepared statement per shape of list query (which filters are set). */
+  private readonly listStatements = new Map<string, Statement>();
+  private eventsRepo: SqliteEvents | null = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -126,6 +137,7 @@ export class SqliteStore implements Store {
     });
     apply.immediate();
     this.stmts = this.prepare();
+    this.eventsRepo = new SqliteEvents(this.db);
   }
 
   async ready(): Promise<boolean> {
@@ -147,6 +159,11 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
+  private get events_(): SqliteEvents {
+    if (!this.eventsRepo) throw new Error('store not migrated: call migrate() first');
+    return this.eventsRepo;
+  }
+
   private get s() {
     if (!this.stmts) throw new Error('store not migrated: call migrate() first');
     return this.stmts;
@@ -154,13 +171,6 @@ export class SqliteStore implements Store {
 
   private prepare() {
     const db = this.db;
-    const list = (withStatus: boolean, withCursor: boolean): Statement =>
-      db.prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries
-         WHERE account_id = :account_id AND mode = :mode
-         ${withStatus ? 'AND status = :status' : ''} ${withCursor ? 'AND seq < :before' : ''}
-         ORDER BY seq DESC LIMIT :limit`,
-      );
     return {
       insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (:id, :name, :created_at)'),
       getAccount: db.prepare('SELECT id, name, created_at FROM accounts WHERE id = ?'),
@@ -201,10 +211,10 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (id, account_id, mode, target, origin, method, headers, body, policy,
            timeout_ms, idempotency_key, metadata, sign, status, created_at, updated_at,
-           next_attempt_at, run_at)
+           next_attempt_at, run_at, event_id, event_type, destination_id)
          VALUES (:id, :account_id, :mode, :target, :origin, :method, :headers, :body, :policy,
            :timeout_ms, :idempotency_key, :metadata, :sign, 'queued', :created_at, :created_at,
-           :created_at, :created_at)`,
+           :created_at, :created_at, :event_id, :event_type, :destination_id)`,
       ),
       getDelivery: db.prepare(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?`,
@@ -213,10 +223,6 @@ export class SqliteStore implements Store {
         `SELECT attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at
          FROM attempts WHERE delivery_seq = ? ORDER BY attempt`,
       ),
-      list: list(false, false),
-      listAfter: list(false, true),
-      listStatus: list(true, false),
-      listStatusAfter: list(true, true),
       claim: db.prepare(
         `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
          WHERE seq IN (
@@ -224,15 +230,20 @@ export class SqliteStore implements Store {
            WHERE run_at <= :now AND origin NOT IN (SELECT value FROM json_each(:excluded))
            ORDER BY run_at LIMIT :limit)
          RETURNING seq, id, account_id, mode, target, origin, method, headers, body, policy,
-           idempotency_key, metadata, sign, created_at, attempt_count, lease_token`,
+           idempotency_key, metadata, sign, created_at, attempt_count, lease_token,
+           event_id, event_type, destination_id`,
       ),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
          WHERE id = :id AND lease_token = :token`,
       ),
+      // a retry of a delivery whose destination was disabled meanwhile is parked (run_at NULL)
       finishAttempt: db.prepare(
         `UPDATE deliveries SET status = :status, attempt_count = :attempt, last_status = :http_status,
-           updated_at = :now, next_attempt_at = :next, run_at = :next, lease_token = NULL
+           updated_at = :now, next_attempt_at = :next, lease_token = NULL,
+           run_at = CASE WHEN destination_id IS NOT NULL AND EXISTS (
+               SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id AND d.enabled = 0)
+             THEN NULL ELSE :next END
          WHERE id = :id AND lease_token = :token
          RETURNING seq`,
       ),
@@ -377,6 +388,7 @@ export class SqliteStore implements Store {
             return this.s.getIdempotencyKey.get(call.accountId, call.mode, idem.key, 0) as IdempotentResponse;
           }
         }
+        if (call.options.event) this.events_.insertEvent(call.options.event);
         for (const d of call.deliveries) {
           inserted++;
           insert.run({
@@ -394,6 +406,9 @@ export class SqliteStore implements Store {
           metadata: d.metadata === null ? null : JSON.stringify(d.metadata),
           sign: d.sign ? 1 : 0,
           created_at: d.created_at,
+          event_id: d.event_id ?? null,
+          event_type: d.event_type ?? null,
+          destination_id: d.destination_id ?? null,
           });
         }
         return null;
@@ -431,16 +446,21 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
-    const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const params: Record<string, unknown> = { account_id: accountId, mode, limit: query.limit + 1 };
-    let stmt: Statement;
-    if (query.status !== undefined) {
-      params.status = query.status;
-      stmt = before === undefined ? this.s.listStatus : this.s.listStatusAfter;
-    } else {
-      stmt = before === undefined ? this.s.list : this.s.listAfter;
+    const where = ['account_id = :account_id', 'mode = :mode'];
+    for (const f of ['status', 'destination_id', 'event_id'] as const) {
+      if (query[f] !== undefined) {
+        where.push(`${f} = :${f}`);
+        params[f] = query[f];
+      }
     }
-    if (before !== undefined) params.before = before;
+    if (query.cursor !== undefined) {
+      where.push('seq < :before');
+      params.before = decodeCursor(query.cursor);
+    }
+    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`;
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) this.listStatements.set(sql, (stmt = this.db.prepare(sql)));
     const rows = stmt.all(params) as Row[];
     const more = rows.length > query.limit;
     const page = more ? rows.slice(0, query.limit) : rows;
@@ -464,6 +484,9 @@ export class SqliteStore implements Store {
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map((r) => ({
       ...toNewDelivery(r),
+      event_id: (r.event_id as string | null) ?? null,
+      event_type: (r.event_type as string | null) ?? null,
+      destination_id: (r.destination_id as string | null) ?? null,
       attempt_count: r.attempt_count as number,
       lease_token: r.lease_token as string,
     }));
@@ -507,6 +530,52 @@ export class SqliteStore implements Store {
   async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
     const r = this.s.nextDue.get(JSON.stringify(excludeOrigins)) as Row | undefined;
     return r ? (r.run_at as number) : null;
+  }
+
+  // Destinations, subscriptions and events live in events.ts.
+  createDestination(...a: Parameters<Store['createDestination']>) {
+    return this.events_.createDestination(...a);
+  }
+  getDestination(...a: Parameters<Store['getDestination']>) {
+    return this.events_.getDestination(...a);
+  }
+  listDestinations(...a: Parameters<Store['listDestinations']>) {
+    return this.events_.listDestinations(...a);
+  }
+  async updateDestination(...a: Parameters<Store['updateDestination']>) {
+    const r = await this.events_.updateDestination(...a);
+    if (a[3].enabled === true) this.events.emit('work');
+    return r;
+  }
+  disableDestination(...a: Parameters<Store['disableDestination']>) {
+    return this.events_.disableDestination(...a);
+  }
+  deleteDestination(...a: Parameters<Store['deleteDestination']>) {
+    return this.events_.deleteDestination(...a);
+  }
+  getDestinationSecrets(...a: Parameters<Store['getDestinationSecrets']>) {
+    return this.events_.getDestinationSecrets(...a);
+  }
+  rotateDestinationSecret(...a: Parameters<Store['rotateDestinationSecret']>) {
+    return this.events_.rotateDestinationSecret(...a);
+  }
+  createSubscription(...a: Parameters<Store['createSubscription']>) {
+    return this.events_.createSubscription(...a);
+  }
+  listSubscriptions(...a: Parameters<Store['listSubscriptions']>) {
+    return this.events_.listSubscriptions(...a);
+  }
+  deleteSubscription(...a: Parameters<Store['deleteSubscription']>) {
+    return this.events_.deleteSubscription(...a);
+  }
+  subscribedDestinations(...a: Parameters<Store['subscribedDestinations']>) {
+    return this.events_.subscribedDestinations(...a);
+  }
+  getEvent(...a: Parameters<Store['getEvent']>) {
+    return this.events_.getEvent(...a);
+  }
+  listEvents(...a: Parameters<Store['listEvents']>) {
+    return this.events_.listEvents(...a);
   }
 
   onWork(listener: () => void): () => void {

@@ -1,0 +1,133 @@
+/**
+ * What the /v1/destinations and /v1/webhooks views share: creating, changing and testing a
+ * destination. The two route files differ only in the shapes they accept and answer with.
+ */
+import { parseDestinationInput, type DestinationInput } from '../core/destination-request.js';
+import { ID_PREFIX, newId } from '../core/ids.js';
+import { attemptHeaders } from '../core/outgoing.js';
+import { DEFAULT_POLICY } from '../core/policy.js';
+import { ROTATION_OVERLAP_MS, generateSigningSecret, signatureHeaders } from '../core/signing.js';
+import type { AuthContext, DestinationRecord, NewSubscription } from '../store/store.js';
+import type { ApiDeps } from './deps.js';
+import { badRequest, notFound } from './errors.js';
+
+function checked(
+  deps: ApiDeps,
+  input: unknown,
+  opts: Omit<Parameters<typeof parseDestinationInput>[1], 'allowHttp'>,
+): DestinationInput {
+  const parsed = parseDestinationInput(input, { ...opts, allowHttp: deps.allowHttpTargets });
+  if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
+  const url = parsed.value.url;
+  if (url?.ipLiteral && !deps.addressPolicy.isAllowed(url.host)) {
+    throw badRequest('url', 'url is an address in a blocked (private, loopback or reserved) range');
+  }
+  return parsed.value;
+}
+
+const subscriptionsFor = (events: readonly string[]): NewSubscription[] =>
+  events.map((event_type) => ({ id: newId(ID_PREFIX.subscription), event_type }));
+
+export async function createDestination(
+  deps: ApiDeps,
+  auth: AuthContext,
+  body: unknown,
+  require: readonly ('url' | 'events')[],
+): Promise<{ destination: DestinationRecord; secret: string }> {
+  const input = checked(deps, body, { require });
+  const now = Date.now();
+  const secret = generateSigningSecret();
+  const destination = await deps.store.createDestination(
+    {
+      id: newId(ID_PREFIX.destination),
+      account_id: auth.account_id,
+      mode: auth.mode,
+      url: input.url!.href,
+      origin: input.url!.origin,
+      name: input.name ?? null,
+      description: input.description ?? null,
+      enabled: input.enabled ?? true,
+      disabled_reason: null,
+      headers: input.headers ?? {},
+      policy: input.policy ?? DEFAULT_POLICY,
+      created_at: now,
+      updated_at: now,
+    },
+    subscriptionsFor(input.events ?? []),
+    { secret, created_at: now, retired_at: null },
+  );
+  return { destination, secret };
+}
+
+export async function updateDestination(deps: ApiDeps, auth: AuthContext, id: string, body: unknown) {
+  const current = await deps.store.getDestination(auth.account_id, auth.mode, id);
+  if (!current) throw notFound('Destination');
+  const input = checked(deps, body, { basePolicy: current.policy });
+  const updated = await deps.store.updateDestination(
+    auth.account_id,
+    auth.mode,
+    id,
+    {
+      ...(input.url ? { url: input.url.href, origin: input.url.origin } : {}),
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.description !== undefined ? { description: input.description } : {}),
+      ...(input.enabled !== undefined ? { enabled: input.enabled, disabled_reason: input.enabled ? null : 'Disabled through the API' } : {}),
+      ...(input.headers ? { headers: input.headers } : {}),
+      ...(input.policy ? { policy: input.policy } : {}),
+    },
+    input.events ? subscriptionsFor(input.events) : null,
+    Date.now(),
+  );
+  if (!updated) throw notFound('Destination');
+  return updated;
+}
+
+export async function deleteDestination(deps: ApiDeps, auth: AuthContext, id: string): Promise<void> {
+  const reason = `Destination ${id} was deleted; this delivery will not be attempted again`;
+  if (!(await deps.store.deleteDestination(auth.account_id, auth.mode, id, reason, Date.now()))) {
+    throw notFound('Destination');
+  }
+}
+
+export async function currentSecret(deps: ApiDeps, destinationId: string): Promise<string | null> {
+  const secrets = await deps.store.getDestinationSecrets(destinationId, Date.now());
+  return secrets.find((s) => s.retired_at === null)?.secret ?? null;
+}
+
+export async function rotateDestinationSecret(deps: ApiDeps, auth: AuthContext, id: string) {
+  const now = Date.now();
+  const secret = generateSigningSecret();
+  if (!(await deps.store.rotateDestinationSecret(auth.account_id, auth.mode, id, { secret, created_at: now, retired_at: null }))) {
+    throw notFound('Destination');
+  }
+  return { secret, previous_secret_expires_at: now + ROTATION_OVERLAP_MS };
+}
+
+/** One signed test request, made now, through the same guarded client as real deliveries. */
+export async function testDestination(deps: ApiDeps, auth: AuthContext, id: string) {
+  const d = await deps.store.getDestination(auth.account_id, auth.mode, id);
+  if (!d) throw notFound('Destination');
+  const now = Date.now();
+  const messageId = newId('msg');
+  const eventId = newId(ID_PREFIX.event);
+  const body = Buffer.from(
+    JSON.stringify({
+      type: 'harepost.test',
+      data: { destination_id: d.id, message: 'This is a test webhook from Harepost.' },
+      created_at: new Date(now).toISOString(),
+    }),
+  );
+  const secrets = (await deps.store.getDestinationSecrets(d.id, now - ROTATION_OVERLAP_MS)).map((s) => s.secret);
+  const headers = {
+    ...attemptHeaders(
+      { id: messageId, headers: { 'Content-Type': 'application/json', ...d.headers }, idempotency_key: null, event_id: eventId, event_type: 'harepost.test' },
+      1,
+    ),
+    ...signatureHeaders(secrets, messageId, Math.floor(now / 1000), body),
+  };
+  const result = await deps.attempt({ url: d.url, method: 'POST', headers, body, timeoutMs: d.policy.timeout_ms });
+  if (result.kind === 'response') {
+    return { success: result.status >= 200 && result.status < 300, status: result.status, body: result.excerpt };
+  }
+  return { success: false, status: null, body: '', error: `${result.kind}: ${result.error}` };
+}

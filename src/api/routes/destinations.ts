@@ -1,0 +1,65 @@
+/** Destinations (SPEC §10, harbor-quickstart): where events are delivered. */
+import type { FastifyInstance } from 'fastify';
+import type { ApiDeps } from '../deps.js';
+import {
+  createDestination,
+  deleteDestination,
+  rotateDestinationSecret,
+  testDestination,
+  updateDestination,
+} from '../destinations.js';
+import { notFound } from '../errors.js';
+import { destinationJson, iso } from '../present.js';
+
+const destinationSchema = {
+  type: 'object',
+  properties: {
+    url: { type: 'string', description: 'https URL that receives the events.' },
+    name: { type: ['string', 'null'] },
+    description: { type: ['string', 'null'] },
+    events: { type: 'array', items: { type: 'string' }, description: 'Event types: exact, prefix.* or *.' },
+    enabled: { type: 'boolean' },
+    headers: { type: 'object', additionalProperties: { type: 'string' } },
+    delivery: { type: 'object' },
+  },
+} as const;
+
+type Params = { Params: { id: string } };
+
+export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/destinations', { schema: { body: { ...destinationSchema, required: ['url'] } } }, async (request, reply) => {
+    const { destination, secret } = await createDestination(deps, request.auth, request.body, ['url']);
+    return reply.code(201).send({ ...destinationJson(destination), signing_secret: secret });
+  });
+
+  app.get('/destinations', async (request) => {
+    const rows = await deps.store.listDestinations(request.auth.account_id, request.auth.mode);
+    return { data: rows.map(destinationJson) };
+  });
+
+  app.get<Params>('/destinations/:id', async (request) => {
+    const d = await deps.store.getDestination(request.auth.account_id, request.auth.mode, request.params.id);
+    if (!d) throw notFound('Destination');
+    return destinationJson(d);
+  });
+
+  app.patch<Params>('/destinations/:id', { schema: { body: destinationSchema } }, async (request) =>
+    destinationJson(await updateDestination(deps, request.auth, request.params.id, request.body)),
+  );
+
+  app.delete<Params>('/destinations/:id', async (request) => {
+    await deleteDestination(deps, request.auth, request.params.id);
+    return { id: request.params.id, deleted: true };
+  });
+
+  app.post<Params>('/destinations/:id/rotate-secret', async (request) => {
+    const r = await rotateDestinationSecret(deps, request.auth, request.params.id);
+    return {
+      id: request.params.id,
+      signing_secret: r.secret,
+      previous_secret_expires_at: iso(r.previous_secret_expires_at),
+    };
+  });
+
+  app.post<Params>('/destinations/:id/test', async (request) => testDestination(deps, request.auth, request.params.id));
+}

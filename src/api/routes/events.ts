@@ -1,0 +1,132 @@
+/**
+ * Events (SPEC §10, harbor-quickstart): one event fanned out to every enabled destination with a
+ * matching subscription — the event and all its deliveries committed in one transaction before 202.
+ */
+import type { FastifyInstance } from 'fastify';
+import { encodeBody } from '../../core/body.js';
+import { eventMatches, parseEventType } from '../../core/event-types.js';
+import { ID_PREFIX, newId } from '../../core/ids.js';
+import { isPlainObject } from '../../core/plain.js';
+import { parseIdempotencyKey, parseMetadata } from '../../core/send-request.js';
+import type { EventRecord, NewDelivery } from '../../store/store.js';
+import type { ApiDeps } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { idempotencyOf, replay, replayIfUsed } from '../idempotency.js';
+import { eventJson, iso } from '../present.js';
+import { parseLimit } from './deliveries.js';
+import { InvalidCursorError } from '../../store/store.js';
+
+const eventSchema = {
+  type: 'object',
+  required: ['type'],
+  properties: {
+    type: { type: 'string', description: 'The event type, e.g. order.created.' },
+    body: { description: 'The payload: an object or array is sent as JSON, a string as is.' },
+    idempotency_key: { type: ['string', 'null'], maxLength: 255 },
+    metadata: { type: ['object', 'null'] },
+  },
+} as const;
+
+export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/events', { schema: { body: eventSchema } }, async (request, reply) => {
+    const idem = idempotencyOf(request, 'POST /v1/events');
+    if (await replayIfUsed(deps.store, request, reply, idem)) return reply;
+    const input = request.body as Record<string, unknown>;
+    if (!isPlainObject(input)) throw badRequest('request', 'The request body must be a JSON object');
+    const type = parseEventType(input.type);
+    if (!type.ok) throw badRequest(type.field, type.message);
+    const key = parseIdempotencyKey(input.idempotency_key);
+    if (!key.ok) throw badRequest(key.field, key.message);
+    const metadata = parseMetadata(input.metadata);
+    if (!metadata.ok) throw badRequest(metadata.field, metadata.message);
+    const plain = encodeBody('POST', input.body, {});
+    if (!plain.ok) throw badRequest(plain.field, plain.message);
+
+    const { account_id, mode } = request.auth;
+    const now = Date.now();
+    const event: EventRecord = {
+      id: newId(ID_PREFIX.event),
+      account_id,
+      mode,
+      type: type.value,
+      body: input.body === undefined || input.body === null ? null : JSON.stringify(input.body),
+      idempotency_key: key.value,
+      metadata: metadata.value,
+      created_at: now,
+    };
+    const deliveries: NewDelivery[] = [];
+    for (const { destination, patterns } of await deps.store.subscribedDestinations(account_id, mode)) {
+      if (!patterns.some((p) => eventMatches(p, type.value))) continue;
+      const encoded = encodeBody('POST', input.body, destination.headers);
+      if (!encoded.ok) throw badRequest(encoded.field, encoded.message);
+      deliveries.push({
+        id: newId(ID_PREFIX.delivery),
+        account_id,
+        mode,
+        target: destination.url,
+        origin: destination.origin,
+        method: 'POST',
+        headers: encoded.value.headers,
+        body: encoded.value.body,
+        policy: destination.policy,
+        idempotency_key: key.value,
+        metadata: metadata.value,
+        sign: true,
+        created_at: now,
+        event_id: event.id,
+        event_type: event.type,
+        destination_id: destination.id,
+      });
+    }
+    const response = {
+      id: event.id,
+      type: event.type,
+      created_at: iso(now),
+      deliveries: deliveries.map((d) => ({ queue_id: d.id, destination_id: d.destination_id })),
+    };
+    const earlier = await deps.store.enqueueDeliveries(account_id, mode, deliveries, {
+      event,
+      ...(idem
+        ? {
+            idempotency: {
+              key: idem.key,
+              request_hash: idem.requestHash,
+              status_code: 202,
+              response: JSON.stringify(response),
+              created_at: now,
+            },
+            idempotencyNotBefore: idem.notBefore,
+          }
+        : {}),
+    });
+    if (earlier && idem) return replay(reply, idem, earlier);
+    return reply.code(202).send(response);
+  });
+
+  app.get<{ Params: { id: string } }>('/events/:id', async (request) => {
+    const { account_id, mode } = request.auth;
+    const e = await deps.store.getEvent(account_id, mode, request.params.id);
+    if (!e) throw notFound('Event');
+    const deliveries = [];
+    let cursor: string | undefined;
+    do {
+      const page = await deps.store.listDeliveries(account_id, mode, { event_id: e.id, limit: 100, ...(cursor ? { cursor } : {}) });
+      deliveries.push(...page.rows.map((d) => ({ queue_id: d.id, destination_id: d.destination_id, status: d.status })));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return { ...eventJson(e), deliveries: deliveries.reverse() };
+  });
+
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/events', async (request) => {
+    try {
+      const page = await deps.store.listEvents(request.auth.account_id, request.auth.mode, {
+        limit: parseLimit(request.query.limit),
+        ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
+      });
+      return { data: page.rows.map(eventJson), next_cursor: page.next_cursor };
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw badRequest('cursor', 'cursor is not one this API returned');
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,48 @@
+/** Subscriptions (SPEC §10): which event types a destination receives. */
+import type { FastifyInstance } from 'fastify';
+import { parseEventPattern } from '../../core/event-types.js';
+import { ID_PREFIX, newId } from '../../core/ids.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, badRequest, notFound } from '../errors.js';
+import { subscriptionJson } from '../present.js';
+
+const subscriptionSchema = {
+  type: 'object',
+  required: ['destination_id', 'event_type'],
+  properties: {
+    destination_id: { type: 'string' },
+    event_type: { type: 'string', description: 'order.created, order.* or *' },
+  },
+} as const;
+
+export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Body: { destination_id: string; event_type: string } }>(
+    '/subscriptions',
+    { schema: { body: subscriptionSchema } },
+    async (request, reply) => {
+      const pattern = parseEventPattern(request.body.event_type);
+      if (!pattern.ok) throw badRequest(pattern.field, pattern.message);
+      const r = await deps.store.createSubscription(
+        request.auth.account_id,
+        request.auth.mode,
+        request.body.destination_id,
+        { id: newId(ID_PREFIX.subscription), event_type: pattern.value },
+        Date.now(),
+      );
+      if (!r) throw new ApiError(404, 'not_found', 'Destination not found', 'destination_id');
+      return reply.code(r.created ? 201 : 200).send(subscriptionJson(r.record));
+    },
+  );
+
+  app.get<{ Querystring: { destination_id?: string } }>('/subscriptions', async (request) => {
+    const rows = await deps.store.listSubscriptions(request.auth.account_id, request.auth.mode, request.query.destination_id);
+    return { data: rows.map(subscriptionJson) };
+  });
+
+  app.delete<{ Params: { id: string } }>('/subscriptions/:id', async (request) => {
+    if (!(await deps.store.deleteSubscription(request.auth.account_id, request.auth.mode, request.params.id, Date.now()))) {
+      throw notFound('Subscription');
+    }
+    return { id: request.params.id, deleted: true };
+  });
+}
