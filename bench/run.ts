@@ -7,7 +7,9 @@
  *   - sends accepted/s through POST /v1/send (202 = committed to the store);
  *   - deliveries completed/s end to end (first send to last arrival at the receiver);
  *   - p50/p99 from 202 to arrival at the receiver, at a fixed offered load.
- * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --http
+ *   - events/s accepted, each fanned out to --fanout destinations in one commit, and their
+ *     deliveries/s end to end (signed, as every event delivery is).
+ * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --events 2000 --fanout 10 --http
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +29,8 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     http: { type: 'boolean', default: false },
+    events: { type: 'string', default: '2000' },
+    fanout: { type: 'string', default: '10' },
   },
 });
 const N = Number(args.n);
@@ -34,6 +38,8 @@ const CONCURRENCY = Number(args.concurrency);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const TLS = !args.http;
+const EVENTS = Number(args.events);
+const FANOUT = Number(args.fanout);
 const HOST = 'bench.example.test';
 
 function percentile(sorted: number[], p: number): number {
@@ -191,6 +197,35 @@ async function main() {
   const latencies = known.map(([id, t]) => t - latAccepted.get(id)!).sort((a, b) => a - b);
   const fromIssue = known.map(([id, t]) => t - latIssued.get(id)!).sort((a, b) => a - b);
 
+  await ask(receiver, 'reset', 'reset');
+
+  // 4. Events: EVENTS events, each fanned out to FANOUT subscribed destinations (one commit per event).
+  for (let d = 0; d < FANOUT; d++) {
+    const dest = await call('POST', '/v1/destinations', { url: `${targetBase}/dest/${d}`, events: ['order.*'] });
+    if (dest.status !== 201) throw new Error(`destination ${dest.status} ${JSON.stringify(dest.body)}`);
+  }
+  let nextEvent = 0;
+  const ev0 = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (nextEvent < EVENTS) {
+        const i = nextEvent++;
+        const r = await call('POST', '/v1/events', { type: 'order.created', body: { order_id: `ord_${i}`, amount_cents: 4500 } });
+        if (r.status !== 202 || r.body.deliveries.length !== FANOUT) throw new Error(`event ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    }),
+  );
+  const eventSeconds = (Date.now() - ev0) / 1000;
+  const eventDeadline = Date.now() + 300_000;
+  for (;;) {
+    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    if (c.arrivals >= EVENTS * FANOUT || Date.now() > eventDeadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const evArrivals = await ask<{ arrivals: Array<[string, number]> }>(receiver, 'arrivals', 'arrivals');
+  const evLast = Math.max(...evArrivals.arrivals.map(([, t]) => t));
+  const evDistinct = new Set(evArrivals.arrivals.map(([id]) => id)).size;
+
   const row = (name: string, value: string) => console.log(`${name.padEnd(52)} ${value}`);
   console.log(`\nHarepost benchmark — embedded SQLite store, ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
   console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s\n`);
@@ -201,6 +236,9 @@ async function main() {
   row(`202 received → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`);
   row(`send issued → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(fromIssue, 50)} / ${percentile(fromIssue, 99)}`);
   row(`  delivered / sent at fixed load`, `${latencies.length} / ${total}`);
+  row(`events accepted (202, ${FANOUT} deliveries each), per second`, (EVENTS / eventSeconds).toFixed(0));
+  row('event deliveries completed end to end, per second', (evDistinct / ((evLast - ev0) / 1000)).toFixed(0));
+  row('  delivered / expected', `${evDistinct} / ${EVENTS * FANOUT}`);
 
   await api.close();
   service.kill('SIGTERM');

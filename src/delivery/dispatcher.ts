@@ -53,6 +53,13 @@ export class Dispatcher {
   private inFlight = 0;
   private active = false;
   private kicked = false;
+  /** A claim across origins is due: new work, a timer, or capacity that cut the last one short. */
+  private generalWanted = true;
+  private lastGeneralFull = false;
+  /** Origins that were at their cap when a slot freed: they may have due work waiting. */
+  private readonly refill = new Set<string>();
+  /** Earliest due time outside saturated origins; undefined until read again. */
+  private nextDue: number | null | undefined = undefined;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
@@ -72,7 +79,14 @@ export class Dispatcher {
   start(): void {
     if (this.active) return;
     this.active = true;
-    this.unsubscribe = this.opts.store.onWork(() => this.kick());
+    this.unsubscribe = this.opts.store.onWork((origins) => {
+      // new work only for origins at their cap is picked up by their refills: no scan needed
+      if (origins !== null && origins.every((o) => (this.perOrigin.get(o) ?? 0) >= this.opts.maxInFlightPerOrigin)) {
+        return;
+      }
+      this.generalWanted = true;
+      this.kick();
+    });
     this.loopDone = this.loop();
   }
 
@@ -108,15 +122,16 @@ export class Dispatcher {
     w?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Resolves true when woken by a kick, false when the time ran out. */
+  private sleep(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;
-        resolve();
+        resolve(false);
       }, ms);
       this.wake = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       };
     });
   }
@@ -127,37 +142,73 @@ export class Dispatcher {
     return out;
   }
 
+  /**
+   * Three kinds of claim keep the cost of a claim independent of any one origin's backlog:
+   * a general claim (new work arrived, a retry came due, or the last one was cut short by
+   * capacity) that leaves saturated origins out; a refill of one origin when one of its slots
+   * frees up (cheap: by origin); and nothing at all while only saturated origins have work.
+   */
   private async loop(): Promise<void> {
     while (this.active) {
       this.kicked = false;
-      let more = false;
       try {
-        more = await this.fill();
+        await this.refillOrigins();
+        if (this.generalWanted) {
+          this.generalWanted = false;
+          this.nextDue = undefined;
+          const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
+          this.lastGeneralFull = room <= 0 || (await this.claimGeneral(room));
+          if (this.lastGeneralFull && room > 0) this.generalWanted = true;
+        }
       } catch (err) {
         this.opts.logger.error({ err: errorText(err) }, 'claiming due deliveries failed; retrying shortly');
+        this.generalWanted = true;
         await this.sleep(500);
         continue;
       }
       if (!this.active) break;
-      if (more || this.kicked) continue;
+      if (this.generalWanted || this.kicked) continue;
       let delay = this.idlePollMs;
       if (this.inFlight < this.opts.maxInFlight) {
         try {
-          const next = await this.opts.store.nextDueAt(this.saturatedOrigins());
-          if (next !== null) delay = Math.max(0, Math.min(delay, next - this.now()));
+          if (this.nextDue === undefined) this.nextDue = await this.opts.store.nextDueAt(this.saturatedOrigins());
+          if (this.nextDue !== null) delay = Math.max(0, Math.min(delay, this.nextDue - this.now()));
         } catch (err) {
           this.opts.logger.error({ err: errorText(err) }, 'reading the next due time failed');
         }
       }
       if (this.kicked) continue;
-      if (delay > 0) await this.sleep(delay);
+      if (delay <= 0 || !(await this.sleep(delay))) this.generalWanted = true; // the timer, not a kick
     }
   }
 
-  /** Claims one batch and starts it. True when the batch was full (more may be waiting). */
-  private async fill(): Promise<boolean> {
-    const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
-    if (room <= 0) return false;
+  /** Claims for origins that were saturated and have a free slot again. */
+  private async refillOrigins(): Promise<void> {
+    for (const origin of [...this.refill]) {
+      const room = Math.min(
+        this.opts.maxInFlightPerOrigin - (this.perOrigin.get(origin) ?? 0),
+        this.opts.maxInFlight - this.inFlight,
+      );
+      if (room <= 0) {
+        // saturated again: its next completion brings it back; out of total capacity: keep it
+        if ((this.perOrigin.get(origin) ?? 0) >= this.opts.maxInFlightPerOrigin) this.refill.delete(origin);
+        continue;
+      }
+      this.refill.delete(origin);
+      const claimed = await this.opts.store.claimDue({
+        now: this.now(),
+        limit: room,
+        owner: this.owner,
+        leaseMarginMs: this.opts.leaseMarginMs,
+        excludeOrigins: [],
+        origin,
+      });
+      for (const d of claimed) this.begin(d);
+    }
+  }
+
+  /** Claims one batch across origins and starts it. True when the batch was full (more may be waiting). */
+  private async claimGeneral(room: number): Promise<boolean> {
     const claimed = await this.opts.store.claimDue({
       now: this.now(),
       limit: room,
@@ -173,7 +224,7 @@ export class Dispatcher {
         this.begin(d);
       }
     }
-    if (giveBack.length > 0) await this.opts.store.releaseClaims(giveBack);
+    if (giveBack.length > 0) await this.opts.store.releaseClaims(giveBack, { quiet: true });
     return claimed.length === room && giveBack.length === 0;
   }
 
@@ -183,10 +234,13 @@ export class Dispatcher {
     this.running.set(d.id, d);
     void this.attemptOne(d).finally(() => {
       this.running.delete(d.id);
+      const wasFull = this.inFlight >= this.opts.maxInFlight;
       this.inFlight--;
-      const left = (this.perOrigin.get(d.origin) ?? 1) - 1;
-      if (left <= 0) this.perOrigin.delete(d.origin);
-      else this.perOrigin.set(d.origin, left);
+      const before = this.perOrigin.get(d.origin) ?? 1;
+      if (before <= 1) this.perOrigin.delete(d.origin);
+      else this.perOrigin.set(d.origin, before - 1);
+      if (before >= this.opts.maxInFlightPerOrigin) this.refill.add(d.origin);
+      if (wasFull || this.lastGeneralFull) this.generalWanted = true;
       this.kick();
     });
   }
@@ -223,13 +277,15 @@ export class Dispatcher {
         .disableDestination(d.destination_id, reason, finishedAt)
         .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
     }
+    const nextAttemptAt = next.retry ? finishedAt + retryDelayMs(d.policy, attempt, retryAfterMs, this.random) : null;
+    if (nextAttemptAt !== null && this.nextDue !== undefined && (this.nextDue === null || nextAttemptAt < this.nextDue)) {
+      this.nextDue = nextAttemptAt; // wake for our own retry
+    }
     const record: AttemptOutcomeRecord = {
       delivery_id: d.id,
       lease_token: d.lease_token,
       status: next.status,
-      next_attempt_at: next.retry
-        ? finishedAt + retryDelayMs(d.policy, attempt, retryAfterMs, this.random)
-        : null,
+      next_attempt_at: nextAttemptAt,
       attempt: {
         attempt,
         outcome,

@@ -136,6 +136,8 @@ export interface ClaimRequest {
   leaseMarginMs: number;
   /** Origins already at their in-flight cap: their due work stays where it is. */
   excludeOrigins: readonly string[];
+  /** Claim only this origin's due work (a slot for it just freed up). */
+  origin?: string;
 }
 
 export interface AttemptOutcomeRecord {
@@ -353,14 +355,20 @@ export interface Store {
 
   /** Leases up to `limit` due deliveries, oldest due first. */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
-  /** Gives claimed deliveries back unattempted: due again at once. */
-  releaseClaims(claims: readonly ReleasedClaim[]): Promise<void>;
+  /**
+   * Gives claimed deliveries back unattempted: due again at once. Wakes dispatchers unless
+   * `quiet` (the caller will claim them itself when it has room).
+   */
+  releaseClaims(claims: readonly ReleasedClaim[], options?: { quiet?: boolean }): Promise<void>;
   /** Records finished attempts and the resulting status; grouped into one commit. */
   recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void>;
   /** The earliest time any delivery not in `excludeOrigins` is due (or its lease runs out). */
   nextDueAt(excludeOrigins: readonly string[]): Promise<number | null>;
-  /** Called (without arguments) whenever new work may be due now. Returns an unsubscribe. */
-  onWork(listener: () => void): () => void;
+  /**
+   * Called whenever new work may be due now, with the origins it is for when known (null:
+   * could be any). Returns an unsubscribe.
+   */
+  onWork(listener: (origins: readonly string[] | null) => void): () => void;
 }
 
 export class InvalidCursorError extends Error {

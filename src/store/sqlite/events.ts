@@ -115,7 +115,10 @@ export class SqliteEvents {
          ORDER BY created_at DESC, rowid DESC`,
       ),
       deleteSecrets: db.prepare('DELETE FROM destination_secrets WHERE destination_id = ?'),
-      parkPending: db.prepare(`UPDATE deliveries SET run_at = NULL WHERE destination_id = ? AND ${PENDING}`),
+      // an attempt in flight keeps its lease; its result parks it (see finishAttempt)
+      parkPending: db.prepare(
+        `UPDATE deliveries SET run_at = NULL WHERE destination_id = ? AND ${PENDING} AND lease_token IS NULL`,
+      ),
       unparkPending: db.prepare(
         `UPDATE deliveries SET run_at = MAX(COALESCE(next_attempt_at, :now), :now)
          WHERE destination_id = :id AND ${PENDING} AND run_at IS NULL`,
@@ -125,8 +128,9 @@ export class SqliteEvents {
       ),
       pendingHeaders: db.prepare(`SELECT seq, headers FROM deliveries WHERE destination_id = ? AND ${PENDING}`),
       setHeaders: db.prepare('UPDATE deliveries SET headers = ? WHERE seq = ?'),
+      // an attempt in flight keeps its lease, so its result is still recorded (see finishAttempt)
       endPending: db.prepare(
-        `UPDATE deliveries SET status = 'dead_letter', run_at = NULL, next_attempt_at = NULL, lease_token = NULL,
+        `UPDATE deliveries SET status = 'dead_letter', run_at = NULL, next_attempt_at = NULL,
            error = :reason, updated_at = :now
          WHERE destination_id = :id AND ${PENDING}`,
       ),

@@ -175,4 +175,13 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_list_by_event ON deliveries(account_id, mode, event_id, seq) WHERE event_id IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'claim indexes: covering due index, due work by origin',
+    sql: `
+      DROP INDEX deliveries_due;
+      CREATE INDEX deliveries_due ON deliveries(run_at, origin) WHERE run_at IS NOT NULL;
+      CREATE INDEX deliveries_due_by_origin ON deliveries(origin, run_at) WHERE run_at IS NOT NULL;
+    `,
+  },
 ];

@@ -37,6 +37,11 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
 
+const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
+  SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id))`;
+const DESTINATION_DISABLED = `(destination_id IS NOT NULL AND EXISTS (
+  SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id AND d.enabled = 0))`;
+
 interface InsertCall {
   accountId: string;
   mode: KeyMode;
@@ -118,6 +123,25 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.events.setMaxListeners(0);
+    this.syncFull = this.db.prepare('PRAGMA synchronous = FULL');
+    this.syncNormal = this.db.prepare('PRAGMA synchronous = NORMAL');
+  }
+
+  private readonly syncFull;
+  private readonly syncNormal;
+
+  /**
+   * Runs the dispatcher's bookkeeping (claims, releases, attempt results) without an fsync of
+   * its own. Losing it to a power cut only means an attempt is made again (at least once), and
+   * the next durable commit (a send's) syncs it anyway. A process crash loses nothing (WAL).
+   */
+  private relaxed<T>(fn: () => T): T {
+    this.syncNormal.run();
+    try {
+      return fn();
+    } finally {
+      this.syncFull.run();
+    }
   }
 
   async migrate(): Promise<void> {
@@ -233,17 +257,26 @@ export class SqliteStore implements Store {
            idempotency_key, metadata, sign, created_at, attempt_count, lease_token,
            event_id, event_type, destination_id`,
       ),
+      claimOrigin: db.prepare(
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
+         WHERE seq IN (
+           SELECT seq FROM deliveries WHERE origin = :origin AND run_at <= :now ORDER BY run_at LIMIT :limit)
+         RETURNING seq, id, account_id, mode, target, origin, method, headers, body, policy,
+           idempotency_key, metadata, sign, created_at, attempt_count, lease_token,
+           event_id, event_type, destination_id`,
+      ),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
          WHERE id = :id AND lease_token = :token`,
       ),
-      // a retry of a delivery whose destination was disabled meanwhile is parked (run_at NULL)
+      // A retry of a delivery whose destination was disabled meanwhile is parked (run_at NULL);
+      // one whose destination was deleted meanwhile ends dead_letter (the attempt is still recorded).
       finishAttempt: db.prepare(
-        `UPDATE deliveries SET status = :status, attempt_count = :attempt, last_status = :http_status,
-           updated_at = :now, next_attempt_at = :next, lease_token = NULL,
-           run_at = CASE WHEN destination_id IS NOT NULL AND EXISTS (
-               SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id AND d.enabled = 0)
-             THEN NULL ELSE :next END
+        `UPDATE deliveries SET attempt_count = :attempt, last_status = :http_status, updated_at = :now,
+           lease_token = NULL,
+           status = CASE WHEN :status = 'retrying' AND ${DESTINATION_GONE} THEN 'dead_letter' ELSE :status END,
+           next_attempt_at = CASE WHEN ${DESTINATION_GONE} THEN NULL ELSE :next END,
+           run_at = CASE WHEN ${DESTINATION_GONE} OR ${DESTINATION_DISABLED} THEN NULL ELSE :next END
          WHERE id = :id AND lease_token = :token
          RETURNING seq`,
       ),
@@ -373,7 +406,7 @@ export class SqliteStore implements Store {
 
   private commitInserts(calls: InsertCall[]): Array<IdempotentResponse | null> {
     const insert = this.s.insertDelivery;
-    let inserted = 0;
+    const origins = new Set<string>();
     const results = this.db.transaction(() =>
       calls.map((call) => {
         const idem = call.options.idempotency;
@@ -390,7 +423,7 @@ export class SqliteStore implements Store {
         }
         if (call.options.event) this.events_.insertEvent(call.options.event);
         for (const d of call.deliveries) {
-          inserted++;
+          origins.add(d.origin);
           insert.run({
           id: d.id,
           account_id: d.account_id,
@@ -414,7 +447,7 @@ export class SqliteStore implements Store {
         return null;
       }),
     )();
-    if (inserted > 0) this.events.emit('work');
+    if (origins.size > 0) this.events.emit('work', [...origins]);
     return results;
   }
 
@@ -474,13 +507,17 @@ export class SqliteStore implements Store {
   async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
     if (req.limit <= 0) return [];
     const token = `${req.owner}.${++this.claimCounter}`;
-    const rows = this.s.claim.all({
-      now: req.now,
-      margin: req.leaseMarginMs,
-      token,
-      excluded: JSON.stringify(req.excludeOrigins),
-      limit: req.limit,
-    }) as Row[];
+    const rows = this.relaxed(() =>
+      req.origin !== undefined
+        ? this.s.claimOrigin.all({ now: req.now, margin: req.leaseMarginMs, token, origin: req.origin, limit: req.limit })
+        : this.s.claim.all({
+            now: req.now,
+            margin: req.leaseMarginMs,
+            token,
+            excluded: JSON.stringify(req.excludeOrigins),
+            limit: req.limit,
+          }),
+    ) as Row[];
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map((r) => ({
       ...toNewDelivery(r),
@@ -492,12 +529,14 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async releaseClaims(claims: readonly ReleasedClaim[]): Promise<void> {
+  async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
     if (claims.length === 0) return;
-    this.db.transaction(() => {
-      for (const c of claims) this.s.release.run({ id: c.delivery_id, token: c.lease_token });
-    })();
-    this.events.emit('work');
+    this.relaxed(() =>
+      this.db.transaction(() => {
+        for (const c of claims) this.s.release.run({ id: c.delivery_id, token: c.lease_token });
+      })(),
+    );
+    if (!options.quiet) this.events.emit('work', null);
   }
 
   async recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void> {
@@ -506,8 +545,7 @@ export class SqliteStore implements Store {
 
   private commitResults(items: AttemptOutcomeRecord[]): void[] {
     const now = Date.now();
-    let retries = false;
-    this.db.transaction(() => {
+    this.relaxed(() => this.db.transaction(() => {
       for (const r of items) {
         const row = this.s.finishAttempt.get({
           status: r.status,
@@ -520,10 +558,9 @@ export class SqliteStore implements Store {
         }) as Row | undefined;
         if (!row) continue; // the lease was lost: another claim owns this delivery now
         this.s.insertAttempt.run({ seq: row.seq, ...r.attempt });
-        if (r.next_attempt_at !== null) retries = true;
       }
-    })();
-    if (retries) this.events.emit('work');
+    })());
+    // a retry's time is known to the dispatcher that recorded it; nobody else needs waking
     return items.map(() => undefined);
   }
 
@@ -544,7 +581,7 @@ export class SqliteStore implements Store {
   }
   async updateDestination(...a: Parameters<Store['updateDestination']>) {
     const r = await this.events_.updateDestination(...a);
-    if (a[3].enabled === true) this.events.emit('work');
+    if (a[3].enabled === true) this.events.emit('work', null);
     return r;
   }
   disableDestination(...a: Parameters<Store['disableDestination']>) {
@@ -578,7 +615,7 @@ export class SqliteStore implements Store {
     return this.events_.listEvents(...a);
   }
 
-  onWork(listener: () => void): () => void {
+  onWork(listener: (origins: readonly string[] | null) => void): () => void {
     this.events.on('work', listener);
     return () => this.events.off('work', listener);
   }
