@@ -158,6 +158,71 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.ok(await store.getDelivery('acct_b', 'live', c.id));
     });
 
+    it('keeps destinations with their subscriptions, secrets and state, per (account, mode)', async () => {
+      const t = 70_000_000;
+      const base = {
+        account_id: 'acct_a', mode: 'live' as const, url: 'https://d.example.test/h', origin: 'https://d.example.test',
+        name: 'n', description: null, enabled: true, disabled_reason: null, headers: { 'X-A': '1' },
+        policy: { ...DEFAULT_POLICY }, created_at: t, updated_at: t,
+      };
+      const d = await store.createDestination({ ...base, id: 'dest_c1' }, [{ id: 'sub_c1', event_type: 'order.*' }], { secret: 'whsec_d1', created_at: t, retired_at: null });
+      assert.deepEqual(d.events, ['order.*']);
+      assert.equal((await store.getDestination('acct_a', 'test', 'dest_c1')), null, 'other mode');
+      assert.equal((await store.getDestination('acct_b', 'live', 'dest_c1')), null, 'other account');
+      const again = await store.createSubscription('acct_a', 'live', 'dest_c1', { id: 'sub_c2', event_type: 'order.*' }, t + 1);
+      assert.equal(again?.created, false);
+      assert.equal(again?.record.id, 'sub_c1');
+      assert.equal(await store.createSubscription('acct_a', 'test', 'dest_c1', { id: 'sub_c3', event_type: 'x' }, t + 1), null);
+      const subscribed = await store.subscribedDestinations('acct_a', 'live');
+      assert.deepEqual(subscribed.map((x) => [x.destination.id, x.patterns]), [['dest_c1', ['order.*']]]);
+
+      // a pending delivery of this destination follows its state
+      const pending = delivery({ destination_id: 'dest_c1', event_id: 'evt_c1', event_type: 'order.created', created_at: t, origin: base.origin });
+      await store.enqueueDeliveries('acct_a', 'live', [pending]);
+      await store.updateDestination('acct_a', 'live', 'dest_c1', { enabled: false, disabled_reason: 'paused' }, null, t + 2);
+      assert.equal((await store.subscribedDestinations('acct_a', 'live')).length, 0, 'a disabled destination gets nothing new');
+      const parked = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: base.origin, excludeOrigins: [] });
+      assert.equal(parked.length, 0, 'its pending deliveries wait');
+      const moved = await store.updateDestination('acct_a', 'live', 'dest_c1', { enabled: true, url: 'https://e.example.test/h2', origin: 'https://e.example.test' }, [{ id: 'sub_c4', event_type: 'invoice.paid' }], t + 3);
+      assert.equal(moved?.enabled, true);
+      assert.equal(moved?.disabled_reason, null);
+      assert.deepEqual(moved?.events, ['invoice.paid'], 'events replaces the set');
+      const resumed = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: 'https://e.example.test', excludeOrigins: [] });
+      assert.deepEqual(resumed.map((c) => [c.id, c.target, c.destination_id, c.event_type]), [[pending.id, 'https://e.example.test/h2', 'dest_c1', 'order.created']]);
+
+      await store.rotateDestinationSecret('acct_a', 'live', 'dest_c1', { secret: 'whsec_d2', created_at: t + 5, retired_at: null });
+      assert.deepEqual((await store.getDestinationSecrets('dest_c1', t)).map((x) => x.secret), ['whsec_d2', 'whsec_d1']);
+      await store.disableDestination('dest_c1', 'gone (410)', t + 6);
+      assert.equal((await store.getDestination('acct_a', 'live', 'dest_c1'))?.disabled_reason, 'gone (410)');
+
+      // deleting ends pending deliveries; an attempt in flight is still recorded
+      await store.recordAttempts([{ delivery_id: pending.id, lease_token: resumed[0]!.lease_token, status: 'retrying', next_attempt_at: t + 20,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 500, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 7 } }]);
+      assert.equal(await store.deleteDestination('acct_b', 'live', 'dest_c1', 'x', t + 8), false);
+      assert.equal(await store.deleteDestination('acct_a', 'live', 'dest_c1', 'deleted, sorry', t + 8), true);
+      const ended = await store.getDelivery('acct_a', 'live', pending.id);
+      assert.equal(ended?.delivery.status, 'dead_letter');
+      assert.equal(ended?.delivery.error, 'deleted, sorry');
+      assert.equal(ended?.attempts.length, 1);
+      assert.equal(await store.getDestination('acct_a', 'live', 'dest_c1'), null);
+      assert.deepEqual(await store.listSubscriptions('acct_a', 'live', 'dest_c1'), []);
+    });
+
+    it('stores an event with its deliveries in one commit and pages events', async () => {
+      const t = 80_000_000;
+      const ev = { id: 'evt_c9', account_id: 'acct_b', mode: 'test' as const, type: 'a.b', body: '{"x":1}', idempotency_key: null, metadata: null, created_at: t };
+      const d = delivery({ account_id: 'acct_b', mode: 'test', event_id: 'evt_c9', event_type: 'a.b', destination_id: 'dest_none' });
+      await store.enqueueDeliveries('acct_b', 'test', [d], { event: ev });
+      assert.deepEqual(await store.getEvent('acct_b', 'test', 'evt_c9'), ev);
+      assert.equal(await store.getEvent('acct_b', 'live', 'evt_c9'), null);
+      const page = await store.listDeliveries('acct_b', 'test', { limit: 10, event_id: 'evt_c9' });
+      assert.deepEqual(page.rows.map((r) => r.id), [d.id]);
+      const byDest = await store.listDeliveries('acct_b', 'test', { limit: 10, destination_id: 'dest_none' });
+      assert.deepEqual(byDest.rows.map((r) => r.id), [d.id]);
+      const events = await store.listEvents('acct_b', 'test', { limit: 10 });
+      assert.deepEqual(events.rows.map((e) => e.id), ['evt_c9']);
+    });
+
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
       // drain whatever earlier tests left due
       await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [] });
