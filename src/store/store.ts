@@ -371,6 +371,13 @@ export interface Store {
   onWork(listener: (origins: readonly string[] | null) => void): () => void;
 }
 
+/** The database cannot be reached right now: the API answers 503, the dispatcher waits and retries. */
+export class StoreUnavailableError extends Error {
+  constructor(detail: string) {
+    super(`the database is unreachable (${detail})`);
+  }
+}
+
 export class InvalidCursorError extends Error {
   constructor() {
     super('cursor is not one this API returned');

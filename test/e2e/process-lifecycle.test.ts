@@ -14,6 +14,7 @@ import { createTestPki, type TestPki } from '../support/ca.js';
 import { startDnsServer, type DnsServer } from '../support/dns-server.js';
 import { freePort } from '../support/free-port.js';
 import { startReceiver, type Receiver } from '../support/receiver.js';
+import { testDatabase, type TestDatabase } from '../support/test-database.js';
 import { waitFor } from '../support/wait.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -27,6 +28,7 @@ describe('process lifecycle', () => {
   let env: NodeJS.ProcessEnv;
   let port: number;
   let key: string;
+  let database: TestDatabase;
   const children: ChildProcess[] = [];
 
   const cli = (...args: string[]) => {
@@ -77,11 +79,12 @@ describe('process lifecycle', () => {
     dns = await startDnsServer();
     dns.setA('*.example.test', ['127.0.0.1']);
     port = await freePort();
+    database = await testDatabase(dir);
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      HAREPOST_DATABASE_URL: join(dir, 'harepost.db'),
+      HAREPOST_DATABASE_URL: database.url,
       HAREPOST_PORT: String(port),
       HAREPOST_DNS_SERVERS: dns.address,
       HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
@@ -96,6 +99,7 @@ describe('process lifecycle', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await receiver.close();
     await dns.close();
+    await database.drop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -15,6 +15,7 @@ import { ID_PREFIX, newId } from '../../src/core/ids.js';
 import { createTestPki, type TestPki } from './ca.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { testDatabase } from './test-database.js';
 
 /** Every test domain lives under example.test and resolves to 127.0.0.1 through the test DNS. */
 export const TEST_ZONE = 'example.test';
@@ -66,8 +67,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dns = await startDnsServer();
   dns.setA(`*.${TEST_ZONE}`, ['127.0.0.1']);
   dns.setA(TEST_ZONE, ['127.0.0.1']);
+  const database = await testDatabase(dir);
   const env: Record<string, string> = {
-    HAREPOST_DATABASE_URL: join(dir, 'harepost.db'),
+    HAREPOST_DATABASE_URL: database.url,
     HAREPOST_HOST: '127.0.0.1',
     HAREPOST_PORT: '0',
     HAREPOST_DNS_SERVERS: dns.address,
@@ -136,6 +138,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await hp.close();
       await receiver.close();
       await dns.close();
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,6 +6,7 @@
  */
 import type { Database as Db } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../cursor.js';
+import { type Row, toDestination, toEvent } from '../rows.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -18,40 +19,6 @@ import type {
   SubscribedDestination,
   SubscriptionRecord,
 } from '../store.js';
-
-type Row = Record<string, unknown>;
-
-function toDestination(r: Row, events: string[]): DestinationRecord {
-  return {
-    id: r.id as string,
-    account_id: r.account_id as string,
-    mode: r.mode as KeyMode,
-    url: r.url as string,
-    origin: r.origin as string,
-    name: (r.name as string | null) ?? null,
-    description: (r.description as string | null) ?? null,
-    enabled: r.enabled === 1,
-    disabled_reason: (r.disabled_reason as string | null) ?? null,
-    headers: JSON.parse(r.headers as string),
-    policy: JSON.parse(r.policy as string),
-    events,
-    created_at: r.created_at as number,
-    updated_at: r.updated_at as number,
-  };
-}
-
-function toEvent(r: Row): EventRecord {
-  return {
-    id: r.id as string,
-    account_id: r.account_id as string,
-    mode: r.mode as KeyMode,
-    type: r.type as string,
-    body: (r.body as string | null) ?? null,
-    idempotency_key: (r.idempotency_key as string | null) ?? null,
-    metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
-    created_at: r.created_at as number,
-  };
-}
 
 const PENDING = `status IN ('queued', 'retrying')`;
 

@@ -32,73 +32,14 @@ import {
   type SigningSecret,
   type Store,
 } from '../store.js';
+import { CLAIMED_COLUMNS, DELIVERY_COLUMNS, type InsertCall, type Row, deliveryParams, toClaimed, toDelivery, toDomain } from '../rows.js';
 import { SqliteEvents } from './events.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-
-type Row = Record<string, unknown>;
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
   SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id))`;
 const DESTINATION_DISABLED = `(destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id AND d.enabled = 0))`;
-
-interface InsertCall {
-  accountId: string;
-  mode: KeyMode;
-  deliveries: readonly NewDelivery[];
-  options: EnqueueOptions;
-}
-
-const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
-  idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
-  next_attempt_at, error, event_id, event_type, destination_id`;
-
-function toNewDelivery(r: Row): NewDelivery {
-  return {
-    id: r.id as string,
-    account_id: r.account_id as string,
-    mode: r.mode as KeyMode,
-    target: r.target as string,
-    origin: r.origin as string,
-    method: r.method as string,
-    headers: JSON.parse(r.headers as string) as Record<string, string>,
-    body: (r.body as Buffer | null) ?? null,
-    policy: JSON.parse(r.policy as string),
-    idempotency_key: (r.idempotency_key as string | null) ?? null,
-    metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
-    sign: r.sign === 1,
-    created_at: r.created_at as number,
-    event_id: (r.event_id as string | null) ?? null,
-    event_type: (r.event_type as string | null) ?? null,
-    destination_id: (r.destination_id as string | null) ?? null,
-  };
-}
-
-function toDelivery(r: Row): DeliveryRecord {
-  return {
-    ...toNewDelivery(r),
-    event_id: (r.event_id as string | null) ?? null,
-    event_type: (r.event_type as string | null) ?? null,
-    destination_id: (r.destination_id as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    status: r.status as DeliveryRecord['status'],
-    attempt_count: r.attempt_count as number,
-    last_status: (r.last_status as number | null) ?? null,
-    updated_at: r.updated_at as number,
-    next_attempt_at: (r.next_attempt_at as number | null) ?? null,
-  };
-}
-
-function toDomain(r: Row): DomainRecord {
-  return {
-    account_id: r.account_id as string,
-    domain: r.domain as string,
-    token: r.token as string,
-    status: r.status as DomainRecord['status'],
-    created_at: r.created_at as number,
-    verified_at: (r.verified_at as number | null) ?? null,
-  };
-}
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -253,17 +194,13 @@ export class SqliteStore implements Store {
            SELECT seq FROM deliveries
            WHERE run_at <= :now AND origin NOT IN (SELECT value FROM json_each(:excluded))
            ORDER BY run_at LIMIT :limit)
-         RETURNING seq, id, account_id, mode, target, origin, method, headers, body, policy,
-           idempotency_key, metadata, sign, created_at, attempt_count, lease_token,
-           event_id, event_type, destination_id`,
+         RETURNING ${CLAIMED_COLUMNS}`,
       ),
       claimOrigin: db.prepare(
         `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
          WHERE seq IN (
            SELECT seq FROM deliveries WHERE origin = :origin AND run_at <= :now ORDER BY run_at LIMIT :limit)
-         RETURNING seq, id, account_id, mode, target, origin, method, headers, body, policy,
-           idempotency_key, metadata, sign, created_at, attempt_count, lease_token,
-           event_id, event_type, destination_id`,
+         RETURNING ${CLAIMED_COLUMNS}`,
       ),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
@@ -424,25 +361,7 @@ export class SqliteStore implements Store {
         if (call.options.event) this.events_.insertEvent(call.options.event);
         for (const d of call.deliveries) {
           origins.add(d.origin);
-          insert.run({
-          id: d.id,
-          account_id: d.account_id,
-          mode: d.mode,
-          target: d.target,
-          origin: d.origin,
-          method: d.method,
-          headers: JSON.stringify(d.headers),
-          body: d.body,
-          policy: JSON.stringify(d.policy),
-          timeout_ms: d.policy.timeout_ms,
-          idempotency_key: d.idempotency_key,
-          metadata: d.metadata === null ? null : JSON.stringify(d.metadata),
-          sign: d.sign ? 1 : 0,
-          created_at: d.created_at,
-          event_id: d.event_id ?? null,
-          event_type: d.event_type ?? null,
-          destination_id: d.destination_id ?? null,
-          });
+          insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0 });
         }
         return null;
       }),
@@ -519,14 +438,7 @@ export class SqliteStore implements Store {
           }),
     ) as Row[];
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
-    return rows.map((r) => ({
-      ...toNewDelivery(r),
-      event_id: (r.event_id as string | null) ?? null,
-      event_type: (r.event_type as string | null) ?? null,
-      destination_id: (r.destination_id as string | null) ?? null,
-      attempt_count: r.attempt_count as number,
-      lease_token: r.lease_token as string,
-    }));
+    return rows.map(toClaimed);
   }
 
   async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {

@@ -1,0 +1,148 @@
+/**
+ * PostgreSQL connections: a pool for queries, a dedicated client that LISTENs for new work, the
+ * optional `schema` URL parameter (each test run uses its own), and the mapping of "cannot reach
+ * the database" errors to StoreUnavailableError.
+ */
+import pg from 'pg';
+import { StoreUnavailableError } from '../store.js';
+
+// BIGINT columns hold epoch milliseconds and sequence numbers: well inside 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+
+export const WORK_CHANNEL = 'harepost_work';
+
+export interface PgSettings {
+  /** Connection string without Harepost's own parameters. */
+  connectionString: string;
+  schema: string | null;
+  poolSize: number;
+}
+
+/** `postgres://…?schema=name&pool=16`: schema and pool are Harepost's; the rest goes to pg. */
+export function parsePgUrl(url: string): PgSettings {
+  const u = new URL(url);
+  const schema = u.searchParams.get('schema');
+  const pool = u.searchParams.get('pool');
+  u.searchParams.delete('schema');
+  u.searchParams.delete('pool');
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error('the schema parameter must be a lower-case SQL identifier (letters, digits, _)');
+  }
+  const poolSize = pool === null ? 16 : Number(pool);
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 500) throw new Error('pool must be 1 to 500');
+  return { connectionString: u.toString(), schema, poolSize };
+}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+
+export function isUnreachable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && UNREACHABLE.has(e.code)) return true;
+  const m = e?.message ?? '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/i.test(m);
+}
+
+/** Runs `fn`, turning "cannot reach the database" into StoreUnavailableError. */
+export async function reachable<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isUnreachable(err)) throw new StoreUnavailableError((err as { code?: string }).code ?? (err as Error).message);
+    throw err;
+  }
+}
+
+export function createPool(settings: PgSettings): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: settings.connectionString,
+    max: settings.poolSize,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not take the process down; the next query reconnects.
+  pool.on('error', () => undefined);
+  if (settings.schema) {
+    const schema = settings.schema;
+    pool.on('connect', (client) => {
+      client.query(`SET search_path TO ${schema}`).catch(() => undefined);
+    });
+  }
+  return pool;
+}
+
+/**
+ * Listens for NOTIFYs on the work channel with its own connection, reconnecting with backoff.
+ * `onWork(null)` after a reconnect: notifications may have been missed meanwhile.
+ */
+export class WorkListener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retryMs = 250;
+
+  constructor(
+    private readonly settings: PgSettings,
+    private readonly onWork: (origins: string[] | null) => void,
+    private readonly channel: string = WORK_CHANNEL,
+  ) {}
+
+  start(): void {
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.settings.connectionString, connectionTimeoutMillis: 5000 });
+    client.on('error', () => undefined);
+    client.on('end', () => {
+      if (this.client !== client) return; // a failed connect schedules its own retry
+      this.client = null;
+      this.retry();
+    });
+    client.on('notification', (n) => {
+      if (n.channel !== this.channel) return;
+      let origins: string[] | null = null;
+      try {
+        origins = n.payload ? (JSON.parse(n.payload) as string[]) : null;
+      } catch {
+        origins = null;
+      }
+      this.onWork(origins);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.channel}`);
+      this.client = client;
+      this.retryMs = 250;
+      this.onWork(null);
+    } catch {
+      client.end().catch(() => undefined);
+      this.retry();
+    }
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    setTimeout(() => void this.connect(), this.retryMs).unref();
+    this.retryMs = Math.min(this.retryMs * 2, 5000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The PostgreSQL schema: the same versions as the embedded store's (sqlite/migrations.ts), in
+ * PostgreSQL's dialect. Append only. Times are unix epoch milliseconds (BIGINT).
+ */
+import type { Migration } from '../sqlite/migrations.js';
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, keys, domains, deliveries, attempts',
+    sql: `
+      CREATE TABLE accounts (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        created_at  BIGINT NOT NULL
+      );
+
+      CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        account_id   TEXT NOT NULL REFERENCES accounts(id),
+        mode         TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+        key_hash     TEXT NOT NULL UNIQUE,
+        prefix       TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        last_used_at BIGINT,
+        revoked_at   BIGINT
+      );
+      CREATE INDEX api_keys_by_account ON api_keys(account_id, created_at);
+
+      CREATE TABLE domains (
+        account_id  TEXT NOT NULL REFERENCES accounts(id),
+        domain      TEXT NOT NULL,
+        token       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pending', 'verified')),
+        created_at  BIGINT NOT NULL,
+        verified_at BIGINT,
+        PRIMARY KEY (account_id, domain)
+      );
+
+      CREATE TABLE deliveries (
+        seq             BIGSERIAL PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        body            BYTEA,
+        policy          TEXT NOT NULL,
+        timeout_ms      INTEGER NOT NULL,
+        idempotency_key TEXT,
+        metadata        TEXT,
+        sign            BOOLEAN NOT NULL DEFAULT false,
+        status          TEXT NOT NULL,
+        attempt_count   INTEGER NOT NULL DEFAULT 0,
+        last_status     INTEGER,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL,
+        next_attempt_at BIGINT,
+        run_at          BIGINT,
+        lease_token     TEXT
+      );
+      CREATE INDEX deliveries_due ON deliveries(run_at) WHERE run_at IS NOT NULL;
+      CREATE INDEX deliveries_list ON deliveries(account_id, mode, seq);
+      CREATE INDEX deliveries_list_by_status ON deliveries(account_id, mode, status, seq);
+
+      CREATE TABLE attempts (
+        delivery_seq     BIGINT NOT NULL,
+        attempt          INTEGER NOT NULL,
+        outcome          TEXT NOT NULL,
+        http_status      INTEGER,
+        latency_ms       INTEGER NOT NULL,
+        error            TEXT,
+        response_excerpt TEXT,
+        created_at       BIGINT NOT NULL,
+        PRIMARY KEY (delivery_seq, attempt)
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'signing secrets, idempotency keys',
+    sql: `
+      CREATE TABLE signing_secrets (
+        id         BIGSERIAL PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        mode       TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        retired_at BIGINT
+      );
+      CREATE UNIQUE INDEX signing_secrets_current ON signing_secrets(account_id, mode) WHERE retired_at IS NULL;
+      CREATE INDEX signing_secrets_by_owner ON signing_secrets(account_id, mode, created_at);
+
+      CREATE TABLE idempotency_keys (
+        account_id   TEXT NOT NULL,
+        mode         TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status_code  INTEGER NOT NULL,
+        response     TEXT NOT NULL,
+        created_at   BIGINT NOT NULL,
+        PRIMARY KEY (account_id, mode, key)
+      );
+      CREATE INDEX idempotency_keys_by_age ON idempotency_keys(created_at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'destinations, subscriptions, events',
+    sql: `
+      CREATE TABLE destinations (
+        id              TEXT PRIMARY KEY,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        origin          TEXT NOT NULL,
+        name            TEXT,
+        description     TEXT,
+        enabled         BOOLEAN NOT NULL DEFAULT true,
+        disabled_reason TEXT,
+        headers         TEXT NOT NULL,
+        policy          TEXT NOT NULL,
+        created_at      BIGINT NOT NULL,
+        updated_at      BIGINT NOT NULL
+      );
+      CREATE INDEX destinations_by_owner ON destinations(account_id, mode, created_at);
+
+      CREATE TABLE destination_secrets (
+        id             BIGSERIAL PRIMARY KEY,
+        destination_id TEXT NOT NULL,
+        secret         TEXT NOT NULL,
+        created_at     BIGINT NOT NULL,
+        retired_at     BIGINT
+      );
+      CREATE INDEX destination_secrets_by_destination ON destination_secrets(destination_id, created_at);
+
+      CREATE TABLE subscriptions (
+        seq            BIGSERIAL,
+        id             TEXT PRIMARY KEY,
+        account_id     TEXT NOT NULL,
+        mode           TEXT NOT NULL,
+        destination_id TEXT NOT NULL,
+        event_type     TEXT NOT NULL,
+        created_at     BIGINT NOT NULL,
+        UNIQUE (destination_id, event_type)
+      );
+      CREATE INDEX subscriptions_by_owner ON subscriptions(account_id, mode);
+
+      CREATE TABLE events (
+        seq             BIGSERIAL PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        account_id      TEXT NOT NULL,
+        mode            TEXT NOT NULL,
+        type            TEXT NOT NULL,
+        body            TEXT,
+        idempotency_key TEXT,
+        metadata        TEXT,
+        created_at      BIGINT NOT NULL
+      );
+      CREATE INDEX events_list ON events(account_id, mode, seq);
+
+      ALTER TABLE deliveries ADD COLUMN event_id TEXT;
+      ALTER TABLE deliveries ADD COLUMN event_type TEXT;
+      ALTER TABLE deliveries ADD COLUMN destination_id TEXT;
+      ALTER TABLE deliveries ADD COLUMN error TEXT;
+      CREATE INDEX deliveries_by_destination ON deliveries(destination_id, status) WHERE destination_id IS NOT NULL;
+      CREATE INDEX deliveries_list_by_destination ON deliveries(account_id, mode, destination_id, seq)
+        WHERE destination_id IS NOT NULL;
+      CREATE INDEX deliveries_list_by_event ON deliveries(account_id, mode, event_id, seq) WHERE event_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 4,
+    name: 'claim indexes: covering due index, due work by origin',
+    sql: `
+      DROP INDEX deliveries_due;
+      CREATE INDEX deliveries_due ON deliveries(run_at, origin) WHERE run_at IS NOT NULL;
+      CREATE INDEX deliveries_due_by_origin ON deliveries(origin, run_at) WHERE run_at IS NOT NULL;
+    `,
+  },
+];

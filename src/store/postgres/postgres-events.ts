@@ -1,0 +1,352 @@
+/**
+ * Destinations, their secrets and subscriptions, and events, on PostgreSQL — the same rules as
+ * sqlite/events.ts: a destination's state reaches its pending deliveries in the same transaction.
+ */
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { type Row, toDestination, toEvent } from '../rows.js';
+import type {
+  DestinationPatch,
+  DestinationRecord,
+  EventPage,
+  EventRecord,
+  KeyMode,
+  NewDestination,
+  NewSubscription,
+  SigningSecret,
+  SubscribedDestination,
+  SubscriptionRecord,
+} from '../store.js';
+import type { Querier } from './postgres-store.js';
+
+const PENDING = `status IN ('queued', 'retrying')`;
+
+export class PgEvents {
+  constructor(
+    private readonly q: Querier,
+    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+    private readonly notify: (origins: readonly string[] | null) => Promise<void>,
+  ) {}
+
+  private async withEvents(q: Querier, r: Row): Promise<DestinationRecord> {
+    const types = await q('SELECT event_type FROM subscriptions WHERE destination_id = $1 ORDER BY seq', [r.id]);
+    return toDestination(
+      r,
+      types.map((t) => t.event_type as string),
+    );
+  }
+
+  private async addSubscriptions(
+    q: Querier,
+    d: { id: string; account_id: string; mode: string },
+    subs: readonly NewSubscription[],
+    now: number,
+  ): Promise<void> {
+    if (subs.length === 0) return;
+    await q(
+      `INSERT INTO subscriptions (id, account_id, mode, destination_id, event_type, created_at)
+       SELECT s.id, $1, $2, $3, s.event_type, $4 FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS s(id, event_type, n)
+       ORDER BY n
+       ON CONFLICT (destination_id, event_type) DO NOTHING`,
+      [d.account_id, d.mode, d.id, now, subs.map((s) => s.id), subs.map((s) => s.event_type)],
+    );
+  }
+
+  async createDestination(
+    d: NewDestination,
+    subscriptions: readonly NewSubscription[],
+    secret: SigningSecret,
+  ): Promise<DestinationRecord> {
+    return this.tx(async (q) => {
+      const [row] = await q(
+        `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
+           headers, policy, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+        [
+          d.id,
+          d.account_id,
+          d.mode,
+          d.url,
+          d.origin,
+          d.name,
+          d.description,
+          d.enabled,
+          d.disabled_reason,
+          JSON.stringify(d.headers),
+          JSON.stringify(d.policy),
+          d.created_at,
+          d.updated_at,
+        ],
+      );
+      await this.addSubscriptions(q, d, subscriptions, d.created_at);
+      await q('INSERT INTO destination_secrets (destination_id, secret, created_at) VALUES ($1, $2, $3)', [
+        d.id,
+        secret.secret,
+        secret.created_at,
+      ]);
+      return this.withEvents(q, row!);
+    });
+  }
+
+  async getDestination(accountId: string, mode: KeyMode, id: string): Promise<DestinationRecord | null> {
+    const [r] = await this.q('SELECT * FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+    return r ? this.withEvents(this.q, r) : null;
+  }
+
+  async listDestinations(accountId: string, mode: KeyMode): Promise<DestinationRecord[]> {
+    const rows = await this.q('SELECT * FROM destinations WHERE account_id = $1 AND mode = $2 ORDER BY created_at, id', [
+      accountId,
+      mode,
+    ]);
+    return Promise.all(rows.map((r) => this.withEvents(this.q, r)));
+  }
+
+  private async applyPatch(q: Querier, current: DestinationRecord, patch: DestinationPatch, now: number): Promise<void> {
+    const next = { ...current, ...patch };
+    await q(
+      `UPDATE destinations SET url = $2, origin = $3, name = $4, description = $5, enabled = $6, disabled_reason = $7,
+         headers = $8, policy = $9, updated_at = $10 WHERE id = $1`,
+      [
+        current.id,
+        next.url,
+        next.origin,
+        next.name,
+        next.description,
+        next.enabled,
+        next.enabled ? null : next.disabled_reason,
+        JSON.stringify(next.headers),
+        JSON.stringify(next.policy),
+        now,
+      ],
+    );
+    if (current.enabled && !next.enabled) {
+      // an attempt in flight keeps its lease; its result parks it
+      await q(`UPDATE deliveries SET run_at = NULL WHERE destination_id = $1 AND ${PENDING} AND lease_token IS NULL`, [
+        current.id,
+      ]);
+    }
+    if (!current.enabled && next.enabled) {
+      await q(
+        `UPDATE deliveries SET run_at = GREATEST(COALESCE(next_attempt_at, $2), $2)
+         WHERE destination_id = $1 AND ${PENDING} AND run_at IS NULL`,
+        [current.id, now],
+      );
+    }
+    if (patch.url !== undefined) {
+      await q(`UPDATE deliveries SET target = $2, origin = $3 WHERE destination_id = $1 AND ${PENDING}`, [
+        current.id,
+        next.url,
+        next.origin,
+      ]);
+    }
+    if (patch.headers !== undefined) {
+      // keep what each delivery had beyond the destination's own headers (its Content-Type)
+      const own = new Set(Object.keys(current.headers).map((k) => k.toLowerCase()));
+      const rows = await q(`SELECT seq, headers FROM deliveries WHERE destination_id = $1 AND ${PENDING}`, [current.id]);
+      const seqs: number[] = [];
+      const values: string[] = [];
+      for (const r of rows) {
+        const old = JSON.parse(r.headers as string) as Record<string, string>;
+        const kept = Object.fromEntries(Object.entries(old).filter(([k]) => !own.has(k.toLowerCase())));
+        seqs.push(r.seq as number);
+        values.push(JSON.stringify({ ...kept, ...next.headers }));
+      }
+      if (seqs.length > 0) {
+        await q(
+          `UPDATE deliveries d SET headers = u.headers FROM unnest($1::bigint[], $2::text[]) AS u(seq, headers)
+           WHERE d.seq = u.seq`,
+          [seqs, values],
+        );
+      }
+    }
+  }
+
+  async updateDestination(
+    accountId: string,
+    mode: KeyMode,
+    id: string,
+    patch: DestinationPatch,
+    subscriptions: readonly NewSubscription[] | null,
+    now: number,
+  ): Promise<DestinationRecord | null> {
+    const updated = await this.tx(async (q) => {
+      const [row] = await q('SELECT * FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
+        id,
+        accountId,
+        mode,
+      ]);
+      if (!row) return null;
+      const current = await this.withEvents(q, row);
+      await this.applyPatch(q, current, patch, now);
+      if (subscriptions !== null) {
+        await q('DELETE FROM subscriptions WHERE destination_id = $1 AND NOT (event_type = ANY($2::text[]))', [
+          id,
+          subscriptions.map((s) => s.event_type),
+        ]);
+        await this.addSubscriptions(q, current, subscriptions, now);
+      }
+      const [fresh] = await q('SELECT * FROM destinations WHERE id = $1', [id]);
+      return this.withEvents(q, fresh!);
+    });
+    if (updated && patch.enabled === true) await this.notify(null);
+    return updated;
+  }
+
+  async disableDestination(id: string, reason: string, now: number): Promise<void> {
+    await this.tx(async (q) => {
+      const [row] = await q('SELECT * FROM destinations WHERE id = $1 FOR UPDATE', [id]);
+      if (!row || !row.enabled) return;
+      await this.applyPatch(q, await this.withEvents(q, row), { enabled: false, disabled_reason: reason }, now);
+    });
+  }
+
+  async deleteDestination(accountId: string, mode: KeyMode, id: string, reason: string, now: number): Promise<boolean> {
+    return this.tx(async (q) => {
+      const [row] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
+        id,
+        accountId,
+        mode,
+      ]);
+      if (!row) return false;
+      // an attempt in flight keeps its lease, so its result is still recorded
+      await q(
+        `UPDATE deliveries SET status = 'dead_letter', run_at = NULL, next_attempt_at = NULL, error = $2, updated_at = $3
+         WHERE destination_id = $1 AND ${PENDING}`,
+        [id, reason, now],
+      );
+      await q('DELETE FROM subscriptions WHERE destination_id = $1', [id]);
+      await q('DELETE FROM destination_secrets WHERE destination_id = $1', [id]);
+      await q('DELETE FROM destinations WHERE id = $1', [id]);
+      return true;
+    });
+  }
+
+  async getDestinationSecrets(destinationId: string, retiredAfter: number): Promise<SigningSecret[]> {
+    return (await this.q(
+      `SELECT secret, created_at, retired_at FROM destination_secrets
+       WHERE destination_id = $1 AND (retired_at IS NULL OR retired_at > $2) ORDER BY created_at DESC, id DESC`,
+      [destinationId, retiredAfter],
+    )) as unknown as SigningSecret[];
+  }
+
+  async rotateDestinationSecret(accountId: string, mode: KeyMode, id: string, next: SigningSecret): Promise<boolean> {
+    return this.tx(async (q) => {
+      const [row] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
+        id,
+        accountId,
+        mode,
+      ]);
+      if (!row) return false;
+      await q('UPDATE destination_secrets SET retired_at = $2 WHERE destination_id = $1 AND retired_at IS NULL', [
+        id,
+        next.created_at,
+      ]);
+      await q('INSERT INTO destination_secrets (destination_id, secret, created_at) VALUES ($1, $2, $3)', [
+        id,
+        next.secret,
+        next.created_at,
+      ]);
+      await q('UPDATE destinations SET updated_at = $2 WHERE id = $1', [id, next.created_at]);
+      return true;
+    });
+  }
+
+  async createSubscription(
+    accountId: string,
+    mode: KeyMode,
+    destinationId: string,
+    sub: NewSubscription,
+    now: number,
+  ): Promise<{ record: SubscriptionRecord; created: boolean } | null> {
+    return this.tx(async (q) => {
+      const [dest] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
+        destinationId,
+        accountId,
+        mode,
+      ]);
+      if (!dest) return null;
+      const inserted = await q(
+        `INSERT INTO subscriptions (id, account_id, mode, destination_id, event_type, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (destination_id, event_type) DO NOTHING RETURNING id`,
+        [sub.id, accountId, mode, destinationId, sub.event_type, now],
+      );
+      if (inserted.length > 0) await q('UPDATE destinations SET updated_at = $2 WHERE id = $1', [destinationId, now]);
+      const [record] = await q(
+        'SELECT id, account_id, mode, destination_id, event_type, created_at FROM subscriptions WHERE destination_id = $1 AND event_type = $2',
+        [destinationId, sub.event_type],
+      );
+      return { record: record as unknown as SubscriptionRecord, created: inserted.length > 0 };
+    });
+  }
+
+  async listSubscriptions(accountId: string, mode: KeyMode, destinationId?: string): Promise<SubscriptionRecord[]> {
+    return (await this.q(
+      `SELECT id, account_id, mode, destination_id, event_type, created_at FROM subscriptions
+       WHERE account_id = $1 AND mode = $2 AND ($3::text IS NULL OR destination_id = $3) ORDER BY seq`,
+      [accountId, mode, destinationId ?? null],
+    )) as unknown as SubscriptionRecord[];
+  }
+
+  async deleteSubscription(accountId: string, mode: KeyMode, id: string, now: number): Promise<boolean> {
+    const rows = await this.q(
+      'DELETE FROM subscriptions WHERE id = $1 AND account_id = $2 AND mode = $3 RETURNING destination_id',
+      [id, accountId, mode],
+    );
+    if (rows.length === 0) return false;
+    await this.q('UPDATE destinations SET updated_at = $2 WHERE id = $1', [rows[0]!.destination_id, now]);
+    return true;
+  }
+
+  async subscribedDestinations(accountId: string, mode: KeyMode): Promise<SubscribedDestination[]> {
+    const rows = await this.q(
+      `SELECT d.*, s.event_type AS pattern FROM destinations d JOIN subscriptions s ON s.destination_id = d.id
+       WHERE d.account_id = $1 AND d.mode = $2 AND d.enabled ORDER BY d.created_at, d.id, s.seq`,
+      [accountId, mode],
+    );
+    const out = new Map<string, { row: Row; patterns: string[] }>();
+    for (const r of rows) {
+      const entry = out.get(r.id as string);
+      if (entry) entry.patterns.push(r.pattern as string);
+      else out.set(r.id as string, { row: r, patterns: [r.pattern as string] });
+    }
+    return [...out.values()].map(({ row, patterns }) => ({ destination: toDestination(row, patterns), patterns }));
+  }
+
+  /** Inside the delivery-insert transaction, so events and their deliveries commit together. */
+  async insertEvents(q: Querier, events: readonly EventRecord[]): Promise<void> {
+    await q(
+      `INSERT INTO events (id, account_id, mode, type, body, idempotency_key, metadata, created_at)
+       SELECT id, account_id, mode, type, body, idempotency_key, metadata, created_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
+         WITH ORDINALITY AS e(id, account_id, mode, type, body, idempotency_key, metadata, created_at, n)
+       ORDER BY n`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.account_id),
+        events.map((e) => e.mode),
+        events.map((e) => e.type),
+        events.map((e) => e.body),
+        events.map((e) => e.idempotency_key),
+        events.map((e) => (e.metadata === null ? null : JSON.stringify(e.metadata))),
+        events.map((e) => e.created_at),
+      ],
+    );
+  }
+
+  async getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null> {
+    const [r] = await this.q('SELECT * FROM events WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+    return r ? toEvent(r) : null;
+  }
+
+  async listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage> {
+    const before = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const rows = await this.q(
+      `SELECT * FROM events WHERE account_id = $1 AND mode = $2 AND ($3::bigint IS NULL OR seq < $3)
+       ORDER BY seq DESC LIMIT $4`,
+      [accountId, mode, before, query.limit + 1],
+    );
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    const last = page[page.length - 1];
+    return { rows: page.map(toEvent), next_cursor: more && last ? encodeCursor(last.seq as number) : null };
+  }
+}

@@ -1,0 +1,606 @@
+/**
+ * The PostgreSQL store, for many Harepost processes on one database. Claims are
+ * `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)`, so each delivery is leased by one
+ * process at a time; new work wakes every process's dispatcher through LISTEN/NOTIFY. Hot-path
+ * writes are grouped (one transaction for all the sends of a moment) and bulk (unnest arrays).
+ */
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { GroupCommit } from '../group-commit.js';
+import {
+  CLAIMED_COLUMNS,
+  DELIVERY_COLUMNS,
+  type InsertCall,
+  type Row,
+  deliveryParams,
+  toClaimed,
+  toDelivery,
+  toDomain,
+} from '../rows.js';
+import type {
+  Account,
+  ApiKeyRecord,
+  AttemptOutcomeRecord,
+  AttemptRecord,
+  AuthContext,
+  ClaimRequest,
+  ClaimedDelivery,
+  DeliveryPage,
+  DeliveryWithAttempts,
+  DomainRecord,
+  EnqueueOptions,
+  EventRecord,
+  IdempotentResponse,
+  KeyMode,
+  ListDeliveriesQuery,
+  NewApiKey,
+  NewDelivery,
+  ReleasedClaim,
+  SigningSecret,
+  Store,
+} from '../store.js';
+import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { PgEvents } from './postgres-events.js';
+
+/** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
+const pgText = (s: string | null) => (s === null ? null : s.replace(/\u0000/g, '\uFFFD'));
+
+const MIGRATION_LOCK = 0x6861_7265; // "hare": one process migrates at a time
+
+const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
+const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
+  SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
+const CLAIMED_D = CLAIMED_COLUMNS.split(',')
+  .map((c) => `d.${c.trim()}`)
+  .join(', ');
+
+export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly settings: PgSettings;
+  private readonly pool: pg.Pool;
+  private readonly emitter = new EventEmitter();
+  private readonly channel: string;
+  private listener: WorkListener | null = null;
+  private claimCounter = 0;
+  private closed = false;
+  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | null>((calls) => this.commitInserts(calls));
+  private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
+  private readonly ev: PgEvents;
+
+  constructor(url: string) {
+    this.settings = parsePgUrl(url);
+    this.pool = createPool(this.settings);
+    this.channel = this.settings.schema ? `${WORK_CHANNEL}_${this.settings.schema}` : WORK_CHANNEL;
+    this.emitter.setMaxListeners(0);
+    this.ev = new PgEvents(
+      (text, params) => this.q(text, params),
+      (fn) => this.tx(fn),
+      (origins) => this.notify(origins),
+    );
+  }
+
+  /** One query on the pool. */
+  private q: Querier = (text, params) => reachable(async () => (await this.pool.query(text, params)).rows as Row[]);
+
+  /** A transaction on one pooled connection; `relaxed` skips waiting for the WAL flush. */
+  private tx<T>(fn: (q: Querier) => Promise<T>, relaxed = false): Promise<T> {
+    return reachable(async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query(relaxed ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
+        const out = await fn(async (text, params) => (await client.query(text, params)).rows as Row[]);
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  async migrate(): Promise<void> {
+    await reachable(async () => {
+      const client = await this.pool.connect();
+      try {
+        if (this.settings.schema) {
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.settings.schema}`);
+          await client.query(`SET search_path TO ${this.settings.schema}`);
+        }
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+        try {
+          await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+          const done = new Set(
+            (await client.query('SELECT version FROM schema_migrations')).rows.map((r: Row) => r.version as number),
+          );
+          for (const m of POSTGRES_MIGRATIONS) {
+            if (done.has(m.version)) continue;
+            await client.query('BEGIN');
+            try {
+              await client.query(m.sql);
+              await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+                m.version,
+                m.name,
+                Date.now(),
+              ]);
+              await client.query('COMMIT');
+            } catch (err) {
+              await client.query('ROLLBACK');
+              throw err;
+            }
+          }
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+        }
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const rows = await this.q('SELECT MAX(version) AS v FROM schema_migrations');
+      return rows[0]?.v === POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.inserts.drain();
+    await this.results.drain();
+    this.closed = true;
+    await this.listener?.stop();
+    await this.pool.end();
+  }
+
+  /** Tells every process (and this one at once) that work may be due, for these origins. */
+  private notify(origins: readonly string[] | null): Promise<void> {
+    this.emitter.emit('work', origins);
+    const payload = origins === null ? '' : JSON.stringify(origins);
+    return this.q('SELECT pg_notify($1, $2)', [this.channel, payload.length < 7900 ? payload : '']).then(
+      () => undefined,
+      () => undefined, // the other processes' slow poll finds the work anyway
+    );
+  }
+
+  onWork(listener: (origins: readonly string[] | null) => void): () => void {
+    if (!this.listener && !this.closed) {
+      this.listener = new WorkListener(
+        { ...this.settings },
+        (origins) => this.emitter.emit('work', origins),
+        this.channel,
+      );
+      this.listener.start();
+    }
+    this.emitter.on('work', listener);
+    return () => this.emitter.off('work', listener);
+  }
+
+  // Accounts and keys
+
+  async createAccount(a: Account): Promise<void> {
+    await this.q('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [a.id, a.name, a.created_at]);
+  }
+
+  async getAccount(id: string): Promise<Account | null> {
+    return ((await this.q('SELECT id, name, created_at FROM accounts WHERE id = $1', [id]))[0] as unknown as Account) ?? null;
+  }
+
+  async createApiKey(k: NewApiKey): Promise<void> {
+    await this.q(
+      `INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+      [k.id, k.account_id, k.mode, k.key_hash, k.prefix, k.created_at],
+    );
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
+    return (await this.q(
+      `SELECT id, account_id, mode, prefix, created_at, last_used_at, revoked_at FROM api_keys
+       WHERE account_id = $1 ORDER BY created_at, id`,
+      [accountId],
+    )) as unknown as ApiKeyRecord[];
+  }
+
+  async revokeApiKey(keyId: string, accountId: string | null, now: number): Promise<boolean> {
+    const rows = await this.q(
+      `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND ($3::text IS NULL OR account_id = $3)
+       AND revoked_at IS NULL RETURNING id`,
+      [now, keyId, accountId],
+    );
+    return rows.length > 0;
+  }
+
+  async authenticate(keyHash: string): Promise<AuthContext | null> {
+    const r = (await this.q('SELECT id, account_id, mode FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [keyHash]))[0];
+    return r ? { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode } : null;
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void> {
+    if (uses.length === 0) return;
+    await this.q(
+      `UPDATE api_keys k SET last_used_at = GREATEST(COALESCE(k.last_used_at, 0), u.at)
+       FROM unnest($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id`,
+      [uses.map((u) => u.key_id), uses.map((u) => u.at)],
+    );
+  }
+
+  // Domains
+
+  async addDomain(d: DomainRecord): Promise<{ record: DomainRecord; created: boolean }> {
+    const inserted = await this.q(
+      `INSERT INTO domains (account_id, domain, token, status, created_at, verified_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (account_id, domain) DO NOTHING RETURNING *`,
+      [d.account_id, d.domain, d.token, d.status, d.created_at, d.verified_at],
+    );
+    if (inserted[0]) return { record: toDomain(inserted[0]), created: true };
+    return { record: (await this.getDomain(d.account_id, d.domain))!, created: false };
+  }
+
+  async getDomain(accountId: string, domain: string): Promise<DomainRecord | null> {
+    const r = (await this.q('SELECT * FROM domains WHERE account_id = $1 AND domain = $2', [accountId, domain]))[0];
+    return r ? toDomain(r) : null;
+  }
+
+  async listDomains(accountId: string): Promise<DomainRecord[]> {
+    return (await this.q('SELECT * FROM domains WHERE account_id = $1 ORDER BY created_at, domain', [accountId])).map(toDomain);
+  }
+
+  async markDomainVerified(accountId: string, domain: string, now: number): Promise<DomainRecord | null> {
+    const r = (
+      await this.q(
+        `UPDATE domains SET status = 'verified', verified_at = COALESCE(verified_at, $1)
+         WHERE account_id = $2 AND domain = $3 RETURNING *`,
+        [now, accountId, domain],
+      )
+    )[0];
+    return r ? toDomain(r) : null;
+  }
+
+  async deleteDomain(accountId: string, domain: string): Promise<boolean> {
+    return (await this.q('DELETE FROM domains WHERE account_id = $1 AND domain = $2 RETURNING domain', [accountId, domain])).length > 0;
+  }
+
+  async hasVerifiedDomain(accountId: string, domains: readonly string[]): Promise<boolean> {
+    if (domains.length === 0) return false;
+    const rows = await this.q(
+      `SELECT 1 FROM domains WHERE account_id = $1 AND status = 'verified' AND domain = ANY($2::text[]) LIMIT 1`,
+      [accountId, domains],
+    );
+    return rows.length > 0;
+  }
+
+  // Deliveries
+
+  enqueueDeliveries(
+    accountId: string,
+    mode: KeyMode,
+    deliveries: readonly NewDelivery[],
+    options: EnqueueOptions = {},
+  ): Promise<IdempotentResponse | null> {
+    return this.inserts.add({ accountId, mode, deliveries, options });
+  }
+
+  async findIdempotentResponse(accountId: string, mode: KeyMode, key: string, notBefore: number) {
+    const r = (
+      await this.q(
+        `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
+         WHERE account_id = $1 AND mode = $2 AND key = $3 AND created_at >= $4`,
+        [accountId, mode, key, notBefore],
+      )
+    )[0];
+    return (r as unknown as IdempotentResponse) ?? null;
+  }
+
+  private async commitInserts(calls: InsertCall[]): Promise<Array<IdempotentResponse | null>> {
+    const origins = new Set<string>();
+    const results = await this.tx(async (q) => {
+      const out: Array<IdempotentResponse | null> = [];
+      const deliveries: NewDelivery[] = [];
+      const events: EventRecord[] = [];
+      for (const call of calls) {
+        const idem = call.options.idempotency;
+        if (idem) {
+          const claimed = await q(
+            `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status_code, response, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = excluded.request_hash,
+               status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
+             WHERE idempotency_keys.created_at < $8
+             RETURNING key`,
+            [call.accountId, call.mode, idem.key, idem.request_hash, idem.status_code, idem.response, idem.created_at, call.options.idempotencyNotBefore ?? 0],
+          );
+          if (claimed.length === 0) {
+            const [earlier] = await q(
+              `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
+               WHERE account_id = $1 AND mode = $2 AND key = $3`,
+              [call.accountId, call.mode, idem.key],
+            );
+            out.push(earlier as unknown as IdempotentResponse);
+            continue;
+          }
+        }
+        if (call.options.event) events.push(call.options.event);
+        for (const d of call.deliveries) {
+          deliveries.push(d);
+          origins.add(d.origin);
+        }
+        out.push(null);
+      }
+      if (events.length > 0) await this.ev.insertEvents(q, events);
+      if (deliveries.length > 0) await insertDeliveries(q, deliveries);
+      if (origins.size > 0) {
+        const payload = JSON.stringify([...origins]);
+        await q('SELECT pg_notify($1, $2)', [this.channel, payload.length < 7900 ? payload : '']);
+      }
+      return out;
+    });
+    if (origins.size > 0) this.emitter.emit('work', [...origins]);
+    return results;
+  }
+
+  async getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null> {
+    const r = (
+      await this.q(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND account_id = $2 AND mode = $3`, [id, accountId, mode])
+    )[0];
+    if (!r) return null;
+    const attempts = (await this.q(
+      `SELECT attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at
+       FROM attempts WHERE delivery_seq = $1 ORDER BY attempt`,
+      [r.seq],
+    )) as unknown as AttemptRecord[];
+    return { delivery: toDelivery(r), attempts };
+  }
+
+  async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
+    const params: unknown[] = [accountId, mode];
+    const where = ['account_id = $1', 'mode = $2'];
+    for (const f of ['status', 'destination_id', 'event_id'] as const) {
+      if (query[f] !== undefined) {
+        params.push(query[f]);
+        where.push(`${f} = $${params.length}`);
+      }
+    }
+    if (query.cursor !== undefined) {
+      params.push(decodeCursor(query.cursor));
+      where.push(`seq < $${params.length}`);
+    }
+    params.push(query.limit + 1);
+    const rows = await this.q(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    const last = page[page.length - 1];
+    return { rows: page.map(toDelivery), next_cursor: more && last ? encodeCursor(last.seq as number) : null };
+  }
+
+  // The dispatcher's side
+
+  async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
+    if (req.limit <= 0) return [];
+    const token = `${req.owner}.${++this.claimCounter}`;
+    const pick =
+      req.origin !== undefined
+        ? `SELECT seq FROM deliveries WHERE origin = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
+        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND NOT (origin = ANY($4::text[]))
+           ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`;
+    const rows = await this.tx(
+      (q) =>
+        q(
+          `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3
+           FROM (${pick}) c WHERE d.seq = c.seq
+           RETURNING ${CLAIMED_D}`,
+          [req.now, req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit],
+        ),
+      true,
+    );
+    rows.sort((a, b) => (a.seq as number) - (b.seq as number));
+    return rows.map(toClaimed);
+  }
+
+  async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
+    if (claims.length === 0) return;
+    await this.q(
+      `UPDATE deliveries d SET run_at = d.next_attempt_at, lease_token = NULL
+       FROM unnest($1::text[], $2::text[]) AS c(id, token) WHERE d.id = c.id AND d.lease_token = c.token`,
+      [claims.map((c) => c.delivery_id), claims.map((c) => c.lease_token)],
+    );
+    if (!options.quiet) await this.notify(null);
+  }
+
+  async recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void> {
+    await Promise.all(results.map((r) => this.results.add(r)));
+  }
+
+  private async commitResults(items: AttemptOutcomeRecord[]): Promise<void[]> {
+    const now = Date.now();
+    await this.tx(async (q) => {
+      const finished = await q(
+        `UPDATE deliveries d SET attempt_count = r.attempt, last_status = r.http_status, updated_at = $7,
+           lease_token = NULL,
+           status = CASE WHEN r.status = 'retrying' AND ${GONE} THEN 'dead_letter' ELSE r.status END,
+           next_attempt_at = CASE WHEN ${GONE} THEN NULL ELSE r.next END,
+           run_at = CASE WHEN ${GONE} OR ${DISABLED} THEN NULL ELSE r.next END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[])
+           AS r(id, token, status, attempt, http_status, next)
+         WHERE d.id = r.id AND d.lease_token = r.token
+         RETURNING d.seq, d.id`,
+        [
+          items.map((i) => i.delivery_id),
+          items.map((i) => i.lease_token),
+          items.map((i) => i.status),
+          items.map((i) => i.attempt.attempt),
+          items.map((i) => i.attempt.http_status),
+          items.map((i) => i.next_attempt_at),
+          now,
+        ],
+      );
+      // results whose lease was lost belong to another claim now: not recorded
+      const seqOf = new Map(finished.map((r) => [r.id as string, r.seq as number]));
+      const kept = items.filter((i) => seqOf.has(i.delivery_id));
+      if (kept.length === 0) return;
+      await q(
+        `INSERT INTO attempts (delivery_seq, attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::bigint[])
+         ON CONFLICT (delivery_seq, attempt) DO UPDATE SET outcome = excluded.outcome, http_status = excluded.http_status,
+           latency_ms = excluded.latency_ms, error = excluded.error, response_excerpt = excluded.response_excerpt,
+           created_at = excluded.created_at`,
+        [
+          kept.map((i) => seqOf.get(i.delivery_id)),
+          kept.map((i) => i.attempt.attempt),
+          kept.map((i) => i.attempt.outcome),
+          kept.map((i) => i.attempt.http_status),
+          kept.map((i) => i.attempt.latency_ms),
+          kept.map((i) => pgText(i.attempt.error)),
+          kept.map((i) => pgText(i.attempt.response_excerpt)),
+          kept.map((i) => i.attempt.created_at),
+        ],
+      );
+    }, true);
+    return items.map(() => undefined);
+  }
+
+  async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
+    const r = (
+      await this.q(
+        `SELECT run_at FROM deliveries WHERE run_at IS NOT NULL AND NOT (origin = ANY($1::text[])) ORDER BY run_at LIMIT 1`,
+        [[...excludeOrigins]],
+      )
+    )[0];
+    return r ? (r.run_at as number) : null;
+  }
+
+  // Signing secrets
+
+  async getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]> {
+    return (await this.q(
+      `SELECT secret, created_at, retired_at FROM signing_secrets
+       WHERE account_id = $1 AND mode = $2 AND (retired_at IS NULL OR retired_at > $3)
+       ORDER BY created_at DESC, id DESC`,
+      [accountId, mode, retiredAfter],
+    )) as unknown as SigningSecret[];
+  }
+
+  async ensureSigningSecret(accountId: string, mode: KeyMode, candidate: SigningSecret): Promise<SigningSecret> {
+    await this.q(
+      `INSERT INTO signing_secrets (account_id, mode, secret, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (account_id, mode) WHERE retired_at IS NULL DO NOTHING`,
+      [accountId, mode, candidate.secret, candidate.created_at],
+    );
+    const [current] = await this.q(
+      'SELECT secret, created_at, retired_at FROM signing_secrets WHERE account_id = $1 AND mode = $2 AND retired_at IS NULL',
+      [accountId, mode],
+    );
+    return current as unknown as SigningSecret;
+  }
+
+  async rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void> {
+    await this.tx(async (q) => {
+      await q('UPDATE signing_secrets SET retired_at = $3 WHERE account_id = $1 AND mode = $2 AND retired_at IS NULL', [
+        accountId,
+        mode,
+        next.created_at,
+      ]);
+      await q('INSERT INTO signing_secrets (account_id, mode, secret, created_at) VALUES ($1, $2, $3, $4)', [
+        accountId,
+        mode,
+        next.secret,
+        next.created_at,
+      ]);
+    });
+  }
+
+  // Destinations, subscriptions and events live in postgres-events.ts.
+  createDestination(...a: Parameters<Store['createDestination']>) {
+    return this.ev.createDestination(...a);
+  }
+  getDestination(...a: Parameters<Store['getDestination']>) {
+    return this.ev.getDestination(...a);
+  }
+  listDestinations(...a: Parameters<Store['listDestinations']>) {
+    return this.ev.listDestinations(...a);
+  }
+  updateDestination(...a: Parameters<Store['updateDestination']>) {
+    return this.ev.updateDestination(...a);
+  }
+  disableDestination(...a: Parameters<Store['disableDestination']>) {
+    return this.ev.disableDestination(...a);
+  }
+  deleteDestination(...a: Parameters<Store['deleteDestination']>) {
+    return this.ev.deleteDestination(...a);
+  }
+  getDestinationSecrets(...a: Parameters<Store['getDestinationSecrets']>) {
+    return this.ev.getDestinationSecrets(...a);
+  }
+  rotateDestinationSecret(...a: Parameters<Store['rotateDestinationSecret']>) {
+    return this.ev.rotateDestinationSecret(...a);
+  }
+  createSubscription(...a: Parameters<Store['createSubscription']>) {
+    return this.ev.createSubscription(...a);
+  }
+  listSubscriptions(...a: Parameters<Store['listSubscriptions']>) {
+    return this.ev.listSubscriptions(...a);
+  }
+  deleteSubscription(...a: Parameters<Store['deleteSubscription']>) {
+    return this.ev.deleteSubscription(...a);
+  }
+  subscribedDestinations(...a: Parameters<Store['subscribedDestinations']>) {
+    return this.ev.subscribedDestinations(...a);
+  }
+  getEvent(...a: Parameters<Store['getEvent']>) {
+    return this.ev.getEvent(...a);
+  }
+  listEvents(...a: Parameters<Store['listEvents']>) {
+    return this.ev.listEvents(...a);
+  }
+}
+
+/** All the deliveries of one commit in one statement. */
+async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]): Promise<void> {
+  const rows = deliveries.map(deliveryParams);
+  const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+  await q(
+    `INSERT INTO deliveries (id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
+       idempotency_key, metadata, sign, status, created_at, updated_at, next_attempt_at, run_at,
+       event_id, event_type, destination_id)
+     SELECT id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
+       idempotency_key, metadata, sign, 'queued', created_at, created_at, created_at, created_at,
+       event_id, event_type, destination_id
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+       $9::text[], $10::int[], $11::text[], $12::text[], $13::bool[], $14::bigint[], $15::text[], $16::text[], $17::text[])
+       WITH ORDINALITY AS t(id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
+       idempotency_key, metadata, sign, created_at, event_id, event_type, destination_id, n)
+     ORDER BY n`,
+    [
+      col('id'),
+      col('account_id'),
+      col('mode'),
+      col('target'),
+      col('origin'),
+      col('method'),
+      col('headers'),
+      col('body'),
+      col('policy'),
+      col('timeout_ms'),
+      col('idempotency_key'),
+      col('metadata'),
+      deliveries.map((d) => d.sign),
+      col('created_at'),
+      col('event_id'),
+      col('event_type'),
+      col('destination_id'),
+    ],
+  );
+}

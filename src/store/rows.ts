@@ -1,0 +1,136 @@
+/**
+ * Turning stored rows into the Store's records, for every backend: the same column names
+ * everywhere; JSON kept as text; booleans as SQLite's 0/1 or PostgreSQL's true/false.
+ */
+import type {
+  ClaimedDelivery,
+  DeliveryRecord,
+  DestinationRecord,
+  DomainRecord,
+  EnqueueOptions,
+  EventRecord,
+  KeyMode,
+  NewDelivery,
+} from './store.js';
+
+export type Row = Record<string, unknown>;
+
+/** One caller's part of a grouped insert commit. */
+export interface InsertCall {
+  accountId: string;
+  mode: KeyMode;
+  deliveries: readonly NewDelivery[];
+  options: EnqueueOptions;
+}
+
+export const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
+  idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
+  next_attempt_at, error, event_id, event_type, destination_id`;
+
+export const CLAIMED_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
+  idempotency_key, metadata, sign, created_at, attempt_count, lease_token, event_id, event_type, destination_id`;
+
+const truthy = (v: unknown) => v === 1 || v === true;
+const orNull = <T>(v: unknown) => (v ?? null) as T | null;
+
+export function toNewDelivery(r: Row): NewDelivery & Pick<DeliveryRecord, 'event_id' | 'event_type' | 'destination_id'> {
+  return {
+    id: r.id as string,
+    account_id: r.account_id as string,
+    mode: r.mode as KeyMode,
+    target: r.target as string,
+    origin: r.origin as string,
+    method: r.method as string,
+    headers: JSON.parse(r.headers as string) as Record<string, string>,
+    body: orNull<Buffer>(r.body),
+    policy: JSON.parse(r.policy as string),
+    idempotency_key: orNull<string>(r.idempotency_key),
+    metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
+    sign: truthy(r.sign),
+    created_at: r.created_at as number,
+    event_id: orNull<string>(r.event_id),
+    event_type: orNull<string>(r.event_type),
+    destination_id: orNull<string>(r.destination_id),
+  };
+}
+
+export function toDelivery(r: Row): DeliveryRecord {
+  return {
+    ...toNewDelivery(r),
+    error: orNull<string>(r.error),
+    status: r.status as DeliveryRecord['status'],
+    attempt_count: r.attempt_count as number,
+    last_status: orNull<number>(r.last_status),
+    updated_at: r.updated_at as number,
+    next_attempt_at: orNull<number>(r.next_attempt_at),
+  };
+}
+
+export function toClaimed(r: Row): ClaimedDelivery {
+  return { ...toNewDelivery(r), attempt_count: r.attempt_count as number, lease_token: r.lease_token as string };
+}
+
+export function toDomain(r: Row): DomainRecord {
+  return {
+    account_id: r.account_id as string,
+    domain: r.domain as string,
+    token: r.token as string,
+    status: r.status as DomainRecord['status'],
+    created_at: r.created_at as number,
+    verified_at: orNull<number>(r.verified_at),
+  };
+}
+
+export function toDestination(r: Row, events: string[]): DestinationRecord {
+  return {
+    id: r.id as string,
+    account_id: r.account_id as string,
+    mode: r.mode as KeyMode,
+    url: r.url as string,
+    origin: r.origin as string,
+    name: orNull<string>(r.name),
+    description: orNull<string>(r.description),
+    enabled: truthy(r.enabled),
+    disabled_reason: orNull<string>(r.disabled_reason),
+    headers: JSON.parse(r.headers as string),
+    policy: JSON.parse(r.policy as string),
+    events,
+    created_at: r.created_at as number,
+    updated_at: r.updated_at as number,
+  };
+}
+
+export function toEvent(r: Row): EventRecord {
+  return {
+    id: r.id as string,
+    account_id: r.account_id as string,
+    mode: r.mode as KeyMode,
+    type: r.type as string,
+    body: orNull<string>(r.body),
+    idempotency_key: orNull<string>(r.idempotency_key),
+    metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
+    created_at: r.created_at as number,
+  };
+}
+
+/** Delivery columns as stored (JSON as text), from a new delivery. */
+export function deliveryParams(d: NewDelivery) {
+  return {
+    id: d.id,
+    account_id: d.account_id,
+    mode: d.mode,
+    target: d.target,
+    origin: d.origin,
+    method: d.method,
+    headers: JSON.stringify(d.headers),
+    body: d.body,
+    policy: JSON.stringify(d.policy),
+    timeout_ms: d.policy.timeout_ms,
+    idempotency_key: d.idempotency_key,
+    metadata: d.metadata === null ? null : JSON.stringify(d.metadata),
+    created_at: d.created_at,
+    event_id: d.event_id ?? null,
+    event_type: d.event_type ?? null,
+    destination_id: d.destination_id ?? null,
+  };
+}
