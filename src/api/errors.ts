@@ -3,6 +3,7 @@
  * Handlers throw ApiError; the error handler turns everything else into that shape too.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StoreUnavailableError } from '../store/store.js';
 
 export class ApiError extends Error {
   constructor(
@@ -70,6 +71,13 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (err instanceof ApiError) {
       for (const [k, v] of Object.entries(err.headers)) void reply.header(k, v);
       return reply.code(err.statusCode).send(body(err.code, err.message, err.field));
+    }
+    if (err instanceof StoreUnavailableError) {
+      request.log.warn({ err: err.message }, 'database unreachable');
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(body('database_unavailable', 'The database is unreachable right now; retry shortly (an Idempotency-Key header makes the retry safe)'));
     }
     if (err.validation) {
       const field = fieldOf(err);

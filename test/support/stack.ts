@@ -58,6 +58,10 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** A logger of the test's own (e.g. to capture every line). */
   logger?: Logger;
+  /** Force a store instead of HAREPOST_TEST_STORE's. */
+  store?: 'sqlite' | 'postgres';
+  /** Rewrites the database URL the service gets (e.g. to go through a proxy). */
+  databaseUrl?: (url: string) => string;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -67,9 +71,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dns = await startDnsServer();
   dns.setA(`*.${TEST_ZONE}`, ['127.0.0.1']);
   dns.setA(TEST_ZONE, ['127.0.0.1']);
-  const database = await testDatabase(dir);
+  const database = await testDatabase(dir, opts.store);
   const env: Record<string, string> = {
-    HAREPOST_DATABASE_URL: database.url,
+    HAREPOST_DATABASE_URL: opts.databaseUrl ? opts.databaseUrl(database.url) : database.url,
     HAREPOST_HOST: '127.0.0.1',
     HAREPOST_PORT: '0',
     HAREPOST_DNS_SERVERS: dns.address,

@@ -16,8 +16,8 @@ export interface TestDatabase {
 }
 
 /** A database no other test uses: a file in `dir`, or a fresh PostgreSQL schema. */
-export async function testDatabase(dir: string): Promise<TestDatabase> {
-  if (TEST_STORE === 'sqlite') return { url: join(dir, 'harepost.db'), drop: async () => undefined };
+export async function testDatabase(dir: string, kind: TestStoreKind = TEST_STORE): Promise<TestDatabase> {
+  if (kind === 'sqlite') return { url: join(dir, 'harepost.db'), drop: async () => undefined };
   const base = await postgresAvailable();
   if (base === null) throw new Error('HAREPOST_TEST_STORE=postgres but PostgreSQL is unreachable');
   const { url, schema } = freshSchemaUrl(base);

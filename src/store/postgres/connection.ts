@@ -74,14 +74,13 @@ export function createPool(settings: PgSettings): pg.Pool {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client losing its connection must not take the process down; the next query reconnects.
+  // A client losing its connection, idle or busy, must not take the process down: the query in
+  // progress fails (StoreUnavailableError) and the pool makes a new connection for the next one.
   pool.on('error', () => undefined);
-  if (settings.schema) {
-    const schema = settings.schema;
-    pool.on('connect', (client) => {
-      client.query(`SET search_path TO ${schema}`).catch(() => undefined);
-    });
-  }
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+    if (settings.schema) client.query(`SET search_path TO ${settings.schema}`).catch(() => undefined);
+  });
   return pool;
 }
 
