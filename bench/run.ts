@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { Pool, request } from 'undici';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     http: { type: 'boolean', default: false },
     events: { type: 'string', default: '2000' },
     fanout: { type: 'string', default: '10' },
+    store: { type: 'string', default: 'both' },
   },
 });
 const N = Number(args.n);
@@ -40,6 +42,8 @@ const SECONDS = Number(args.seconds);
 const TLS = !args.http;
 const EVENTS = Number(args.events);
 const FANOUT = Number(args.fanout);
+const STORES = args.store === 'both' ? (['sqlite', 'postgres'] as const) : ([args.store] as const);
+const PG_BASE = process.env.HAREPOST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const HOST = 'bench.example.test';
 
 function percentile(sorted: number[], p: number): number {
@@ -75,11 +79,56 @@ async function main() {
   const scheme = TLS ? 'https' : 'http';
   const targetBase = `${scheme}://${HOST}:${receiverPort}`;
 
+  const sendBody = (i: number) => ({ target: `${targetBase}/hook`, body: { event: 'order.paid', id: `ord_${i}`, amount_cents: 4500 } });
+
+  // 1. Receiver ceiling: this driver straight to the receiver, same concurrency, same payload size.
+  const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
+    connections: CONCURRENCY,
+    connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
+  });
+  const payload = JSON.stringify(sendBody(0).body);
+  let done = 0;
+  const ceilStart = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (done < N) {
+        done++;
+        const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
+        await r.body.dump();
+      }
+    }),
+  );
+  const ceiling = N / ((performance.now() - ceilStart) / 1000);
+  await direct.close();
+  await ask(receiver, 'reset', 'reset');
+
+  console.log(`\nHarepost benchmark — ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
+  console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s, events=${EVENTS} × ${FANOUT}`);
+  console.log(`receiver ceiling (driver → receiver direct), req/s: ${ceiling.toFixed(0)}`);
+  for (const store of STORES) {
+    await measureStore(store);
+  }
+
+  receiver.disconnect();
+  await dns.close();
+  rmSync(dir, { recursive: true, force: true });
+
+  async function measureStore(store: string) {
+  let databaseUrl = join(dir, `harepost-${store}.db`);
+  let schema: string | null = null;
+  if (store === 'postgres') {
+    schema = `hp_bench_${Date.now().toString(36)}`;
+    const u = new URL(PG_BASE);
+    u.searchParams.set('schema', schema);
+    databaseUrl = u.toString();
+  } else if (store !== 'sqlite') {
+    throw new Error(`--store must be sqlite, postgres or both`);
+  }
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_EXTRA_CA_CERTS: pki.caCertPath,
-    HAREPOST_DATABASE_URL: join(dir, 'harepost.db'),
+    HAREPOST_DATABASE_URL: databaseUrl,
     HAREPOST_PORT: String(port),
     HAREPOST_DNS_SERVERS: dns.address,
     HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
@@ -112,29 +161,6 @@ async function main() {
   const added = await call('POST', '/v1/domains', { domain: HOST });
   dns.setTxt(added.body.record.name, [added.body.record.value]);
   if ((await call('POST', '/v1/domains/verify', { domain: HOST })).body.status !== 'verified') throw new Error('verify failed');
-
-  const sendBody = (i: number) => ({ target: `${targetBase}/hook`, body: { event: 'order.paid', id: `ord_${i}`, amount_cents: 4500 } });
-
-  // 1. Receiver ceiling: this driver straight to the receiver, same concurrency, same payload size.
-  const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
-    connections: CONCURRENCY,
-    connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
-  });
-  const payload = JSON.stringify(sendBody(0).body);
-  let done = 0;
-  const ceilStart = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (done < N) {
-        done++;
-        const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
-        await r.body.dump();
-      }
-    }),
-  );
-  const ceiling = N / ((performance.now() - ceilStart) / 1000);
-  await direct.close();
-  await ask(receiver, 'reset', 'reset');
 
   // 2. Throughput: N sends as fast as CONCURRENCY callers can go; the dispatcher runs alongside.
   let next = 0;
@@ -227,9 +253,7 @@ async function main() {
   const evDistinct = new Set(evArrivals.arrivals.map(([id]) => id)).size;
 
   const row = (name: string, value: string) => console.log(`${name.padEnd(52)} ${value}`);
-  console.log(`\nHarepost benchmark — embedded SQLite store, ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
-  console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s\n`);
-  row('receiver ceiling (driver → receiver direct), req/s', ceiling.toFixed(0));
+  console.log(`\n— ${store === 'postgres' ? 'PostgreSQL (same machine)' : 'embedded SQLite'} store —`);
   row('sends accepted (202, durable), per second', (N / acceptSeconds).toFixed(0));
   row('deliveries completed end to end, per second', (distinct / e2eSeconds).toFixed(0));
   row('  delivered / sent (distinct queue ids)', `${distinct} / ${N} (${arrived.arrivals.length - distinct} duplicates)`);
@@ -243,9 +267,14 @@ async function main() {
   await api.close();
   service.kill('SIGTERM');
   await new Promise((r) => service.once('exit', r));
-  receiver.disconnect();
-  await dns.close();
-  rmSync(dir, { recursive: true, force: true });
+  await ask(receiver, 'reset', 'reset');
+  if (schema !== null) {
+    const client = new pg.Client({ connectionString: PG_BASE });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  }
+  }
 }
 
 main().catch((err) => {

@@ -202,6 +202,7 @@ export class Dispatcher {
         leaseMarginMs: this.opts.leaseMarginMs,
         excludeOrigins: [],
         origin,
+        secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
       });
       for (const d of claimed) this.begin(d);
     }
@@ -215,6 +216,7 @@ export class Dispatcher {
       owner: this.owner,
       leaseMarginMs: this.opts.leaseMarginMs,
       excludeOrigins: this.saturatedOrigins(),
+      secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
     });
     const giveBack: ReleasedClaim[] = [];
     for (const d of claimed) {
@@ -316,24 +318,16 @@ export class Dispatcher {
 
   /**
    * The secrets that sign this delivery, newest first: its destination's (event deliveries) or
-   * the account's (sends) — the current one and any rotated out less than 24 h ago.
+   * the account's (sends), read with the claim. An account that never had one gets one now.
    */
   private async signingSecrets(d: ClaimedDelivery): Promise<string[]> {
-    const now = this.now();
-    if (d.destination_id) {
-      const own = await this.opts.store.getDestinationSecrets(d.destination_id, now - ROTATION_OVERLAP_MS);
-      return own.map((s) => s.secret);
-    }
-    let secrets = await this.opts.store.getSigningSecrets(d.account_id, d.mode, now - ROTATION_OVERLAP_MS);
-    if (secrets.length === 0) {
-      const made = await this.opts.store.ensureSigningSecret(d.account_id, d.mode, {
-        secret: generateSigningSecret(),
-        created_at: now,
-        retired_at: null,
-      });
-      secrets = [made];
-    }
-    return secrets.map((s) => s.secret);
+    if (d.signing_secrets.length > 0 || d.destination_id) return d.signing_secrets;
+    const made = await this.opts.store.ensureSigningSecret(d.account_id, d.mode, {
+      secret: generateSigningSecret(),
+      created_at: this.now(),
+      retired_at: null,
+    });
+    return [made.secret];
   }
 }
 

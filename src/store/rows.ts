@@ -67,7 +67,27 @@ export function toDelivery(r: Row): DeliveryRecord {
 }
 
 export function toClaimed(r: Row): ClaimedDelivery {
-  return { ...toNewDelivery(r), attempt_count: r.attempt_count as number, lease_token: r.lease_token as string };
+  const secrets = r.signing_secrets as string | null;
+  return {
+    ...toNewDelivery(r),
+    attempt_count: r.attempt_count as number,
+    lease_token: r.lease_token as string,
+    signing_secrets: secrets ? secrets.split(' ') : [],
+  };
+}
+
+/**
+ * The signing secrets of a claimed delivery, newest first, space-separated (secrets are base64:
+ * no spaces), in the claim's RETURNING. `d` is the deliveries row; `after` the rotation cut-off.
+ * `orderTie` breaks ties of created_at (rowid in SQLite, id in PostgreSQL).
+ */
+export function signingSecretsColumn(d: string, after: string, orderTie: string, aggregate: 'group_concat' | 'string_agg'): string {
+  const agg = (table: string, owner: string) =>
+    `(SELECT ${aggregate}(s.secret, ' ' ORDER BY s.created_at DESC, s.${orderTie} DESC) FROM ${table} s
+      WHERE ${owner} AND (s.retired_at IS NULL OR s.retired_at > ${after}))`;
+  return `CASE WHEN NOT ${d}.sign THEN NULL
+    WHEN ${d}.destination_id IS NOT NULL THEN ${agg('destination_secrets', `s.destination_id = ${d}.destination_id`)}
+    ELSE ${agg('signing_secrets', `s.account_id = ${d}.account_id AND s.mode = ${d}.mode`)} END AS signing_secrets`;
 }
 
 export function toDomain(r: Row): DomainRecord {

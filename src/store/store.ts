@@ -125,6 +125,11 @@ export interface ClaimedDelivery extends NewDelivery {
   attempt_count: number;
   /** Proves the lease when the result is recorded; a stale token's result is discarded. */
   lease_token: string;
+  /**
+   * For a signed delivery: the secrets to sign with, newest first — its destination's, or the
+   * account's for a send — the current one and those retired after `secretsRetiredAfter`.
+   */
+  signing_secrets: string[];
 }
 
 export interface ClaimRequest {
@@ -138,6 +143,8 @@ export interface ClaimRequest {
   excludeOrigins: readonly string[];
   /** Claim only this origin's due work (a slot for it just freed up). */
   origin?: string;
+  /** Secrets retired after this still sign (the rotation overlap). */
+  secretsRetiredAfter: number;
 }
 
 export interface AttemptOutcomeRecord {

@@ -132,6 +132,13 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(afterOverlap.map((x) => x.secret), ['whsec_two'], 'past the overlap only the new one');
       const current = await store.ensureSigningSecret('acct_a', 'live', { secret: 'whsec_x', created_at: t + 200, retired_at: null });
       assert.equal(current.secret, 'whsec_two');
+      const signed = delivery({ sign: true, created_at: t + 300, origin: 'https://signed.example.test' });
+      const unsigned = delivery({ sign: false, created_at: t + 300, origin: 'https://signed.example.test' });
+      await store.enqueueDeliveries('acct_a', 'live', [signed, unsigned]);
+      const claims = await store.claimDue({ now: t + 400, limit: 10, owner: 's', leaseMarginMs: 1, origin: 'https://signed.example.test', excludeOrigins: [], secretsRetiredAfter: t + 99 });
+      const byId = new Map(claims.map((c) => [c.id, c]));
+      assert.deepEqual(byId.get(signed.id)?.signing_secrets, ['whsec_two', 'whsec_one'], 'a claim carries the account’s secrets, newest first');
+      assert.deepEqual(byId.get(unsigned.id)?.signing_secrets, []);
     });
 
     it('records an idempotent response with its deliveries, once; a used key stores nothing new', async () => {
@@ -177,18 +184,19 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(subscribed.map((x) => [x.destination.id, x.patterns]), [['dest_c1', ['order.*']]]);
 
       // a pending delivery of this destination follows its state
-      const pending = delivery({ destination_id: 'dest_c1', event_id: 'evt_c1', event_type: 'order.created', created_at: t, origin: base.origin });
+      const pending = delivery({ destination_id: 'dest_c1', event_id: 'evt_c1', event_type: 'order.created', created_at: t, origin: base.origin, sign: true });
       await store.enqueueDeliveries('acct_a', 'live', [pending]);
       await store.updateDestination('acct_a', 'live', 'dest_c1', { enabled: false, disabled_reason: 'paused' }, null, t + 2);
       assert.equal((await store.subscribedDestinations('acct_a', 'live')).length, 0, 'a disabled destination gets nothing new');
-      const parked = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: base.origin, excludeOrigins: [] });
+      const parked = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: base.origin, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(parked.length, 0, 'its pending deliveries wait');
       const moved = await store.updateDestination('acct_a', 'live', 'dest_c1', { enabled: true, url: 'https://e.example.test/h2', origin: 'https://e.example.test' }, [{ id: 'sub_c4', event_type: 'invoice.paid' }], t + 3);
       assert.equal(moved?.enabled, true);
       assert.equal(moved?.disabled_reason, null);
       assert.deepEqual(moved?.events, ['invoice.paid'], 'events replaces the set');
-      const resumed = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: 'https://e.example.test', excludeOrigins: [] });
+      const resumed = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: 'https://e.example.test', excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.deepEqual(resumed.map((c) => [c.id, c.target, c.destination_id, c.event_type]), [[pending.id, 'https://e.example.test/h2', 'dest_c1', 'order.created']]);
+      assert.deepEqual(resumed[0]!.signing_secrets, ['whsec_d1'], 'a claim carries its destination’s secrets');
 
       await store.rotateDestinationSecret('acct_a', 'live', 'dest_c1', { secret: 'whsec_d2', created_at: t + 5, retired_at: null });
       assert.deepEqual((await store.getDestinationSecrets('dest_c1', t)).map((x) => x.secret), ['whsec_d2', 'whsec_d1']);
@@ -225,22 +233,22 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
       // drain whatever earlier tests left due
-      await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [] });
+      await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [], secretsRetiredAfter: 0 });
       const t = 20_000_000;
       const items = [1, 2, 3].map((i) => delivery({ created_at: t + i, origin: 'https://lease.example.test' }));
       await store.enqueueDeliveries('acct_a', 'live', items);
-      const early = await store.claimDue({ now: t, limit: 10, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });
+      const early = await store.claimDue({ now: t, limit: 10, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(early.length, 0, 'not due before created_at');
-      const first = await store.claimDue({ now: t + 10, limit: 2, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [] });
+      const first = await store.claimDue({ now: t + 10, limit: 2, owner: 'w1', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.deepEqual(first.map((d) => d.id), [items[0]!.id, items[1]!.id], 'oldest due first, batch limit');
       assert.equal(first[0]!.attempt_count, 0);
-      const rest = await store.claimDue({ now: t + 10, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      const rest = await store.claimDue({ now: t + 10, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.deepEqual(rest.map((d) => d.id), [items[2]!.id], 'leased work is not claimed twice');
       // lease = timeout_ms (1000) + margin (500)
-      const during = await store.claimDue({ now: t + 1500, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      const during = await store.claimDue({ now: t + 1500, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(during.length, 0);
       assert.equal(await store.nextDueAt([]), t + 1510);
-      const again = await store.claimDue({ now: t + 1511, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [] });
+      const again = await store.claimDue({ now: t + 1511, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(again.length, 3, 'the dead holder’s leases ran out');
       assert.notEqual(again[0]!.lease_token, first[0]!.lease_token);
 
@@ -265,13 +273,13 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(d!.attempts, [
         { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 7, error: null, response_excerpt: 'busy', created_at: t + 1600 },
       ]);
-      const notYet = await store.claimDue({ now: t + 3000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [] });
+      const notYet = await store.claimDue({ now: t + 3000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.ok(!notYet.some((c) => c.id === items[0]!.id), 'a retry is not due before its time');
       // give the other two back unattempted: due again at once
       await store.releaseClaims([1, 2].map((i) => ({ delivery_id: items[i]!.id, lease_token: byId.get(items[i]!.id)!.lease_token })));
-      const excluded = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: ['https://lease.example.test'] });
+      const excluded = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: ['https://lease.example.test'], secretsRetiredAfter: 0 });
       assert.equal(excluded.length, 0, 'origins at their cap are left out');
-      const retry = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [] });
+      const retry = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.deepEqual(new Set(retry.map((c) => c.id)), new Set(items.map((i) => i.id)));
       assert.equal(retry.find((c) => c.id === items[0]!.id)!.attempt_count, 1);
     });

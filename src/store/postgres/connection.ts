@@ -67,19 +67,28 @@ export async function reachable<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createPool(settings: PgSettings): pg.Pool {
+/**
+ * A pool on the settings' schema. `relaxed`: its commits do not wait for the WAL flush
+ * (synchronous_commit off) — for the dispatcher's bookkeeping, whose loss in a crash of the
+ * database server only means an attempt is made again.
+ */
+export function createPool(settings: PgSettings, opts: { relaxed?: boolean; max?: number } = {}): pg.Pool {
+  const options = [
+    ...(settings.schema ? [`-c search_path=${settings.schema}`] : []),
+    ...(opts.relaxed ? ['-c synchronous_commit=off'] : []),
+  ].join(' ');
   const pool = new pg.Pool({
     connectionString: settings.connectionString,
-    max: settings.poolSize,
+    max: opts.max ?? settings.poolSize,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
+    ...(options ? { options } : {}),
   });
   // A client losing its connection, idle or busy, must not take the process down: the query in
   // progress fails (StoreUnavailableError) and the pool makes a new connection for the next one.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => {
     client.on('error', () => undefined);
-    if (settings.schema) client.query(`SET search_path TO ${settings.schema}`).catch(() => undefined);
   });
   return pool;
 }

@@ -14,6 +14,7 @@ import {
   type InsertCall,
   type Row,
   deliveryParams,
+  signingSecretsColumn,
   toClaimed,
   toDelivery,
   toDomain,
@@ -52,9 +53,9 @@ const MIGRATION_LOCK = 0x6861_7265; // "hare": one process migrates at a time
 const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
 const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
-const CLAIMED_D = CLAIMED_COLUMNS.split(',')
+const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
-  .join(', ');
+  .join(', ')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}`;
 
 export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
 
@@ -62,6 +63,8 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly settings: PgSettings;
   private readonly pool: pg.Pool;
+  /** The dispatcher's bookkeeping: claims, releases, attempt results (see createPool). */
+  private readonly workPool: pg.Pool;
   private readonly emitter = new EventEmitter();
   private readonly channel: string;
   private listener: WorkListener | null = null;
@@ -74,6 +77,7 @@ export class PostgresStore implements Store {
   constructor(url: string) {
     this.settings = parsePgUrl(url);
     this.pool = createPool(this.settings);
+    this.workPool = createPool(this.settings, { relaxed: true, max: Math.max(2, Math.ceil(this.settings.poolSize / 2)) });
     this.channel = this.settings.schema ? `${WORK_CHANNEL}_${this.settings.schema}` : WORK_CHANNEL;
     this.emitter.setMaxListeners(0);
     this.ev = new PgEvents(
@@ -86,13 +90,17 @@ export class PostgresStore implements Store {
   /** One query on the pool. */
   private q: Querier = (text, params) => reachable(async () => (await this.pool.query(text, params)).rows as Row[]);
 
-  /** A transaction on one pooled connection; `relaxed` skips waiting for the WAL flush. */
+  /** Bookkeeping statement on the relaxed pool. */
+  private work: Querier = (text, params) =>
+    reachable(async () => (await this.workPool.query(text, params)).rows as Row[]);
+
+  /** A transaction on one pooled connection; `relaxed` runs it on the bookkeeping pool. */
   private tx<T>(fn: (q: Querier) => Promise<T>, relaxed = false): Promise<T> {
     return reachable(async () => {
-      const client = await this.pool.connect();
+      const client = await (relaxed ? this.workPool : this.pool).connect();
       let broken: Error | undefined;
       try {
-        await client.query(relaxed ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN');
+        await client.query('BEGIN');
         const out = await fn(async (text, params) => (await client.query(text, params)).rows as Row[]);
         await client.query('COMMIT');
         return out;
@@ -109,10 +117,7 @@ export class PostgresStore implements Store {
     await reachable(async () => {
       const client = await this.pool.connect();
       try {
-        if (this.settings.schema) {
-          await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.settings.schema}`);
-          await client.query(`SET search_path TO ${this.settings.schema}`);
-        }
+        if (this.settings.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.settings.schema}`);
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
         try {
           await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -162,6 +167,7 @@ export class PostgresStore implements Store {
     this.closed = true;
     await this.listener?.stop();
     await this.pool.end();
+    await this.workPool.end();
   }
 
   /** Tells every process (and this one at once) that work may be due, for these origins. */
@@ -396,15 +402,11 @@ export class PostgresStore implements Store {
         ? `SELECT seq FROM deliveries WHERE origin = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
         : `SELECT seq FROM deliveries WHERE run_at <= $1 AND NOT (origin = ANY($4::text[]))
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`;
-    const rows = await this.tx(
-      (q) =>
-        q(
-          `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3
-           FROM (${pick}) c WHERE d.seq = c.seq
-           RETURNING ${CLAIMED_D}`,
-          [req.now, req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit],
-        ),
-      true,
+    const rows = await this.work(
+      `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3
+       FROM (${pick}) c WHERE d.seq = c.seq
+       RETURNING ${CLAIMED_D}`,
+      [req.now, req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, req.secretsRetiredAfter],
     );
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map(toClaimed);
@@ -412,7 +414,7 @@ export class PostgresStore implements Store {
 
   async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
     if (claims.length === 0) return;
-    await this.q(
+    await this.work(
       `UPDATE deliveries d SET run_at = d.next_attempt_at, lease_token = NULL
        FROM unnest($1::text[], $2::text[]) AS c(id, token) WHERE d.id = c.id AND d.lease_token = c.token`,
       [claims.map((c) => c.delivery_id), claims.map((c) => c.lease_token)],

@@ -32,7 +32,19 @@ import {
   type SigningSecret,
   type Store,
 } from '../store.js';
-import { CLAIMED_COLUMNS, DELIVERY_COLUMNS, type InsertCall, type Row, deliveryParams, toClaimed, toDelivery, toDomain } from '../rows.js';
+import {
+  CLAIMED_COLUMNS,
+  DELIVERY_COLUMNS,
+  type InsertCall,
+  type Row,
+  deliveryParams,
+  signingSecretsColumn,
+  toClaimed,
+  toDelivery,
+  toDomain,
+} from '../rows.js';
+
+const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')}`;
 import { SqliteEvents } from './events.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
@@ -194,13 +206,13 @@ export class SqliteStore implements Store {
            SELECT seq FROM deliveries
            WHERE run_at <= :now AND origin NOT IN (SELECT value FROM json_each(:excluded))
            ORDER BY run_at LIMIT :limit)
-         RETURNING ${CLAIMED_COLUMNS}`,
+         RETURNING ${CLAIM_RETURNING}`,
       ),
       claimOrigin: db.prepare(
         `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
          WHERE seq IN (
            SELECT seq FROM deliveries WHERE origin = :origin AND run_at <= :now ORDER BY run_at LIMIT :limit)
-         RETURNING ${CLAIMED_COLUMNS}`,
+         RETURNING ${CLAIM_RETURNING}`,
       ),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
@@ -428,13 +440,21 @@ export class SqliteStore implements Store {
     const token = `${req.owner}.${++this.claimCounter}`;
     const rows = this.relaxed(() =>
       req.origin !== undefined
-        ? this.s.claimOrigin.all({ now: req.now, margin: req.leaseMarginMs, token, origin: req.origin, limit: req.limit })
+        ? this.s.claimOrigin.all({
+            now: req.now,
+            margin: req.leaseMarginMs,
+            token,
+            origin: req.origin,
+            limit: req.limit,
+            secrets_after: req.secretsRetiredAfter,
+          })
         : this.s.claim.all({
             now: req.now,
             margin: req.leaseMarginMs,
             token,
             excluded: JSON.stringify(req.excludeOrigins),
             limit: req.limit,
+            secrets_after: req.secretsRetiredAfter,
           }),
     ) as Row[];
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));

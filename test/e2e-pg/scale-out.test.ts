@@ -1,0 +1,516 @@
+/**
+ * Scale-out on PostgreSQL (issue 5): one `serve --role api` process and three `serve --role worker`
+ * processes on one database; 2,000 sends to a counting HTTPS receiver; one worker is `kill -9`ed
+ * while sends are still flowing. Every accepted delivery is delivered (at least once), no queue_id
+ * is ever attempted by two processes at the same moment (the receiver never sees a request for a
+ * queue_id while an earlier request for it is still in flight), and the duplicates are reported.
+ *
+ * Which process sent a request is read from Linux's socket tables (/proc/net/tcp and
+ * /proc/<pid>/fd): the receiver knows each connection's client port, /proc knows which child owns
+ * that port. Nothing in Harepost is instrumented for this.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { Pool, request } from 'undici';
+import { createTestPki, type TestPki } from '../support/ca.js';
+import { startDnsServer, type DnsServer } from '../support/dns-server.js';
+import { freePort } from '../support/free-port.js';
+import { dropSchema, freshSchemaUrl, postgresAvailable } from '../support/postgres.js';
+import { waitFor } from '../support/wait.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+
+const TOTAL = 2000;
+const SEND_CONCURRENCY = 32;
+const KILL_AFTER_REQUESTS = 300;
+const WORKERS = 3;
+
+const base = await postgresAvailable();
+
+// ---------------------------------------------------------------------------------------------
+// The counting receiver
+
+interface Conn {
+  /** The client's (worker's) port on 127.0.0.1. */
+  remotePort: number;
+  openedAt: number;
+  /** Process that owns the client end, once a /proc snapshot has seen it. */
+  pid: number | null;
+}
+
+interface Hit {
+  id: string;
+  attempt: string;
+  conn: Conn;
+  /** performance.now() when the request's headers arrived. */
+  arrivedAt: number;
+  /** performance.now() when the response was finished or the connection went away; null while in flight. */
+  doneAt: number | null;
+  /** performance.now() when the receiver began to answer; null before (the random delay). */
+  respondedAt: number | null;
+}
+
+interface CountingReceiver {
+  port: number;
+  hits: Hit[];
+  byId: Map<string, Hit[]>;
+  conns: Conn[];
+  /** Resolve which child owns each connection seen so far (reads /proc). */
+  attribute(pids: readonly number[]): void;
+  close(): Promise<void>;
+}
+
+async function startCountingReceiver(pki: TestPki): Promise<CountingReceiver> {
+  const hits: Hit[] = [];
+  const byId = new Map<string, Hit[]>();
+  const conns: Conn[] = [];
+  const connOf = new WeakMap<Socket, Conn>();
+  const sockets = new Set<Socket>();
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const arrivedAt = performance.now();
+    const id = String(req.headers['x-harepost-queue-id'] ?? '');
+    const conn = connOf.get(req.socket) ?? { remotePort: req.socket.remotePort ?? 0, openedAt: arrivedAt, pid: null };
+    const hit: Hit = { id, attempt: String(req.headers['x-harepost-attempt'] ?? ''), conn, arrivedAt, doneAt: null, respondedAt: null };
+    hits.push(hit);
+    let list = byId.get(id);
+    if (!list) byId.set(id, (list = []));
+    list.push(hit);
+    res.on('finish', () => {
+      hit.doneAt ??= performance.now();
+    });
+    res.on('close', () => {
+      hit.doneAt ??= performance.now();
+    });
+    req.on('error', () => undefined);
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        if (res.destroyed) return;
+        hit.respondedAt = performance.now();
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+        res.end('ok');
+      }, Math.floor(Math.random() * 21)); // 0–20 ms, so attempts overlap in time
+    });
+  };
+
+  const server: HttpsServer = createHttpsServer({ cert: pki.certPem, key: pki.keyPem }, handler);
+  server.requestTimeout = 0;
+  server.headersTimeout = 0;
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (raw: Socket) => {
+    sockets.add(raw);
+    raw.on('error', () => undefined);
+    raw.on('close', () => sockets.delete(raw));
+  });
+  server.on('secureConnection', (tls: Socket) => {
+    const conn: Conn = { remotePort: tls.remotePort ?? 0, openedAt: performance.now(), pid: null };
+    conns.push(conn);
+    connOf.set(tls, conn);
+    tls.on('error', () => undefined);
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+  });
+  const addr = server.address();
+  if (addr === null || typeof addr === 'string') throw new Error('receiver: unexpected address');
+  const port = addr.port;
+
+  return {
+    port,
+    hits,
+    byId,
+    conns,
+    attribute(pids) {
+      const owners = socketOwners(pids, port);
+      for (const c of conns) if (c.pid === null) c.pid = owners.get(c.remotePort) ?? null;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+/** Client port → pid, for IPv4 connections to `serverPort` held by one of `pids` (Linux /proc). */
+function socketOwners(pids: readonly number[], serverPort: number): Map<number, number> {
+  const inodeOwner = new Map<string, number>();
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone
+    }
+    for (const fd of fds) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodeOwner.set(m[1]!, pid);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  const out = new Map<number, number>();
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of table.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    const localPort = Number.parseInt(f[1]!.split(':')[1] ?? '', 16);
+    const remotePort = Number.parseInt(f[2]!.split(':')[1] ?? '', 16);
+    const owner = inodeOwner.get(f[9]!);
+    if (remotePort === serverPort && owner !== undefined) out.set(localPort, owner);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { skip: base === null ? 'PostgreSQL unreachable (not CI)' : false }, () => {
+  let dir: string;
+  let pki: TestPki;
+  let dns: DnsServer;
+  let receiver: CountingReceiver;
+  let schema: string;
+  let dbUrl: string;
+  let db: pg.Client;
+  let env: NodeJS.ProcessEnv;
+  let apiPort: number;
+  let apiPool: Pool;
+  let key: string;
+  const children: Array<{ role: string; child: ChildProcess; port: number; stderr: () => string }> = [];
+
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, `harepost ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  function spawnServe(role: 'api' | 'worker', port: number) {
+    const child = spawn(process.execPath, [...CLI, 'serve', '--role', role], {
+      cwd: ROOT,
+      env: { ...env, HAREPOST_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stderr += d)); // pino logs to stdout: keep warnings for the report
+    const entry = { role, child, port, stderr: () => stderr };
+    children.push(entry);
+    return entry;
+  }
+
+  async function ready(entry: (typeof children)[number]): Promise<void> {
+    await waitFor(
+      async () => {
+        if (entry.child.exitCode !== null) throw new Error(`${entry.role} exited ${entry.child.exitCode}: ${entry.stderr()}`);
+        try {
+          const r = await request(`http://127.0.0.1:${entry.port}/readyz`);
+          await r.body.dump();
+          return r.statusCode === 200;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: `${entry.role} on port ${entry.port} did not become ready` },
+    );
+  }
+
+  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await apiPool.request({
+      path,
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text for the assertion message
+    }
+    return { status: res.statusCode, body: parsed };
+  }
+
+  const exited = (child: ChildProcess, ms: number) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
+      const t = setTimeout(() => resolve(null), ms);
+      child.once('exit', (code, signal) => {
+        clearTimeout(t);
+        resolve({ code, signal });
+      });
+    });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'harepost-scale-'));
+    pki = await createTestPki({ names: ['example.test', '*.example.test'], dir: join(dir, 'pki') });
+    receiver = await startCountingReceiver(pki);
+    dns = await startDnsServer();
+    dns.setA('*.example.test', ['127.0.0.1']);
+    ({ url: dbUrl, schema } = freshSchemaUrl(base!));
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_EXTRA_CA_CERTS: pki.caCertPath,
+      HAREPOST_DATABASE_URL: dbUrl,
+      HAREPOST_DNS_SERVERS: dns.address,
+      HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
+      HAREPOST_LEASE_MARGIN_MS: '1000',
+      HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
+      HAREPOST_LOG_LEVEL: 'warn',
+    };
+    key = JSON.parse(cli('accounts', 'create', '--name', 'Scale out', '--json')).live_key;
+    db = new pg.Client({ connectionString: base!, connectionTimeoutMillis: 5000 });
+    await db.connect();
+  });
+
+  after(async () => {
+    for (const { child } of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    }
+    for (const { child } of children) {
+      if ((await exited(child, 5000)) === null) child.kill('SIGKILL');
+    }
+    await apiPool?.close().catch(() => undefined);
+    await db?.end().catch(() => undefined);
+    await receiver?.close();
+    await dns?.close();
+    if (schema) await dropSchema(schema, base!);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('delivers every accepted send at least once, never two attempts of one queue_id at the same moment', { timeout: 120_000 }, async () => {
+    const t0 = performance.now();
+    apiPort = await freePort();
+    const apiProc = spawnServe('api', apiPort);
+    const workers: Array<ReturnType<typeof spawnServe>> = [];
+    for (let i = 0; i < WORKERS; i++) workers.push(spawnServe('worker', await freePort()));
+    await Promise.all(children.map(ready));
+    apiPool = new Pool(`http://127.0.0.1:${apiPort}`, { connections: SEND_CONCURRENCY });
+    const workerPids = workers.map((w) => w.child.pid!);
+    const tReady = performance.now();
+
+    const added = await api('POST', '/v1/domains', { domain: 'example.test' });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    dns.setTxt(added.body.record.name, [added.body.record.value]);
+    const verified = await api('POST', '/v1/domains/verify', { domain: 'example.test' });
+    assert.equal(verified.body.status, 'verified', JSON.stringify(verified.body));
+
+    // Which child owns each receiver connection: sample /proc as connections appear.
+    const sampler = setInterval(() => receiver.attribute(workerPids), 100);
+
+    // The victim is a worker with attempts in flight that the receiver has not begun to answer:
+    // it cannot have their results, so each of them must be attempted again after its lease runs out.
+    let victim = null as (typeof workers)[number] | null;
+    let killedAt = null as number | null;
+    let sentAtKill = -1;
+    let hitsAtKill = -1;
+    let cutByKill: Hit[] = [];
+    const tryKill = (): boolean => {
+      if (receiver.hits.length < KILL_AFTER_REQUESTS) return false;
+      const pending = receiver.hits.filter((h) => h.doneAt === null && h.respondedAt === null);
+      if (pending.some((h) => h.conn.pid === null)) receiver.attribute(workerPids);
+      const byPid = new Map<number, Hit[]>();
+      for (const h of pending) if (h.conn.pid !== null) byPid.set(h.conn.pid, [...(byPid.get(h.conn.pid) ?? []), h]);
+      const [pid, held] = [...byPid].sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+      if (pid === undefined || !held) return false;
+      victim = workers.find((w) => w.child.pid === pid)!;
+      cutByKill = held;
+      hitsAtKill = receiver.hits.length;
+      sentAtKill = next;
+      killedAt = performance.now();
+      victim.child.kill('SIGKILL');
+      return true;
+    };
+
+    const accepted: string[] = [];
+    const refused: Array<{ i: number; status: number; body: unknown }> = [];
+    let next = 0;
+    const sender = async () => {
+      while (next < TOTAL) {
+        const i = next++;
+        const r = await api('POST', '/v1/send', {
+          target: `https://hooks.example.test:${receiver.port}/scale/${i}`,
+          body: { n: i },
+          delivery: { timeout_ms: 2000 },
+        });
+        if (r.status === 202 && typeof r.body?.queue_id === 'string') accepted.push(r.body.queue_id);
+        else refused.push({ i, status: r.status, body: r.body });
+        if (killedAt === null) tryKill();
+      }
+    };
+    await Promise.all(Array.from({ length: SEND_CONCURRENCY }, sender));
+    const tSent = performance.now();
+    const killedWhileSending = killedAt !== null;
+    if (killedAt === null) {
+      await waitFor(() => tryKill(), { timeoutMs: 30_000, intervalMs: 1, message: 'no worker had an attempt in flight to be killed' });
+    }
+    if (victim === null || killedAt === null) throw new Error('no worker was killed');
+    const victimPid = victim.child.pid!;
+    const victimChild = victim.child;
+    assert.equal((await exited(victimChild, 5000))?.signal, 'SIGKILL', 'the victim died of SIGKILL');
+
+    // Every accepted queue_id reaches the receiver.
+    const acceptedSet = new Set(accepted);
+    await waitFor(
+      () => {
+        for (const id of acceptedSet) if (!receiver.byId.has(id)) return false;
+        return true;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        message: `receiver did not see every accepted queue_id (saw ${[...acceptedSet].filter((id) => receiver.byId.has(id)).length} of ${acceptedSet.size})`,
+      },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nworker logs:\n${children.map((c) => `[${c.role} ${c.child.pid}] ${c.stderr().slice(-2000)}`).join('\n')}`);
+    });
+    const tReceived = performance.now();
+
+    // ...and the store records them all delivered (results are written just after the response).
+    await waitFor(
+      async () => {
+        const r = await db.query(`SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE status = 'delivered'`);
+        return r.rows[0].n >= acceptedSet.size;
+      },
+      { timeoutMs: 20_000, intervalMs: 100, message: 'deliveries not all recorded as delivered' },
+    );
+    // Leave time for any late duplicate (a lease running out) to show up before judging overlaps.
+    await new Promise((r) => setTimeout(r, 500));
+    receiver.attribute(workerPids);
+    clearInterval(sampler);
+    const tDone = performance.now();
+
+    // ---- figures
+    const requests = receiver.hits.filter((h) => acceptedSet.has(h.id));
+    const strangers = receiver.hits.filter((h) => !acceptedSet.has(h.id));
+    const distinctSeen = [...receiver.byId.keys()].filter((id) => acceptedSet.has(id)).length;
+    const duplicates = requests.length - distinctSeen;
+    let duplicatesAfterKill = 0;
+    const overlaps: string[] = [];
+    const stillInFlight: string[] = [];
+    for (const [id, list] of receiver.byId) {
+      const sorted = [...list].sort((a, b) => a.arrivedAt - b.arrivedAt);
+      // the earlier request that finished last: each request must arrive after every earlier one finished
+      let latest = sorted[0]!;
+      for (let k = 1; k < sorted.length; k++) {
+        const cur = sorted[k]!;
+        if (cur.arrivedAt >= killedAt) duplicatesAfterKill++;
+        if (latest.doneAt === null || cur.arrivedAt < latest.doneAt) {
+          overlaps.push(
+            `${id}: request #${k + 1} (attempt header ${cur.attempt}, pid ${cur.conn.pid}) arrived at +${(cur.arrivedAt - t0).toFixed(1)} ms ` +
+              `while an earlier one (attempt header ${latest.attempt}, pid ${latest.conn.pid}, arrived +${(latest.arrivedAt - t0).toFixed(1)} ms) ` +
+              (latest.doneAt === null ? 'never finished' : `finished only at +${(latest.doneAt - t0).toFixed(1)} ms`),
+          );
+        }
+        if (latest.doneAt !== null && (cur.doneAt === null || cur.doneAt > latest.doneAt)) latest = cur;
+      }
+      for (const h of list) if (h.doneAt === null) stillInFlight.push(id);
+    }
+    const perPid = new Map<number | null, number>();
+    for (const h of requests) perPid.set(h.conn.pid, (perPid.get(h.conn.pid) ?? 0) + 1);
+    // each attempt the kill cut short is attempted again, by a survivor, after the kill
+    const retried = cutByKill.map((h) => {
+      const later = (receiver.byId.get(h.id) ?? []).filter((x) => x.arrivedAt > killedAt! && x.conn.pid !== victimPid);
+      return { id: h.id, after: later.length ? Math.min(...later.map((x) => x.arrivedAt)) - killedAt! : null };
+    });
+    const retryDelays = retried.flatMap((r) => (r.after === null ? [] : [r.after]));
+    const [{ n: attemptRows }] = (await db.query(`SELECT count(*)::int AS n FROM ${schema}.attempts`)).rows;
+    const [{ n: deliveredAttemptRows }] = (
+      await db.query(`SELECT count(*)::int AS n FROM ${schema}.attempts WHERE outcome = 'delivered'`)
+    ).rows;
+
+    console.log(
+      [
+        `scale-out: ${TOTAL} sends, ${accepted.length} accepted (202), ${refused.length} refused`,
+        `  receiver: ${requests.length} requests for ${distinctSeen} distinct queue_ids` +
+          (strangers.length ? `, ${strangers.length} requests for queue_ids never accepted` : ''),
+        `  duplicates (requests - distinct ids): ${duplicates}, of which after the kill: ${duplicatesAfterKill}`,
+        `  overlapping duplicates: ${overlaps.length}`,
+        `  kill -9 of worker pid ${victimPid} ${killedWhileSending ? 'while sends were flowing' : 'AFTER sends had ended'}: ` +
+          `after ${sentAtKill} sends started, ${hitsAtKill} requests received, ${cutByKill.length} of its attempts in flight unanswered; ` +
+          `those were attempted again ${retryDelays.length ? `${(Math.min(...retryDelays) / 1000).toFixed(2)}–${(Math.max(...retryDelays) / 1000).toFixed(2)} s after the kill` : 'never'}`,
+        `  requests per worker pid: ${[...perPid].map(([pid, n]) => `${pid === victimPid ? `${pid} (killed)` : pid ?? 'unattributed'}=${n}`).join(', ')}`,
+        `  store: ${attemptRows} attempt rows, ${deliveredAttemptRows} delivered`,
+        `  timings: processes ready ${((tReady - t0) / 1000).toFixed(1)} s; sends ${((tSent - tReady) / 1000).toFixed(1)} s; ` +
+          `all received +${((tReceived - tReady) / 1000).toFixed(1)} s; total ${((tDone - t0) / 1000).toFixed(1)} s`,
+      ].join('\n'),
+    );
+
+    // ---- assertions
+    assert.deepEqual(refused.slice(0, 5), [], `every send is accepted (${refused.length} were not)`);
+    assert.equal(accepted.length, TOTAL);
+    assert.equal(acceptedSet.size, TOTAL, 'queue_ids are unique');
+    assert.ok(killedWhileSending, `the worker was killed while sends were still flowing (receiver had ${hitsAtKill} requests when all sends were done)`);
+    assert.ok(hitsAtKill >= KILL_AFTER_REQUESTS && hitsAtKill < TOTAL, 'the kill came mid-run');
+    assert.ok(cutByKill.length >= 1, 'the kill cut short at least one attempt in flight');
+    assert.deepEqual(retried.filter((r) => r.after === null).map((r) => r.id), [], 'every attempt cut short by the kill was attempted again by a survivor');
+    assert.ok(duplicatesAfterKill >= cutByKill.length, `duplicates after the kill (${duplicatesAfterKill}) ≥ attempts it cut short (${cutByKill.length})`);
+    assert.deepEqual(strangers.map((h) => h.id).slice(0, 5), [], 'the receiver only saw accepted queue_ids');
+    for (const id of acceptedSet) assert.ok(receiver.byId.has(id), `${id} delivered at least once`);
+    assert.deepEqual(overlaps.slice(0, 10), [], `${overlaps.length} queue_ids had two requests in flight at the same moment`);
+    assert.deepEqual(stillInFlight.slice(0, 5), [], 'no request is left without a response or a closed connection');
+
+    // The survivors shared the work and outlived the run.
+    for (const w of workers) {
+      if (w === victim) continue;
+      assert.equal(w.child.exitCode, null, `worker ${w.child.pid} is still running: ${w.stderr()}`);
+      const n = perPid.get(w.child.pid!) ?? 0;
+      assert.ok(n >= TOTAL * 0.05, `surviving worker ${w.child.pid} attempted a real share (${n} of ${requests.length} requests)`);
+    }
+    assert.equal(apiProc.child.exitCode, null, 'the api process is still running');
+    assert.ok(
+      (perPid.get(null) ?? 0) <= requests.length * 0.02,
+      `requests attributed to a worker process (${perPid.get(null) ?? 0} unattributed)`,
+    );
+    for (const pid of perPid.keys()) assert.ok(pid === null || workerPids.includes(pid), `request sent by unknown pid ${pid}`);
+
+    // The store agrees: attempts recorded, one delivered attempt per delivery, nothing left leased.
+    assert.ok(attemptRows >= TOTAL, `attempts recorded (${attemptRows}) ≥ ${TOTAL}`);
+    assert.equal(deliveredAttemptRows, TOTAL, 'exactly one delivered attempt recorded per delivery');
+    assert.ok(attemptRows <= requests.length, `every recorded attempt was a request the receiver saw (${attemptRows} ≤ ${requests.length})`);
+    const [{ n: leftover }] = (
+      await db.query(`SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE lease_token IS NOT NULL OR run_at IS NOT NULL`)
+    ).rows;
+    assert.equal(leftover, 0, 'no delivery is still leased or due');
+
+    // The API's view (through the api process): every accepted delivery is listed as delivered, once.
+    const listed: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < TOTAL / 100 + 5; page++) {
+      const r = await api('GET', `/v1/deliveries?status=delivered&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      for (const d of r.body.data) {
+        assert.equal(d.status, 'delivered');
+        listed.push(d.queue_id);
+      }
+      cursor = r.body.next_cursor;
+      if (!cursor) break;
+    }
+    assert.equal(cursor, null, 'paging ended');
+    assert.equal(listed.length, TOTAL, 'the API lists every delivery as delivered');
+    assert.deepEqual([...listed].sort(), [...acceptedSet].sort());
+    const queued = await api('GET', '/v1/deliveries?status=queued&limit=100');
+    assert.deepEqual(queued.body.data, [], 'nothing left queued');
+  });
+});
