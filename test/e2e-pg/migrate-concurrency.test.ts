@@ -3,9 +3,15 @@
  * `harepost migrate` processes started together on a fresh schema all succeed and apply each
  * version once; three `harepost serve` processes started together on another fresh schema all
  * become ready, having applied the migrations once between them.
+ *
+ * Processes started "together" still reach the database milliseconds apart, which hides races
+ * that a busy host exposes. The third test lines four migrators up deterministically: it holds
+ * an EXCLUSIVE lock on pg_catalog.pg_namespace (which creating a schema must write to) until all
+ * four are waiting on a lock, then lets them go at the same instant.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -105,6 +111,48 @@ describe('migrations with many processes starting at once (PostgreSQL)', { skip:
     runs.push(again);
     assert.deepEqual(await within(again.exit, 30_000, 'migrate again'), { code: 0, signal: null }, again.output());
     assert.deepEqual(await migrations(schema), VERSIONS);
+  });
+
+  it('four `harepost migrate` processes released at the same instant all succeed (schema creation raced)', { timeout: 60_000 }, async () => {
+    const { url, schema } = freshSchemaUrl(base!);
+    schemas.push(schema);
+    const tag = `hp_migrace_${randomBytes(4).toString('hex')}`;
+    const gate = new pg.Client({ connectionString: base!, connectionTimeoutMillis: 5000 });
+    await gate.connect();
+    let batch: Run[] = [];
+    let lined = false;
+    try {
+      await gate.query('BEGIN');
+      await gate.query('LOCK TABLE pg_catalog.pg_namespace IN EXCLUSIVE MODE');
+      batch = Array.from({ length: 4 }, () => start(['migrate'], { ...baseEnv(url), PGAPPNAME: tag }));
+      runs.push(...batch);
+      // until every migrator waits on a lock (or 15 s, then they go however they stand)
+      lined = await waitFor(
+        async () => {
+          if (batch.some((r) => r.child.exitCode !== null)) return 'exited' as const;
+          const r = await db.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+            [tag],
+          );
+          return r.rows[0].n >= batch.length;
+        },
+        { timeoutMs: 15_000, intervalMs: 50 },
+      ).then(
+        (v) => v === true,
+        () => false,
+      );
+    } finally {
+      await gate.query('ROLLBACK').catch(() => undefined);
+      await gate.end().catch(() => undefined);
+    }
+    const exits = await within(Promise.all(batch.map((r) => r.exit)), 45_000, 'harepost migrate');
+    const failed = exits.flatMap((e, i) => (e.code === 0 ? [] : [`#${i + 1} exit ${e.code}: ${batch[i]!.output().trim()}`]));
+    console.log(
+      `migrate race: ${lined ? 'all 4 were waiting on a lock when released' : 'NOT all 4 were waiting on a lock when released'}; ` +
+        `${exits.length - failed.length} of ${exits.length} exited 0${failed.length ? `\n  ${failed.join('\n  ')}` : ''}`,
+    );
+    assert.deepEqual(failed, [], 'every migrate process released at the same instant exits 0');
+    assert.deepEqual(await migrations(schema), VERSIONS, 'each version recorded exactly once');
   });
 
   it('three `harepost serve` processes started together all become ready, migrations applied once', { timeout: 60_000 }, async () => {

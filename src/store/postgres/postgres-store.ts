@@ -117,9 +117,10 @@ export class PostgresStore implements Store {
     await reachable(async () => {
       const client = await this.pool.connect();
       try {
-        if (this.settings.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.settings.schema}`);
+        // the lock first: CREATE SCHEMA IF NOT EXISTS itself races between sessions
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
         try {
+          if (this.settings.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.settings.schema}`);
           await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
             version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
           const done = new Set(
