@@ -58,6 +58,8 @@ export class Dispatcher {
   private lastGeneralFull = false;
   /** Origins that were at their cap when a slot freed: they may have due work waiting. */
   private readonly refill = new Set<string>();
+  /** Claimed (leased) deliveries waiting for a slot of their origin, oldest first. */
+  private readonly waiting = new Map<string, Array<{ d: ClaimedDelivery; claimedAt: number }>>();
   /** Earliest due time outside saturated origins; undefined until read again. */
   private nextDue: number | null | undefined = undefined;
   private wake: (() => void) | null = null;
@@ -104,14 +106,15 @@ export class Dispatcher {
     while (this.inFlight > 0 && this.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - this.now()))));
     }
-    const abandoned: ReleasedClaim[] = [...this.running.values()].map((d) => ({
-      delivery_id: d.id,
-      lease_token: d.lease_token,
-    }));
-    if (abandoned.length > 0) {
-      this.opts.logger.warn({ count: abandoned.length }, 'shutdown grace over: releasing attempts still in flight');
-      await this.opts.store.releaseClaims(abandoned);
+    const abandoned: ReleasedClaim[] = [
+      ...this.running.values(),
+      ...[...this.waiting.values()].flat().map((w) => w.d),
+    ].map((d) => ({ delivery_id: d.id, lease_token: d.lease_token }));
+    this.waiting.clear();
+    if (this.running.size > 0) {
+      this.opts.logger.warn({ count: this.running.size }, 'shutdown grace over: releasing attempts still in flight');
     }
+    if (abandoned.length > 0) await this.opts.store.releaseClaims(abandoned);
     await Promise.allSettled([...this.pendingRecords]);
   }
 
@@ -185,16 +188,11 @@ export class Dispatcher {
   /** Claims for origins that were saturated and have a free slot again. */
   private async refillOrigins(): Promise<void> {
     for (const origin of [...this.refill]) {
-      const room = Math.min(
-        this.opts.maxInFlightPerOrigin - (this.perOrigin.get(origin) ?? 0),
-        this.opts.maxInFlight - this.inFlight,
-      );
-      if (room <= 0) {
-        // saturated again: its next completion brings it back; out of total capacity: keep it
-        if ((this.perOrigin.get(origin) ?? 0) >= this.opts.maxInFlightPerOrigin) this.refill.delete(origin);
-        continue;
-      }
+      const busy = (this.perOrigin.get(origin) ?? 0) + (this.waiting.get(origin)?.length ?? 0);
+      // enough to fill its free slots and a buffer as deep as its cap: one claim serves many completions
+      const room = Math.min(2 * this.opts.maxInFlightPerOrigin - busy, this.claimBatch);
       this.refill.delete(origin);
+      if (room <= 0) continue; // its buffer is full; a completion brings it back
       const claimed = await this.opts.store.claimDue({
         now: this.now(),
         limit: room,
@@ -204,7 +202,7 @@ export class Dispatcher {
         origin,
         secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
       });
-      for (const d of claimed) this.begin(d);
+      await this.admitAll(claimed);
     }
   }
 
@@ -218,16 +216,63 @@ export class Dispatcher {
       excludeOrigins: this.saturatedOrigins(),
       secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
     });
+    const released = await this.admitAll(claimed);
+    return claimed.length === room && released === 0;
+  }
+
+  /**
+   * Starts what fits under the caps; keeps the rest, still leased, in its origin's buffer (at
+   * most one cap deep) to start as slots free — no claim round trip per completion; gives back
+   * what does not fit. Returns how many were given back.
+   */
+  private async admitAll(claimed: readonly ClaimedDelivery[]): Promise<number> {
+    const now = this.now();
     const giveBack: ReleasedClaim[] = [];
     for (const d of claimed) {
-      if ((this.perOrigin.get(d.origin) ?? 0) >= this.opts.maxInFlightPerOrigin) {
-        giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
-      } else {
+      if (this.hasSlot(d.origin)) {
         this.begin(d);
+        continue;
+      }
+      const queue = this.waiting.get(d.origin) ?? [];
+      if (queue.length < this.opts.maxInFlightPerOrigin) {
+        queue.push({ d, claimedAt: now });
+        this.waiting.set(d.origin, queue);
+      } else {
+        giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
       }
     }
     if (giveBack.length > 0) await this.opts.store.releaseClaims(giveBack, { quiet: true });
-    return claimed.length === room && giveBack.length === 0;
+    return giveBack.length;
+  }
+
+  private hasSlot(origin: string): boolean {
+    return this.inFlight < this.opts.maxInFlight && (this.perOrigin.get(origin) ?? 0) < this.opts.maxInFlightPerOrigin;
+  }
+
+  /**
+   * Starts buffered deliveries of `origin` while it has slots. One that waited so long its lease
+   * could run out before its attempt ends is given back instead (another claim will take it).
+   */
+  private startWaiting(origin: string): void {
+    const queue = this.waiting.get(origin);
+    if (!queue) return;
+    const stale: ReleasedClaim[] = [];
+    const maxWait = this.opts.leaseMarginMs / 2;
+    while (queue.length > 0 && this.hasSlot(origin)) {
+      const { d, claimedAt } = queue.shift()!;
+      if (this.now() - claimedAt > maxWait) stale.push({ delivery_id: d.id, lease_token: d.lease_token });
+      else this.begin(d);
+    }
+    if (queue.length === 0) this.waiting.delete(origin);
+    if (stale.length > 0) {
+      this.opts.store
+        .releaseClaims(stale, { quiet: true })
+        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'giving back claims failed'))
+        .finally(() => {
+          this.refill.add(origin);
+          this.kick();
+        });
+    }
   }
 
   private begin(d: ClaimedDelivery): void {
@@ -241,7 +286,11 @@ export class Dispatcher {
       const before = this.perOrigin.get(d.origin) ?? 1;
       if (before <= 1) this.perOrigin.delete(d.origin);
       else this.perOrigin.set(d.origin, before - 1);
-      if (before >= this.opts.maxInFlightPerOrigin) this.refill.add(d.origin);
+      if (this.active) {
+        this.startWaiting(d.origin);
+        if (wasFull) for (const origin of [...this.waiting.keys()]) this.startWaiting(origin);
+        if (before >= this.opts.maxInFlightPerOrigin && !this.waiting.has(d.origin)) this.refill.add(d.origin);
+      }
       if (wasFull || this.lastGeneralFull) this.generalWanted = true;
       this.kick();
     });
