@@ -360,6 +360,9 @@ export interface Store {
   getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null>;
   listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage>;
 
+  /** How many deliveries are in each non-final status, all accounts together (for metrics). */
+  countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }>;
+
   /** Leases up to `limit` due deliveries, oldest due first. */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /**

@@ -41,6 +41,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('is ready once migrated', async () => {
       assert.equal(await store.ready(), true);
+      assert.deepEqual(await store.countPendingDeliveries(), { queued: 0, retrying: 0, dead_letter: 0 });
     });
 
     it('authenticates by key hash, lists keys without secrets, revokes', async () => {

@@ -475,6 +475,15 @@ export class PostgresStore implements Store {
     return items.map(() => undefined);
   }
 
+  async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
+    const out = { queued: 0, retrying: 0, dead_letter: 0 };
+    const rows = await this.q(
+      `SELECT status, COUNT(*)::int AS n FROM deliveries WHERE status IN ('queued', 'retrying', 'dead_letter') GROUP BY status`,
+    );
+    for (const r of rows) out[r.status as keyof typeof out] = r.n as number;
+    return out;
+  }
+
   async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
     const r = (
       await this.q(

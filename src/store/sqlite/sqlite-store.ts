@@ -496,6 +496,15 @@ export class SqliteStore implements Store {
     return items.map(() => undefined);
   }
 
+  async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
+    const out = { queued: 0, retrying: 0, dead_letter: 0 };
+    const rows = this.db
+      .prepare(`SELECT status, COUNT(*) AS n FROM deliveries WHERE status IN ('queued', 'retrying', 'dead_letter') GROUP BY status`)
+      .all() as Array<{ status: keyof typeof out; n: number }>;
+    for (const r of rows) out[r.status] = r.n;
+    return out;
+  }
+
   async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
     const r = this.s.nextDue.get(JSON.stringify(excludeOrigins)) as Row | undefined;
     return r ? (r.run_at as number) : null;
