@@ -27,6 +27,9 @@ export interface Config {
   leaseMarginMs: number;
   /** Longest SIGTERM waits for in-flight attempts before it gives their leases back. */
   shutdownGraceMs: number;
+  /** Final deliveries and events older than this are deleted. */
+  retentionDays: number;
+  retentionIntervalMs: number;
 }
 
 interface Setting<K extends keyof Config> {
@@ -154,6 +157,20 @@ const SETTINGS = [
     flag: 'shutdown-grace-ms',
     parse: int(0, 600_000),
     fallback: 10_000,
+  },
+  {
+    key: 'retentionDays',
+    env: 'HAREPOST_RETENTION_DAYS',
+    flag: 'retention-days',
+    parse: int(1, 36_500),
+    fallback: 30,
+  },
+  {
+    key: 'retentionIntervalMs',
+    env: 'HAREPOST_RETENTION_INTERVAL_MS',
+    flag: 'retention-interval-ms',
+    parse: int(1000, 86_400_000),
+    fallback: 60_000,
   },
 ] as const satisfies ReadonlyArray<Setting<keyof Config>>;
 

@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
-import { deliveryRoutes } from './routes/deliveries.js';
+import { deliveryRoutes, replayRoutes } from './routes/deliveries.js';
 import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
 import { destinationRoutes } from './routes/destinations.js';
@@ -51,6 +51,7 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
       installAuth(v1, deps);
       sendRoutes(v1, deps);
       deliveryRoutes(v1, deps);
+      replayRoutes(v1, deps);
       domainRoutes(v1, deps);
       keyRoutes(v1, deps);
       signingSecretRoutes(v1, deps);

@@ -8,6 +8,7 @@ import type { Agent } from 'undici';
 import { buildApi } from '../api/app.js';
 import type { Config } from '../config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
+import { RetentionPruner } from '../delivery/retention.js';
 import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
 import { createGuardedAgent } from '../net/guarded-agent.js';
 import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
@@ -21,6 +22,7 @@ export interface Harepost {
   logger: Logger;
   api: FastifyInstance | null;
   dispatcher: Dispatcher | null;
+  pruner: RetentionPruner | null;
   /** http://host:port the API listens on (null for a worker). */
   url: string | null;
   /** Stops taking work, lets in-flight attempts finish (bounded), closes everything. */
@@ -61,7 +63,14 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   });
   const attempt = (req: AttemptRequest) => performAttempt(agent, req);
   let dispatcher: Dispatcher | null = null;
+  let pruner: RetentionPruner | null = null;
   if (config.role !== 'api') {
+    pruner = new RetentionPruner({
+      store,
+      retentionDays: config.retentionDays,
+      intervalMs: config.retentionIntervalMs,
+      logger: logger.child({ component: 'retention' }),
+    });
     dispatcher = new Dispatcher({
       store,
       attempt,
@@ -93,6 +102,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
       : null;
   dispatcher?.start();
+  pruner?.start();
   logger.info({ url, role: config.role, store: store.kind }, 'harepost started');
 
   let closing: Promise<void> | null = null;
@@ -100,13 +110,14 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
     (closing ??= (async () => {
       logger.info('shutting down: no new work taken');
       await api.close();
+      await pruner?.stop();
       await dispatcher?.stop(config.shutdownGraceMs);
       await store.close();
       await agent.close().catch(() => undefined);
       logger.info('stopped');
     })());
 
-  return { config, store, logger, api, dispatcher, url, close };
+  return { config, store, logger, api, dispatcher, pruner, url, close };
 }
 
 /** Node's bundled roots, so an extra CA adds to them rather than replacing them. */

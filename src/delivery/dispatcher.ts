@@ -321,14 +321,14 @@ export class Dispatcher {
     } else {
       outcome = result.kind;
     }
-    const next = statusAfterAttempt(outcome, attempt, d.policy.max_attempts);
+    const next = statusAfterAttempt(outcome, attempt - d.attempt_base, d.policy.max_attempts);
     if (d.destination_id && result.kind === 'response' && result.status === 410) {
       const reason = `The destination answered 410 Gone to delivery ${d.id} at ${new Date(finishedAt).toISOString()}`;
       this.opts.store
         .disableDestination(d.destination_id, reason, finishedAt)
         .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
     }
-    const nextAttemptAt = next.retry ? finishedAt + retryDelayMs(d.policy, attempt, retryAfterMs, this.random) : null;
+    const nextAttemptAt = next.retry ? finishedAt + retryDelayMs(d.policy, attempt - d.attempt_base, retryAfterMs, this.random) : null;
     if (nextAttemptAt !== null && this.nextDue !== undefined && (this.nextDue === null || nextAttemptAt < this.nextDue)) {
       this.nextDue = nextAttemptAt; // wake for our own retry
     }

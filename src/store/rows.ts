@@ -28,7 +28,8 @@ export const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, meth
   next_attempt_at, error, event_id, event_type, destination_id`;
 
 export const CLAIMED_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
-  idempotency_key, metadata, sign, created_at, attempt_count, lease_token, event_id, event_type, destination_id`;
+  idempotency_key, metadata, sign, created_at, attempt_count, attempt_base, lease_token, event_id, event_type,
+  destination_id`;
 
 const truthy = (v: unknown) => v === 1 || v === true;
 const orNull = <T>(v: unknown) => (v ?? null) as T | null;
@@ -71,6 +72,7 @@ export function toClaimed(r: Row): ClaimedDelivery {
   return {
     ...toNewDelivery(r),
     attempt_count: r.attempt_count as number,
+    attempt_base: r.attempt_base as number,
     lease_token: r.lease_token as string,
     signing_secrets: secrets ? secrets.split(' ') : [],
   };

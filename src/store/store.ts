@@ -123,6 +123,8 @@ export interface ClaimedDelivery extends NewDelivery {
   event_type: string | null;
   destination_id: string | null;
   attempt_count: number;
+  /** Attempts made before the current budget: max_attempts counts from here (a replay moves it). */
+  attempt_base: number;
   /** Proves the lease when the result is recorded; a stale token's result is discarded. */
   lease_token: string;
   /**
@@ -256,6 +258,32 @@ export interface EnqueueOptions {
   idempotencyNotBefore?: number;
 }
 
+export interface RequeueFilter {
+  /** dead_letter and/or rejected. */
+  statuses: ReadonlyArray<'dead_letter' | 'rejected'>;
+  destination_id?: string;
+  event_id?: string;
+  created_before?: number;
+  created_after?: number;
+  /** Only deliveries last changed before this: a bulk replay never picks up what it re-queued. */
+  updated_before?: number;
+}
+
+export interface PruneRequest {
+  /** Final deliveries (delivered, rejected, dead_letter) last changed before this go, with their attempts. */
+  deliveriesBefore: number;
+  eventsBefore: number;
+  idempotencyBefore: number;
+  /** Most rows of each kind in this batch. */
+  limit: number;
+}
+
+export interface PruneResult {
+  deliveries: number;
+  events: number;
+  idempotency_keys: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -359,6 +387,17 @@ export interface Store {
 
   getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null>;
   listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage>;
+
+  /**
+   * Re-queues one dead_letter or rejected delivery with a fresh attempt budget (its history
+   * stays; numbering goes on). `conflict`: it is queued, retrying or delivered, or its
+   * destination is gone.
+   */
+  requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number): Promise<'requeued' | 'conflict' | 'not_found'>;
+  /** Re-queues up to `limit` dead_letter/rejected deliveries matching `filter`; returns how many. */
+  requeueDeliveries(accountId: string, mode: KeyMode, filter: RequeueFilter, limit: number, now: number): Promise<number>;
+  /** Deletes one batch of what retention no longer keeps; returns what it deleted. */
+  prune(request: PruneRequest): Promise<PruneResult>;
 
   /** How many deliveries are in each non-final status, all accounts together (for metrics). */
   countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }>;

@@ -232,6 +232,76 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(events.rows.map((e) => e.id), ['evt_c9']);
     });
 
+    it('re-queues final deliveries with a fresh budget, one or in bulk by filter', async () => {
+      const t = 90_000_000;
+      const origin = 'https://replay.example.test';
+      const items = [1, 2, 3, 4].map((i) => delivery({ account_id: 'acct_b', mode: 'live', origin, created_at: t + i, event_id: i < 3 ? 'evt_r' : null }));
+      await store.enqueueDeliveries('acct_b', 'live', items);
+      const claims = await store.claimDue({ now: t + 10, limit: 10, owner: 'r', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      const token = new Map(claims.map((c) => [c.id, c.lease_token]));
+      const finish = (d: NewDelivery, status: 'dead_letter' | 'rejected' | 'delivered', attempt: number) =>
+        store.recordAttempts([{ delivery_id: d.id, lease_token: token.get(d.id)!, status, next_attempt_at: null,
+          attempt: { attempt, outcome: status === 'delivered' ? 'delivered' : status === 'rejected' ? 'rejected' : 'failed', http_status: 500, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+      await finish(items[0]!, 'dead_letter', 1);
+      await finish(items[1]!, 'rejected', 1);
+      await finish(items[2]!, 'dead_letter', 1);
+      await finish(items[3]!, 'delivered', 1);
+
+      assert.equal(await store.requeueDelivery('acct_b', 'live', items[3]!.id, t + 20), 'conflict', 'delivered cannot be replayed');
+      assert.equal(await store.requeueDelivery('acct_a', 'live', items[0]!.id, t + 20), 'not_found', 'another account');
+      assert.equal(await store.requeueDelivery('acct_b', 'test', items[0]!.id, t + 20), 'not_found', 'another mode');
+      assert.equal(await store.requeueDelivery('acct_b', 'live', items[0]!.id, t + 20), 'requeued');
+      assert.equal(await store.requeueDelivery('acct_b', 'live', items[0]!.id, t + 21), 'conflict', 'already queued');
+      const replayed = await store.getDelivery('acct_b', 'live', items[0]!.id);
+      assert.equal(replayed?.delivery.status, 'queued');
+      assert.equal(replayed?.delivery.next_attempt_at, t + 20);
+      assert.equal(replayed?.attempts.length, 1, 'history kept');
+      const again = await store.claimDue({ now: t + 30, limit: 10, owner: 'r', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.deepEqual(again.map((c) => [c.id, c.attempt_count, c.attempt_base]), [[items[0]!.id, 1, 1]], 'numbering goes on; budget from here');
+
+      // bulk: rejected only, within the event
+      assert.equal(await store.requeueDeliveries('acct_b', 'live', { statuses: ['rejected'], event_id: 'evt_r' }, 100, t + 40), 1);
+      // bulk in small batches: the rest of the dead letters created before t + 4
+      assert.equal(await store.requeueDeliveries('acct_b', 'live', { statuses: ['dead_letter', 'rejected'], created_before: t + 4 }, 100, t + 50), 1);
+      assert.equal(await store.requeueDeliveries('acct_b', 'live', { statuses: ['dead_letter', 'rejected'] }, 100, t + 60), 0, 'nothing left to replay');
+      assert.equal((await store.getDelivery('acct_b', 'live', items[2]!.id))?.delivery.status, 'queued');
+      assert.equal((await store.getDelivery('acct_b', 'live', items[3]!.id))?.delivery.status, 'delivered');
+    });
+
+    it('prunes exactly what is past its age, in batches', async () => {
+      const t = 95_000_000;
+      const origin = 'https://prune.example.test';
+      const done = [1, 2, 3].map((i) => delivery({ account_id: 'acct_a', mode: 'test', origin, created_at: t + i }));
+      const pending = delivery({ account_id: 'acct_a', mode: 'test', origin, created_at: t });
+      await store.enqueueDeliveries('acct_a', 'test', [...done, pending]);
+      const claims = await store.claimDue({ now: t + 10, limit: 10, owner: 'p', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      const token = new Map(claims.map((c) => [c.id, c.lease_token]));
+      for (const d of done) {
+        await store.recordAttempts([{ delivery_id: d.id, lease_token: token.get(d.id)!, status: 'delivered', next_attempt_at: null,
+          attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+      }
+      await store.releaseClaims([{ delivery_id: pending.id, lease_token: token.get(pending.id)! }], { quiet: true });
+      const cutoff = Date.now() + 1; // everything final so far is "old"
+      const first = await store.prune({ deliveriesBefore: cutoff, eventsBefore: 0, idempotencyBefore: 0, limit: 2 });
+      assert.equal(first.deliveries, 2, 'one batch at a time');
+      const rest = await store.prune({ deliveriesBefore: cutoff, eventsBefore: 0, idempotencyBefore: 0, limit: 1000 });
+      assert.ok(rest.deliveries >= 1);
+      for (const d of done) assert.equal(await store.getDelivery('acct_a', 'test', d.id), null, 'final and old: gone');
+      assert.ok(await store.getDelivery('acct_a', 'test', pending.id), 'pending is never pruned');
+      // events and idempotency records by their own cut-offs
+      const ev = { id: 'evt_prune', account_id: 'acct_a', mode: 'test' as const, type: 'x', body: null, idempotency_key: null, metadata: null, created_at: 1000 };
+      await store.enqueueDeliveries('acct_a', 'test', [], {
+        event: ev,
+        idempotency: { key: 'old-key', request_hash: 'h', status_code: 202, response: '{}', created_at: 1000 },
+      });
+      const young = await store.prune({ deliveriesBefore: 0, eventsBefore: 999, idempotencyBefore: 999, limit: 100 });
+      assert.deepEqual([young.events, young.idempotency_keys], [0, 0], 'not yet past their age');
+      const old = await store.prune({ deliveriesBefore: 0, eventsBefore: 1001, idempotencyBefore: 1001, limit: 100 });
+      assert.deepEqual([old.events, old.idempotency_keys], [1, 1]);
+      assert.equal(await store.getEvent('acct_a', 'test', 'evt_prune'), null);
+      assert.equal(await store.findIdempotentResponse('acct_a', 'test', 'old-key', 0), null);
+    });
+
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
       // drain whatever earlier tests left due
       await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [], secretsRetiredAfter: 0 });

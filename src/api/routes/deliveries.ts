@@ -1,9 +1,9 @@
 /** GET /v1/deliveries and GET /v1/deliveries/{id} (harepost-deliveries-reference). */
 import type { FastifyInstance } from 'fastify';
 import { DELIVERY_STATUSES, isDeliveryStatus } from '../../core/outcome.js';
-import { InvalidCursorError, type ListDeliveriesQuery } from '../../store/store.js';
+import { InvalidCursorError, type ListDeliveriesQuery, type RequeueFilter } from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
+import { ApiError, badRequest, notFound } from '../errors.js';
 import { deliveryDetail, deliverySummary } from '../present.js';
 
 const listQuerySchema = {
@@ -57,3 +57,63 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
 }
 
 export { listQuerySchema };
+
+const bulkRetrySchema = {
+  type: ['object', 'null'],
+  properties: {
+    status: { type: 'string', enum: ['dead_letter', 'rejected'], description: 'Default: both.' },
+    destination_id: { type: 'string' },
+    event_id: { type: 'string' },
+    created_before: { type: 'string', description: 'ISO 8601 time.' },
+    created_after: { type: 'string', description: 'ISO 8601 time.' },
+  },
+} as const;
+
+const REPLAY_BATCH = 1000;
+
+function instant(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw badRequest(field, `${field} must be an ISO 8601 time such as 2026-06-10T14:22:10Z`);
+  return ms;
+}
+
+/** Replay: re-queue dead letters and rejections with a fresh attempt budget. */
+export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post<{ Params: { id: string } }>('/deliveries/:id/retry', async (request, reply) => {
+    const { account_id, mode } = request.auth;
+    const r = await deps.store.requeueDelivery(account_id, mode, request.params.id, Date.now());
+    if (r === 'not_found') throw notFound('Delivery');
+    if (r === 'conflict') {
+      throw new ApiError(
+        409,
+        'not_replayable',
+        'Only a dead_letter or rejected delivery can be retried (this one is queued, retrying or delivered, or its destination was deleted)',
+      );
+    }
+    const found = await deps.store.getDelivery(account_id, mode, request.params.id);
+    return reply.code(202).send(deliveryDetail(found!.delivery, found!.attempts));
+  });
+
+  app.post<{
+    Body: { status?: 'dead_letter' | 'rejected'; destination_id?: string; event_id?: string; created_before?: string; created_after?: string } | null;
+  }>('/deliveries/retry', { schema: { body: bulkRetrySchema } }, async (request, reply) => {
+    const b = request.body ?? {};
+    const started = Date.now();
+    const filter: RequeueFilter = { statuses: b.status ? [b.status] : ['dead_letter', 'rejected'], updated_before: started + 1 };
+    if (b.destination_id !== undefined) filter.destination_id = b.destination_id;
+    if (b.event_id !== undefined) filter.event_id = b.event_id;
+    const before = instant(b.created_before, 'created_before');
+    const after = instant(b.created_after, 'created_after');
+    if (before !== undefined) filter.created_before = before;
+    if (after !== undefined) filter.created_after = after;
+    let count = 0;
+    for (;;) {
+      const n = await deps.store.requeueDeliveries(request.auth.account_id, request.auth.mode, filter, REPLAY_BATCH, started + 1);
+      count += n;
+      if (n < REPLAY_BATCH) break;
+      await new Promise((r) => setImmediate(r)); // let other requests and the dispatcher run between batches
+    }
+    return reply.code(202).send({ count });
+  });
+}

@@ -43,6 +43,7 @@ import type {
 } from '../store.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
 
 /** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
@@ -73,6 +74,7 @@ export class PostgresStore implements Store {
   private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | null>((calls) => this.commitInserts(calls));
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   private readonly ev: PgEvents;
+  private readonly maintenance: PgMaintenance;
 
   constructor(url: string) {
     this.settings = parsePgUrl(url);
@@ -84,6 +86,10 @@ export class PostgresStore implements Store {
       (text, params) => this.q(text, params),
       (fn) => this.tx(fn),
       (origins) => this.notify(origins),
+    );
+    this.maintenance = new PgMaintenance(
+      (text, params) => this.q(text, params),
+      (fn) => this.tx(fn),
     );
   }
 
@@ -473,6 +479,22 @@ export class PostgresStore implements Store {
       );
     }, true);
     return items.map(() => undefined);
+  }
+
+  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number) {
+    const r = await this.maintenance.requeueDelivery(accountId, mode, id, now);
+    if (r === 'requeued') await this.notify(null);
+    return r;
+  }
+
+  async requeueDeliveries(...a: Parameters<Store['requeueDeliveries']>): Promise<number> {
+    const n = await this.maintenance.requeueDeliveries(...a);
+    if (n > 0) await this.notify(null);
+    return n;
+  }
+
+  prune(req: Parameters<Store['prune']>[0]) {
+    return this.maintenance.prune(req);
   }
 
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {

@@ -184,4 +184,14 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_due_by_origin ON deliveries(origin, run_at) WHERE run_at IS NOT NULL;
     `,
   },
+  {
+    version: 5,
+    name: 'replay budgets, retention indexes',
+    sql: `
+      -- attempts made before the current budget (a replay starts a fresh one, numbering goes on)
+      ALTER TABLE deliveries ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX deliveries_by_status_age ON deliveries(status, updated_at);
+      CREATE INDEX events_by_age ON events(created_at);
+    `,
+  },
 ];

@@ -46,6 +46,7 @@ import {
 
 const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')}`;
 import { SqliteEvents } from './events.js';
+import { SqliteMaintenance } from './maintenance.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
@@ -67,6 +68,7 @@ export class SqliteStore implements Store {
   /** One prepared statement per shape of list query (which filters are set). */
   private readonly listStatements = new Map<string, Statement>();
   private eventsRepo: SqliteEvents | null = null;
+  private maintenance: SqliteMaintenance | null = null;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -115,6 +117,7 @@ export class SqliteStore implements Store {
     apply.immediate();
     this.stmts = this.prepare();
     this.eventsRepo = new SqliteEvents(this.db);
+    this.maintenance = new SqliteMaintenance(this.db);
   }
 
   async ready(): Promise<boolean> {
@@ -494,6 +497,27 @@ export class SqliteStore implements Store {
     })());
     // a retry's time is known to the dispatcher that recorded it; nobody else needs waking
     return items.map(() => undefined);
+  }
+
+  private get m(): SqliteMaintenance {
+    if (!this.maintenance) throw new Error('store not migrated: call migrate() first');
+    return this.maintenance;
+  }
+
+  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number) {
+    const r = this.m.requeueDelivery(accountId, mode, id, now);
+    if (r === 'requeued') this.events.emit('work', null);
+    return r;
+  }
+
+  async requeueDeliveries(...a: Parameters<Store['requeueDeliveries']>): Promise<number> {
+    const n = this.m.requeueDeliveries(...a);
+    if (n > 0) this.events.emit('work', null);
+    return n;
+  }
+
+  async prune(req: Parameters<Store['prune']>[0]) {
+    return this.m.prune(req);
   }
 
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {

@@ -1,0 +1,78 @@
+/** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on PostgreSQL. */
+import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
+import type { Querier } from './postgres-store.js';
+
+const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
+const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
+  SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
+/** A fresh budget, due now ($1) — or parked, when its destination is disabled. */
+const REQUEUE = `status = 'queued', attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
+  next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL`;
+
+export class PgMaintenance {
+  constructor(
+    private readonly q: Querier,
+    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+  ) {}
+
+  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number): Promise<'requeued' | 'conflict' | 'not_found'> {
+    const done = await this.q(
+      `UPDATE deliveries d SET ${REQUEUE}
+       WHERE d.id = $2 AND d.account_id = $3 AND d.mode = $4 AND d.status IN ('dead_letter', 'rejected') AND NOT ${GONE}
+       RETURNING d.id`,
+      [now, id, accountId, mode],
+    );
+    if (done.length > 0) return 'requeued';
+    const found = await this.q('SELECT 1 FROM deliveries WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+    return found.length > 0 ? 'conflict' : 'not_found';
+  }
+
+  async requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number): Promise<number> {
+    const params: unknown[] = [now, accountId, mode, [...f.statuses], limit];
+    const where = ['d.account_id = $2', 'd.mode = $3', 'd.status = ANY($4::text[])', `NOT ${GONE}`];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (f.destination_id !== undefined) add('d.destination_id = ?', f.destination_id);
+    if (f.event_id !== undefined) add('d.event_id = ?', f.event_id);
+    if (f.created_before !== undefined) add('d.created_at < ?', f.created_before);
+    if (f.created_after !== undefined) add('d.created_at > ?', f.created_after);
+    if (f.updated_before !== undefined) add('d.updated_at < ?', f.updated_before);
+    const rows = await this.q(
+      `UPDATE deliveries d SET ${REQUEUE}
+       FROM (SELECT d.seq FROM deliveries d WHERE ${where.join(' AND ')} ORDER BY d.seq LIMIT $5 FOR UPDATE SKIP LOCKED) c
+       WHERE d.seq = c.seq RETURNING d.seq`,
+      params,
+    );
+    return rows.length;
+  }
+
+  prune(req: PruneRequest): Promise<PruneResult> {
+    return this.tx(async (q) => {
+      const old = await q(
+        `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < $1
+         LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [req.deliveriesBefore, req.limit],
+      );
+      const seqs = old.map((r) => r.seq as number);
+      await q('DELETE FROM attempts WHERE delivery_seq = ANY($1::bigint[])', [seqs]);
+      const deliveries = (await q('DELETE FROM deliveries WHERE seq = ANY($1::bigint[]) RETURNING seq', [seqs])).length;
+      const events = (
+        await q(
+          'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING seq',
+          [req.eventsBefore, req.limit],
+        )
+      ).length;
+      const idempotency_keys = (
+        await q(
+          `DELETE FROM idempotency_keys WHERE (account_id, mode, key) IN (
+             SELECT account_id, mode, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+           RETURNING key`,
+          [req.idempotencyBefore, req.limit],
+        )
+      ).length;
+      return { deliveries, events, idempotency_keys };
+    });
+  }
+}
