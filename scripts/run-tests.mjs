@@ -28,7 +28,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 // Files whose end-to-end behaviour depends on the store run again on PostgreSQL.
-const storeBound = files.filter((f) => f.startsWith('test/e2e/') && !/\/(cli|net-guarded-agent)\.test\.ts$/.test(f));
+const storeBound = files.filter((f) => f.startsWith('test/e2e/') && !/\/(cli|net-guarded-agent|dev-sandbox)\.test\.ts$/.test(f));
 
 const concurrency = process.env.HAREPOST_TEST_CONCURRENCY ?? '2';
 function run(label, list, env) {

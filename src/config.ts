@@ -27,6 +27,10 @@ export interface Config {
   leaseMarginMs: number;
   /** Longest SIGTERM waits for in-flight attempts before it gives their leases back. */
   shutdownGraceMs: number;
+  /** When set, GET /metrics requires `Authorization: Bearer <token>` (HAREPOST_METRICS_TOKEN). */
+  metricsToken: string | null;
+  /** How long the delivery-status gauges reuse one count from the store, so scrapes never hammer it. */
+  metricsCacheMs: number;
   /** Final deliveries and events older than this are deleted. */
   retentionDays: number;
   retentionIntervalMs: number;
@@ -156,6 +160,20 @@ const SETTINGS = [
     env: 'HAREPOST_SHUTDOWN_GRACE_MS',
     flag: 'shutdown-grace-ms',
     parse: int(0, 600_000),
+    fallback: 10_000,
+  },
+  {
+    key: 'metricsToken',
+    env: 'HAREPOST_METRICS_TOKEN',
+    flag: 'metrics-token',
+    parse: (raw: string) => (raw.trim() === '' ? null : raw.trim()),
+    fallback: null,
+  },
+  {
+    key: 'metricsCacheMs',
+    env: 'HAREPOST_METRICS_CACHE_MS',
+    flag: 'metrics-cache-ms',
+    parse: int(0, 3_600_000),
     fallback: 10_000,
   },
   {

@@ -4,8 +4,11 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
+import { OneLinePerRequest } from './request-log.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { Metrics, metricsRoute, timeRequests } from './metrics.js';
+import { installOpenApi } from './openapi.js';
 import { deliveryRoutes, replayRoutes } from './routes/deliveries.js';
 import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
@@ -18,8 +21,12 @@ import { sendRoutes } from './routes/send.js';
 import { signingSecretRoutes } from './routes/signing-secret.js';
 
 export interface ApiOptions {
-  /** False for a worker-only process: just the health probes. */
+  /** False for a worker-only process: just the health probes and /metrics. */
   apiRoutes?: boolean;
+  /** This instance's metrics (the CLI shares them with the dispatcher); a fresh set when absent. */
+  metrics?: Metrics;
+  /** HAREPOST_METRICS_TOKEN: when set, /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken?: string | null;
 }
 
 export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: ApiOptions = {}): FastifyInstance {
@@ -28,6 +35,7 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
     bodyLimit: deps.maxBodyBytes,
     ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
+    logController: new OneLinePerRequest(),
   });
   installErrorHandling(app);
 
@@ -44,21 +52,29 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parse);
   app.addContentTypeParser('*', { parseAs: 'string' }, parse);
 
-  healthRoutes(app, deps.store);
-  if (options.apiRoutes === false) return app;
+  const metrics = options.metrics ?? new Metrics({ store: deps.store });
+  timeRequests(app, metrics);
+  const apiRoutes = options.apiRoutes !== false;
+  if (apiRoutes) installOpenApi(app); // first: it documents the routes registered after it
+  void app.register(async (open) => {
+    healthRoutes(open, deps.store);
+    metricsRoute(open, metrics, options.metricsToken ?? null);
+  });
+  if (!apiRoutes) return app;
+  const v1Deps: ApiDeps = { ...deps, store: metrics.countingStore(deps.store) };
   void app.register(
     async (v1) => {
-      installAuth(v1, deps);
-      sendRoutes(v1, deps);
-      deliveryRoutes(v1, deps);
-      replayRoutes(v1, deps);
-      domainRoutes(v1, deps);
-      keyRoutes(v1, deps);
-      signingSecretRoutes(v1, deps);
-      destinationRoutes(v1, deps);
-      subscriptionRoutes(v1, deps);
-      eventRoutes(v1, deps);
-      webhookRoutes(v1, deps);
+      installAuth(v1, v1Deps);
+      sendRoutes(v1, v1Deps);
+      deliveryRoutes(v1, v1Deps);
+      replayRoutes(v1, v1Deps);
+      domainRoutes(v1, v1Deps);
+      keyRoutes(v1, v1Deps);
+      signingSecretRoutes(v1, v1Deps);
+      destinationRoutes(v1, v1Deps);
+      subscriptionRoutes(v1, v1Deps);
+      eventRoutes(v1, v1Deps);
+      webhookRoutes(v1, v1Deps);
     },
     { prefix: '/v1' },
   );

@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Agent } from 'undici';
 import { buildApi } from '../api/app.js';
+import { Metrics } from '../api/metrics.js';
+import { devSinkRoutes } from '../api/dev-sink.js';
 import type { Config } from '../config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { RetentionPruner } from '../delivery/retention.js';
@@ -31,6 +33,8 @@ export interface Harepost {
 
 export interface StartOptions {
   logger?: Logger;
+  /** Mount the dev sandbox's sink at /dev/sink (harepost dev only). */
+  devSink?: boolean;
   /** An extra CA trusted for targets, beside Node's bundled roots (tests). Without it, Node's defaults and NODE_EXTRA_CA_CERTS apply. */
   targetCa?: string;
 }
@@ -63,6 +67,12 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   });
   const attempt = (req: AttemptRequest) => performAttempt(agent, req);
   let dispatcher: Dispatcher | null = null;
+  const metrics = new Metrics({
+    store,
+    inFlight: () => dispatcher?.inFlightCount ?? 0,
+    statusCacheMs: config.metricsCacheMs,
+    onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'counting deliveries for metrics failed'),
+  });
   let pruner: RetentionPruner | null = null;
   if (config.role !== 'api') {
     pruner = new RetentionPruner({
@@ -78,6 +88,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       maxInFlight: config.maxInFlight,
       maxInFlightPerOrigin: config.maxInFlightPerOrigin,
       leaseMarginMs: config.leaseMarginMs,
+      observer: metrics,
     });
   }
 
@@ -93,8 +104,9 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       attempt,
     },
     logger,
-    { apiRoutes: config.role !== 'worker' },
+    { apiRoutes: config.role !== 'worker', metrics, metricsToken: config.metricsToken },
   );
+  if (options.devSink) await devSinkRoutes(api);
   await api.listen({ host: config.host, port: config.port });
   const address = api.server.address();
   const url =

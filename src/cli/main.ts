@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config.js';
 import { accountsCommand } from './accounts.js';
+import { devCommand } from './dev.js';
 import { keysCommand } from './keys.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
@@ -12,6 +13,7 @@ const HELP = `harepost — self-hosted webhook delivery
 
 Usage:
   harepost serve [--role api|worker|all] [--port N] [--host H] [--database-url PATH]
+  harepost dev                      (a local sandbox: see what it prints)
   harepost migrate
   harepost accounts create --name NAME [--json]
   harepost keys create --account ACCOUNT_ID [--mode live|test] [--json]
@@ -54,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
       return serveCommand(config);
+    case 'dev':
+      return devCommand(config);
     case 'migrate':
       return migrateCommand(config);
     case 'accounts':

@@ -26,6 +26,11 @@ export interface DispatcherLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** Told of every attempt as it ends (metrics); must not throw, and cannot slow the dispatcher. */
+export interface AttemptObserver {
+  attempt(outcome: AttemptOutcome, seconds: number): void;
+}
+
 export interface DispatcherOptions {
   store: Store;
   attempt: (req: AttemptRequest) => Promise<AttemptResult>;
@@ -39,6 +44,7 @@ export interface DispatcherOptions {
   idlePollMs?: number;
   now?: () => number;
   random?: () => number;
+  observer?: AttemptObserver;
 }
 
 export class Dispatcher {
@@ -353,6 +359,11 @@ export class Dispatcher {
     });
     this.pendingRecords.add(write);
     void write.finally(() => this.pendingRecords.delete(write));
+    try {
+      this.opts.observer?.attempt(outcome, result.latencyMs / 1000);
+    } catch {
+      // an observer's failure never costs a delivery
+    }
     this.opts.logger.info(
       {
         queue_id: d.id,

@@ -64,8 +64,22 @@ describe('secrets never leak', () => {
     await waitFor(() => stack.receiver.requests.filter((r) => r.path === '/leak-fail').length >= 2);
     stack.receiver.respond(() => ({ status: 200 }));
 
-    assert.ok(lines.length > 20, `logs were captured (${lines.length} lines)`);
+    assert.ok(lines.length >= 15, `logs were captured (${lines.length} lines)`);
     assert.ok(lines.some((l) => l.includes('"outcome"')), 'attempt lines are among them');
+    // one structured line per API request and per attempt
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const requests = parsed.filter((l) => l.msg === 'request');
+    assert.ok(requests.length >= 10, `${requests.length} request lines`);
+    for (const r of requests) {
+      for (const k of ['reqId', 'method', 'route', 'path', 'status', 'ms']) assert.ok(k in r, `request line has ${k}: ${JSON.stringify(r)}`);
+    }
+    assert.equal(new Set(requests.map((r) => r.reqId)).size, requests.length, 'one line per request');
+    assert.ok(!parsed.some((l) => l.msg === 'incoming request'), 'no second line per request');
+    const attempts = parsed.filter((l) => l.msg === 'attempt');
+    assert.ok(attempts.length >= 4);
+    for (const a of attempts) {
+      for (const k of ['queue_id', 'attempt', 'outcome', 'status', 'latency_ms']) assert.ok(k in a, `attempt line has ${k}`);
+    }
     assert.ok(bodies.length >= 3, 'error answers were captured');
     const logs = lines.join('');
     const errors = bodies.join('\n');

@@ -10,10 +10,14 @@ const listQuerySchema = {
   type: 'object',
   properties: {
     status: { type: 'string', enum: [...DELIVERY_STATUSES] },
-    limit: { type: 'string', pattern: '^[0-9]+$', description: '1 to 100; default 25.' },
+    limit: { type: 'string', description: '1 to 100; default 25.' },
     cursor: { type: 'string', description: 'next_cursor from the previous page.' },
+    destination_id: { type: 'string' },
+    event_id: { type: 'string' },
   },
 } as const;
+
+const idParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 25;
@@ -27,6 +31,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     Querystring: { status?: string; limit?: string; cursor?: string; destination_id?: string; event_id?: string };
   }>(
     '/deliveries',
+    { schema: { summary: 'List deliveries, newest first', tags: ['deliveries'], querystring: listQuerySchema } },
     async (request) => {
       const q = request.query;
       const query: ListDeliveriesQuery = { limit: parseLimit(q.limit) };
@@ -49,14 +54,17 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Params: { id: string } }>('/deliveries/:id', async (request) => {
+  app.get<{ Params: { id: string } }>(
+    '/deliveries/:id',
+    { schema: { summary: 'One delivery with its attempts', tags: ['deliveries'], params: idParams } },
+    async (request) => {
     const found = await deps.store.getDelivery(request.auth.account_id, request.auth.mode, request.params.id);
     if (!found) throw notFound('Delivery');
     return deliveryDetail(found.delivery, found.attempts);
-  });
+    },
+  );
 }
 
-export { listQuerySchema };
 
 const bulkRetrySchema = {
   type: ['object', 'null'],
@@ -80,7 +88,10 @@ function instant(value: string | undefined, field: string): number | undefined {
 
 /** Replay: re-queue dead letters and rejections with a fresh attempt budget. */
 export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Params: { id: string } }>('/deliveries/:id/retry', async (request, reply) => {
+  app.post<{ Params: { id: string } }>(
+    '/deliveries/:id/retry',
+    { schema: { summary: 'Replay a dead_letter or rejected delivery', tags: ['deliveries'], params: idParams } },
+    async (request, reply) => {
     const { account_id, mode } = request.auth;
     const r = await deps.store.requeueDelivery(account_id, mode, request.params.id, Date.now());
     if (r === 'not_found') throw notFound('Delivery');
@@ -93,11 +104,14 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     }
     const found = await deps.store.getDelivery(account_id, mode, request.params.id);
     return reply.code(202).send(deliveryDetail(found!.delivery, found!.attempts));
-  });
+    },
+  );
 
   app.post<{
     Body: { status?: 'dead_letter' | 'rejected'; destination_id?: string; event_id?: string; created_before?: string; created_after?: string } | null;
-  }>('/deliveries/retry', { schema: { body: bulkRetrySchema } }, async (request, reply) => {
+  }>('/deliveries/retry', {
+    schema: { summary: 'Replay every dead_letter/rejected delivery matching the filters', tags: ['deliveries'], body: bulkRetrySchema },
+  }, async (request, reply) => {
     const b = request.body ?? {};
     const started = Date.now();
     const filter: RequeueFilter = { statuses: b.status ? [b.status] : ['dead_letter', 'rejected'], updated_before: started + 1 };

@@ -26,33 +26,49 @@ const destinationSchema = {
 
 type Params = { Params: { id: string } };
 
+const tags = ['destinations'];
+const params = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', description: 'The destination id (dest_…).' } },
+} as const;
+const createSchema = {
+  summary: 'Create a destination (the response shows its signing secret)',
+  tags,
+  body: { ...destinationSchema, required: ['url'] },
+};
+const patchSchema = { summary: 'Update a destination', tags, params, body: destinationSchema };
+const deleteSchema = { summary: 'Delete a destination (its pending deliveries end dead_letter)', tags, params };
+const rotateSchema = { summary: 'New signing secret (the old one signs for 24 h more)', tags, params };
+const testSchema = { summary: 'Send one signed test request now', tags, params };
+
 export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post('/destinations', { schema: { body: { ...destinationSchema, required: ['url'] } } }, async (request, reply) => {
+  app.post('/destinations', { schema: createSchema }, async (request, reply) => {
     const { destination, secret } = await createDestination(deps, request.auth, request.body, ['url']);
     return reply.code(201).send({ ...destinationJson(destination), signing_secret: secret });
   });
 
-  app.get('/destinations', async (request) => {
+  app.get('/destinations', { schema: { summary: 'List destinations', tags } }, async (request) => {
     const rows = await deps.store.listDestinations(request.auth.account_id, request.auth.mode);
     return { data: rows.map(destinationJson) };
   });
 
-  app.get<Params>('/destinations/:id', async (request) => {
+  app.get<Params>('/destinations/:id', { schema: { summary: 'Get a destination', tags, params } }, async (request) => {
     const d = await deps.store.getDestination(request.auth.account_id, request.auth.mode, request.params.id);
     if (!d) throw notFound('Destination');
     return destinationJson(d);
   });
 
-  app.patch<Params>('/destinations/:id', { schema: { body: destinationSchema } }, async (request) =>
+  app.patch<Params>('/destinations/:id', { schema: patchSchema }, async (request) =>
     destinationJson(await updateDestination(deps, request.auth, request.params.id, request.body)),
   );
 
-  app.delete<Params>('/destinations/:id', async (request) => {
+  app.delete<Params>('/destinations/:id', { schema: deleteSchema }, async (request) => {
     await deleteDestination(deps, request.auth, request.params.id);
     return { id: request.params.id, deleted: true };
   });
 
-  app.post<Params>('/destinations/:id/rotate-secret', async (request) => {
+  app.post<Params>('/destinations/:id/rotate-secret', { schema: rotateSchema }, async (request) => {
     const r = await rotateDestinationSecret(deps, request.auth, request.params.id);
     return {
       id: request.params.id,
@@ -61,5 +77,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.post<Params>('/destinations/:id/test', async (request) => testDestination(deps, request.auth, request.params.id));
+  app.post<Params>('/destinations/:id/test', { schema: testSchema }, async (request) =>
+    testDestination(deps, request.auth, request.params.id),
+  );
 }

@@ -12,6 +12,16 @@ const domainBodySchema = {
   properties: { domain: { type: 'string', description: 'A domain name such as your-app.com.' } },
 } as const;
 
+const tags = ['domains'];
+const params = {
+  type: 'object',
+  required: ['domain'],
+  properties: { domain: { type: 'string', description: 'The domain name.' } },
+} as const;
+const addSchema = { summary: 'Add a domain (201 new, 200 existing); answers its TXT challenge', tags, body: domainBodySchema };
+const deleteSchema = { summary: 'Remove a domain', tags, params };
+const verifySchema = { summary: 'Look its TXT record up now: verified or pending', tags, body: domainBodySchema };
+
 function domainOf(input: unknown): string {
   const d = normalizeDomain(input);
   if (!d.ok) throw badRequest(d.field, d.message);
@@ -19,7 +29,7 @@ function domainOf(input: unknown): string {
 }
 
 export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { domain: string } }>('/domains', { schema: { body: domainBodySchema } }, async (request, reply) => {
+  app.post<{ Body: { domain: string } }>('/domains', { schema: addSchema }, async (request, reply) => {
     const domain = domainOf(request.body.domain);
     const { record, created } = await deps.store.addDomain({
       account_id: request.auth.account_id,
@@ -32,14 +42,14 @@ export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(created ? 201 : 200).send(domainJson(record));
   });
 
-  app.get('/domains', async (request) => {
+  app.get('/domains', { schema: { summary: 'List domains', tags } }, async (request) => {
     const rows = await deps.store.listDomains(request.auth.account_id);
     return { data: rows.map(domainJson) };
   });
 
   app.post<{ Body: { domain: string } }>(
     '/domains/verify',
-    { schema: { body: domainBodySchema } },
+    { schema: verifySchema },
     async (request) => {
       const domain = domainOf(request.body.domain);
       const existing = await deps.store.getDomain(request.auth.account_id, domain);
@@ -60,7 +70,7 @@ export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.delete<{ Params: { domain: string } }>('/domains/:domain', async (request) => {
+  app.delete<{ Params: { domain: string } }>('/domains/:domain', { schema: deleteSchema }, async (request) => {
     const domain = domainOf(request.params.domain);
     const deleted = await deps.store.deleteDomain(request.auth.account_id, domain);
     if (!deleted) throw notFound(`Domain ${domain}`);

@@ -27,8 +27,31 @@ const eventSchema = {
   },
 } as const;
 
+const tags = ['events'];
+const publishSchema = {
+  summary: 'Publish an event: one delivery per matching destination, all committed before the 202',
+  tags,
+  body: eventSchema,
+};
+const getSchema = {
+  summary: 'Get an event and its deliveries',
+  tags,
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The event id (evt_…).' } } },
+} as const;
+const listSchema = {
+  summary: 'List events, newest first',
+  tags,
+  querystring: {
+    type: 'object',
+    properties: {
+      limit: { type: 'string', description: '1 to 100; default 25.' },
+      cursor: { type: 'string', description: 'next_cursor from the previous page.' },
+    },
+  },
+} as const;
+
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post('/events', { schema: { body: eventSchema } }, async (request, reply) => {
+  app.post('/events', { schema: publishSchema }, async (request, reply) => {
     const idem = idempotencyOf(request, 'POST /v1/events');
     if (await replayIfUsed(deps.store, request, reply, idem)) return reply;
     const input = request.body as Record<string, unknown>;
@@ -103,7 +126,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(202).send(response);
   });
 
-  app.get<{ Params: { id: string } }>('/events/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/events/:id', { schema: getSchema }, async (request) => {
     const { account_id, mode } = request.auth;
     const e = await deps.store.getEvent(account_id, mode, request.params.id);
     if (!e) throw notFound('Event');
@@ -117,7 +140,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { ...eventJson(e), deliveries: deliveries.reverse() };
   });
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/events', async (request) => {
+  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/events', { schema: listSchema }, async (request) => {
     try {
       const page = await deps.store.listEvents(request.auth.account_id, request.auth.mode, {
         limit: parseLimit(request.query.limit),

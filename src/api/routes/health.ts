@@ -2,9 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.js';
 
+const liveSchema = { summary: 'Liveness: the process answers', tags: ['operations'] };
+const readySchema = { summary: 'Readiness: the store is reachable and migrated (503 when not)', tags: ['operations'] };
+
 export function healthRoutes(app: FastifyInstance, store: Store): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', { schema: liveSchema }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: readySchema }, async (_request, reply) => {
     const ready = await store.ready().catch(() => false);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
   });

@@ -13,10 +13,15 @@ const createKeySchema = {
   properties: { mode: { type: 'string', enum: ['live', 'test'] } },
 } as const;
 
+const tags = ['keys'];
+const createSchema = { summary: 'Make a key (shown once); a test key makes only test keys', tags, body: createKeySchema };
+const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+const revokeSchema = { summary: 'Revoke a key at once', tags, params };
+
 export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const visible = (callerMode: KeyMode, keyMode: KeyMode) => callerMode === 'live' || keyMode === 'test';
 
-  app.get('/keys', async (request) => {
+  app.get('/keys', { schema: { summary: 'List unrevoked keys (never the key itself)', tags } }, async (request) => {
     const keys = await deps.store.listApiKeys(request.auth.account_id);
     return {
       data: keys
@@ -31,7 +36,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.post<{ Body: { mode?: KeyMode } | null }>('/keys', { schema: { body: createKeySchema } }, async (request, reply) => {
+  app.post<{ Body: { mode?: KeyMode } | null }>('/keys', { schema: createSchema }, async (request, reply) => {
     const mode = request.body?.mode ?? request.auth.mode;
     if (!visible(request.auth.mode, mode)) {
       throw new ApiError(403, 'forbidden', 'A test key can only create test keys', 'mode');
@@ -41,7 +46,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(201).send({ id: record.id, mode, key, prefix: record.prefix, created_at: iso(record.created_at) });
   });
 
-  app.delete<{ Params: { id: string } }>('/keys/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/keys/:id', { schema: revokeSchema }, async (request) => {
     const keys = await deps.store.listApiKeys(request.auth.account_id);
     const target = keys.find((k) => k.id === request.params.id && k.revoked_at === null);
     if (!target || !visible(request.auth.mode, target.mode)) throw notFound('Key');

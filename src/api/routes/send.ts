@@ -38,9 +38,18 @@ export const sendBodySchema = {
   },
 } as const;
 
+const sendSchema = {
+  summary: 'Queue one request to one target (202 once it is committed)',
+  description:
+    'An Idempotency-Key header makes a retried call safe: within 24 h the same key with the same body ' +
+    'returns the first response again.',
+  tags: ['send'],
+  body: sendBodySchema,
+};
+
 export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const ensured = new Set<string>();
-  app.post('/send', { schema: { body: sendBodySchema } }, async (request, reply) => {
+  app.post('/send', { schema: sendSchema }, async (request, reply) => {
     const idem = idempotencyOf(request, 'POST /v1/send');
     if (await replayIfUsed(deps.store, request, reply, idem)) return reply;
     const parsed = parseSendRequest(request.body, { allowHttp: deps.allowHttpTargets });

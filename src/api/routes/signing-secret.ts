@@ -8,8 +8,12 @@ import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../../core/signing.j
 import type { ApiDeps } from '../deps.js';
 import { iso } from '../present.js';
 
+const tags = ['signing-secret'];
+const getSchema = { summary: "The account's signing secret for this mode (made on first use)", tags };
+const rotateSchema = { summary: 'Rotate it: a new secret; the old one keeps signing for 24 h', tags };
+
 export function signingSecretRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/signing-secret', async (request) => {
+  app.get('/signing-secret', { schema: getSchema }, async (request) => {
     const { account_id, mode } = request.auth;
     const current = await deps.store.ensureSigningSecret(account_id, mode, {
       secret: generateSigningSecret(),
@@ -25,7 +29,7 @@ export function signingSecretRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.post('/signing-secret/rotate', async (request) => {
+  app.post('/signing-secret/rotate', { schema: rotateSchema }, async (request) => {
     const { account_id, mode } = request.auth;
     const now = Date.now();
     const secret = generateSigningSecret();

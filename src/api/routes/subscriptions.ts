@@ -15,10 +15,27 @@ const subscriptionSchema = {
   },
 } as const;
 
+const tags = ['subscriptions'];
+const createSchema = {
+  summary: 'Subscribe a destination to an event type (a repeat returns the existing one)',
+  tags,
+  body: subscriptionSchema,
+};
+const listSchema = {
+  summary: 'List subscriptions',
+  tags,
+  querystring: {
+    type: 'object',
+    properties: { destination_id: { type: 'string', description: "Only this destination's." } },
+  },
+} as const;
+const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+const deleteSchema = { summary: 'Remove a subscription', tags, params };
+
 export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Body: { destination_id: string; event_type: string } }>(
     '/subscriptions',
-    { schema: { body: subscriptionSchema } },
+    { schema: createSchema },
     async (request, reply) => {
       const pattern = parseEventPattern(request.body.event_type);
       if (!pattern.ok) throw badRequest(pattern.field, pattern.message);
@@ -34,12 +51,12 @@ export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Querystring: { destination_id?: string } }>('/subscriptions', async (request) => {
+  app.get<{ Querystring: { destination_id?: string } }>('/subscriptions', { schema: listSchema }, async (request) => {
     const rows = await deps.store.listSubscriptions(request.auth.account_id, request.auth.mode, request.query.destination_id);
     return { data: rows.map(subscriptionJson) };
   });
 
-  app.delete<{ Params: { id: string } }>('/subscriptions/:id', async (request) => {
+  app.delete<{ Params: { id: string } }>('/subscriptions/:id', { schema: deleteSchema }, async (request) => {
     if (!(await deps.store.deleteSubscription(request.auth.account_id, request.auth.mode, request.params.id, Date.now()))) {
       throw notFound('Subscription');
     }
