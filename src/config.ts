@@ -31,6 +31,9 @@ export interface Config {
   metricsToken: string | null;
   /** How long the delivery-status gauges reuse one count from the store, so scrapes never hammer it. */
   metricsCacheMs: number;
+  /** Consecutive failed attempts that hold an origin (circuit breaker), and its first probe delay. */
+  breakerFailures: number;
+  breakerProbeMs: number;
   /** Final deliveries and events older than this are deleted. */
   retentionDays: number;
   retentionIntervalMs: number;
@@ -175,6 +178,20 @@ const SETTINGS = [
     flag: 'metrics-cache-ms',
     parse: int(0, 3_600_000),
     fallback: 10_000,
+  },
+  {
+    key: 'breakerFailures',
+    env: 'HAREPOST_BREAKER_FAILURES',
+    flag: 'breaker-failures',
+    parse: int(1, 1000),
+    fallback: 5,
+  },
+  {
+    key: 'breakerProbeMs',
+    env: 'HAREPOST_BREAKER_PROBE_MS',
+    flag: 'breaker-probe-ms',
+    parse: int(100, 3_600_000),
+    fallback: 1000,
   },
   {
     key: 'retentionDays',

@@ -4,6 +4,7 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
+import { clientError, frameworkError } from './errors.js';
 import { OneLinePerRequest } from './request-log.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -36,13 +37,17 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
     ajv: { customOptions: { allowUnionTypes: true, coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     return503OnClosing: true,
     logController: new OneLinePerRequest(),
+    // a client that stalls mid-request cannot hold its connection for ever
+    requestTimeout: 60_000,
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
   });
   installErrorHandling(app);
 
   // Every body is read as JSON whatever its Content-Type (curl -d sends form encoding by default);
   // an empty body is "no body", which each route judges for itself.
   const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   type Done = (err: Error | null, body?: unknown) => void;
   const parse = (req: Parameters<typeof json>[0], body: string | Buffer, done: Done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

@@ -2,6 +2,7 @@
  * The one error shape of the API: {"error": {"code", "message", "field"?}}.
  * Handlers throw ApiError; the error handler turns everything else into that shape too.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StoreUnavailableError } from '../store/store.js';
 
@@ -100,4 +101,32 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(body('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`));
   });
+}
+
+/** Errors Fastify's router raises before a route runs (bad URL encoding, overlong parameters). */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send(body('uri_too_long', 'A path parameter is longer than this API accepts'));
+    return;
+  }
+  if (err.code === 'FST_ERR_BAD_URL') {
+    void reply.code(400).send(body('invalid_request', 'The URL is not validly percent-encoded'));
+    return;
+  }
+  void reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 400).send(body('invalid_request', 'The request could not be read'));
+}
+
+/** Requests too malformed for HTTP parsing (e.g. a header block past the limit): answered in the same shape. */
+export function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return void socket.destroy();
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const payload = JSON.stringify(
+    tooLarge
+      ? body('headers_too_large', 'The request headers are larger than this server accepts')
+      : body('invalid_request', 'The request is not valid HTTP'),
+  );
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+  );
 }

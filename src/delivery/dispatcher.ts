@@ -18,6 +18,7 @@ import {
 import { retryDelayMs } from '../core/retry.js';
 import { ROTATION_OVERLAP_MS, generateSigningSecret, signatureHeaders } from '../core/signing.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
+import { type AttemptVerdict, OriginHealth } from './origin-health.js';
 import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
 
 export interface DispatcherLogger {
@@ -45,6 +46,8 @@ export interface DispatcherOptions {
   now?: () => number;
   random?: () => number;
   observer?: AttemptObserver;
+  /** Circuit breaker: consecutive failures that open an origin, and its probe backoff. */
+  breaker?: { failureThreshold: number; probeBaseMs: number; probeMaxMs: number };
 }
 
 export class Dispatcher {
@@ -72,8 +75,16 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
 
+  private readonly health: OriginHealth;
+  /** Origins held at the last look: when one is no longer, it is refilled. */
+  private held = new Set<string>();
+
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
+    this.health = new OriginHealth({
+      ...(opts.breaker ?? { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 60_000 }),
+      now: this.now,
+    });
     this.random = opts.random ?? Math.random;
     this.claimBatch = opts.claimBatch ?? 256;
     this.idlePollMs = opts.idlePollMs ?? 1000;
@@ -89,7 +100,7 @@ export class Dispatcher {
     this.active = true;
     this.unsubscribe = this.opts.store.onWork((origins) => {
       // new work only for origins at their cap is picked up by their refills: no scan needed
-      if (origins !== null && origins.every((o) => (this.perOrigin.get(o) ?? 0) >= this.opts.maxInFlightPerOrigin)) {
+      if (origins !== null && origins.every((o) => this.isSaturated(o))) {
         return;
       }
       this.generalWanted = true;
@@ -145,10 +156,22 @@ export class Dispatcher {
     });
   }
 
+  /** Origins whose due work a general claim leaves alone: at their cap, or held by their health. */
   private saturatedOrigins(): string[] {
-    const out: string[] = [];
-    for (const [origin, n] of this.perOrigin) if (n >= this.opts.maxInFlightPerOrigin) out.push(origin);
-    return out;
+    const out = new Set<string>(this.health.blockedOrigins());
+    for (const [origin, n] of this.perOrigin) if (n >= this.opts.maxInFlightPerOrigin) out.add(origin);
+    return [...out];
+  }
+
+  private isSaturated(origin: string): boolean {
+    return (this.perOrigin.get(origin) ?? 0) >= this.opts.maxInFlightPerOrigin || this.health.blocked(origin);
+  }
+
+  /** Held origins whose hold has ended since the last look get a refill. */
+  private noticeReleases(): void {
+    const now = new Set(this.health.blockedOrigins());
+    for (const origin of this.held) if (!now.has(origin)) this.refill.add(origin);
+    this.held = now;
   }
 
   /**
@@ -161,6 +184,7 @@ export class Dispatcher {
     while (this.active) {
       this.kicked = false;
       try {
+        this.noticeReleases();
         await this.refillOrigins();
         if (this.generalWanted) {
           this.generalWanted = false;
@@ -182,6 +206,8 @@ export class Dispatcher {
         try {
           if (this.nextDue === undefined) this.nextDue = await this.opts.store.nextDueAt(this.saturatedOrigins());
           if (this.nextDue !== null) delay = Math.max(0, Math.min(delay, this.nextDue - this.now()));
+          const change = this.health.nextChange();
+          if (change !== null) delay = Math.max(0, Math.min(delay, change - this.now() + 1));
         } catch (err) {
           this.opts.logger.error({ err: errorText(err) }, 'reading the next due time failed');
         }
@@ -194,9 +220,13 @@ export class Dispatcher {
   /** Claims for origins that were saturated and have a free slot again. */
   private async refillOrigins(): Promise<void> {
     for (const origin of [...this.refill]) {
-      const busy = (this.perOrigin.get(origin) ?? 0) + (this.waiting.get(origin)?.length ?? 0);
-      // enough to fill its free slots and a buffer as deep as its cap: one claim serves many completions
-      const room = Math.min(2 * this.opts.maxInFlightPerOrigin - busy, this.claimBatch);
+      const inFlight = this.perOrigin.get(origin) ?? 0;
+      const busy = inFlight + (this.waiting.get(origin)?.length ?? 0);
+      // enough to fill its free slots and a buffer as deep as its cap: one claim serves many
+      // completions — but only what its health allows for an origin held or recovering
+      const room = this.health.tracking(origin)
+        ? this.health.allowance(origin, this.opts.maxInFlightPerOrigin, inFlight) - (this.waiting.get(origin)?.length ?? 0)
+        : Math.min(2 * this.opts.maxInFlightPerOrigin - busy, this.claimBatch);
       this.refill.delete(origin);
       if (room <= 0) continue; // its buffer is full; a completion brings it back
       const claimed = await this.opts.store.claimDue({
@@ -252,7 +282,10 @@ export class Dispatcher {
   }
 
   private hasSlot(origin: string): boolean {
-    return this.inFlight < this.opts.maxInFlight && (this.perOrigin.get(origin) ?? 0) < this.opts.maxInFlightPerOrigin;
+    return (
+      this.inFlight < this.opts.maxInFlight &&
+      this.health.allowance(origin, this.opts.maxInFlightPerOrigin, this.perOrigin.get(origin) ?? 0) > 0
+    );
   }
 
   /**
@@ -282,6 +315,7 @@ export class Dispatcher {
   }
 
   private begin(d: ClaimedDelivery): void {
+    this.health.started(d.origin);
     this.inFlight++;
     this.perOrigin.set(d.origin, (this.perOrigin.get(d.origin) ?? 0) + 1);
     this.running.set(d.id, d);
@@ -295,7 +329,8 @@ export class Dispatcher {
       if (this.active) {
         this.startWaiting(d.origin);
         if (wasFull) for (const origin of [...this.waiting.keys()]) this.startWaiting(origin);
-        if (before >= this.opts.maxInFlightPerOrigin && !this.waiting.has(d.origin)) this.refill.add(d.origin);
+        const wasLimited = before >= this.opts.maxInFlightPerOrigin || this.health.tracking(d.origin);
+        if (wasLimited && !this.waiting.has(d.origin)) this.refill.add(d.origin);
       }
       if (wasFull || this.lastGeneralFull) this.generalWanted = true;
       this.kick();
@@ -328,6 +363,9 @@ export class Dispatcher {
       outcome = result.kind;
     }
     const next = statusAfterAttempt(outcome, attempt - d.attempt_base, d.policy.max_attempts);
+    // the origin is throttled by a Retry-After only as far as this delivery honours one
+    const throttleMs = d.policy.respect_retry_after && retryAfterMs !== null ? Math.min(retryAfterMs, d.policy.max_delay_ms) : null;
+    this.health.finished(d.origin, verdictOf(outcome, throttleMs), throttleMs);
     if (d.destination_id && result.kind === 'response' && result.status === 410) {
       const reason = `The destination answered 410 Gone to delivery ${d.id} at ${new Date(finishedAt).toISOString()}`;
       this.opts.store
@@ -389,6 +427,13 @@ export class Dispatcher {
     });
     return [made.secret];
   }
+}
+
+/** What an attempt says about its target: answering as meant, down, or asking to slow down. */
+function verdictOf(outcome: AttemptOutcome, retryAfterMs: number | null): AttemptVerdict {
+  if (outcome === 'delivered' || outcome === 'rejected' || outcome === 'blocked') return 'up';
+  if (outcome === 'failed' && retryAfterMs !== null) return 'throttled';
+  return 'down';
 }
 
 function errorText(err: unknown): string {

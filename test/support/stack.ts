@@ -80,6 +80,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
     HAREPOST_LOG_LEVEL: 'silent',
     HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
+    // tests share one receiver origin: the breaker is off unless a test turns it on
+    HAREPOST_BREAKER_FAILURES: '1000',
     ...opts.env,
   };
   const hp = await startHarepost(loadConfig(env), {
