@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { StoreUnavailableError } from '../store/store.js';
+import { StoreUnavailableError, UnstorableInputError } from '../store/store.js';
 
 export class ApiError extends Error {
   constructor(
@@ -79,6 +79,9 @@ export function installErrorHandling(app: FastifyInstance): void {
         .code(503)
         .header('retry-after', '1')
         .send(body('database_unavailable', 'The database is unreachable right now; retry shortly (an Idempotency-Key header makes the retry safe)'));
+    }
+    if (err instanceof UnstorableInputError) {
+      return reply.code(400).send(body('invalid_request', err.message));
     }
     if (err.validation) {
       const field = fieldOf(err);

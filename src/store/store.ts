@@ -427,6 +427,13 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** Input the database cannot store or compare (e.g. a NUL character in text): the caller's 400. */
+export class UnstorableInputError extends Error {
+  constructor() {
+    super('The request holds characters that cannot be stored (such as NUL)');
+  }
+}
+
 export class InvalidCursorError extends Error {
   constructor() {
     super('cursor is not one this API returned');

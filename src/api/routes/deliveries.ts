@@ -19,6 +19,14 @@ const listQuerySchema = {
 
 const idParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
 
+/** Ids and filters are printable text: anything with a control character matches nothing we store. */
+const hasControl = (v: string) => /[\u0000-\u001f\u007f]/.test(v);
+
+function filterValue(value: string, field: string): string {
+  if (hasControl(value)) throw badRequest(field, `${field} must not contain control characters`);
+  return value;
+}
+
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 25;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
@@ -42,8 +50,8 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
         query.status = q.status;
       }
       if (q.cursor !== undefined) query.cursor = q.cursor;
-      if (q.destination_id !== undefined) query.destination_id = q.destination_id;
-      if (q.event_id !== undefined) query.event_id = q.event_id;
+      if (q.destination_id !== undefined) query.destination_id = filterValue(q.destination_id, 'destination_id');
+      if (q.event_id !== undefined) query.event_id = filterValue(q.event_id, 'event_id');
       try {
         const page = await deps.store.listDeliveries(request.auth.account_id, request.auth.mode, query);
         return { data: page.rows.map(deliverySummary), next_cursor: page.next_cursor };
@@ -58,6 +66,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/deliveries/:id',
     { schema: { summary: 'One delivery with its attempts', tags: ['deliveries'], params: idParams } },
     async (request) => {
+    if (hasControl(request.params.id)) throw notFound('Delivery');
     const found = await deps.store.getDelivery(request.auth.account_id, request.auth.mode, request.params.id);
     if (!found) throw notFound('Delivery');
     return deliveryDetail(found.delivery, found.attempts);
@@ -115,8 +124,8 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const b = request.body ?? {};
     const started = Date.now();
     const filter: RequeueFilter = { statuses: b.status ? [b.status] : ['dead_letter', 'rejected'], updated_before: started + 1 };
-    if (b.destination_id !== undefined) filter.destination_id = b.destination_id;
-    if (b.event_id !== undefined) filter.event_id = b.event_id;
+    if (b.destination_id !== undefined) filter.destination_id = filterValue(b.destination_id, 'destination_id');
+    if (b.event_id !== undefined) filter.event_id = filterValue(b.event_id, 'event_id');
     const before = instant(b.created_before, 'created_before');
     const after = instant(b.created_after, 'created_after');
     if (before !== undefined) filter.created_before = before;

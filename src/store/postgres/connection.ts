@@ -4,7 +4,7 @@
  * the database" errors to StoreUnavailableError.
  */
 import pg from 'pg';
-import { StoreUnavailableError } from '../store.js';
+import { StoreUnavailableError, UnstorableInputError } from '../store.js';
 
 // BIGINT columns hold epoch milliseconds and sequence numbers: well inside 2^53.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -63,6 +63,9 @@ export async function reachable<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err) {
     if (isUnreachable(err)) throw new StoreUnavailableError((err as { code?: string }).code ?? (err as Error).message);
+    // 22021: a byte sequence PostgreSQL text cannot hold (NUL); 22P05: untranslatable character
+    const code = (err as { code?: string }).code;
+    if (code === '22021' || code === '22P05') throw new UnstorableInputError();
     throw err;
   }
 }
