@@ -23,6 +23,7 @@ function optionalText(input: unknown, field: string, max: number): Checked<strin
   if (input === null) return valid(null);
   if (typeof input !== 'string') return invalid(field, `${field} must be a string or null`);
   if (input.length > max) return invalid(field, `${field} must be at most ${max} characters`);
+  if (input.includes('\u0000')) return invalid(field, `${field} must not contain NUL characters`);
   return valid(input);
 }
 

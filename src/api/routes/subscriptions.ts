@@ -37,6 +37,9 @@ export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     '/subscriptions',
     { schema: createSchema },
     async (request, reply) => {
+      if (/[\u0000-\u001f]/.test(request.body.destination_id)) {
+        throw new ApiError(404, 'not_found', 'Destination not found', 'destination_id');
+      }
       const pattern = parseEventPattern(request.body.event_type);
       if (!pattern.ok) throw badRequest(pattern.field, pattern.message);
       const r = await deps.store.createSubscription(
