@@ -11,18 +11,15 @@
  *     deliveries/s end to end (signed, as every event delivery is).
  * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --events 2000 --fanout 10 --http
  */
-import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { Pool, request } from 'undici';
+import { Pool } from 'undici';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
-import { freePort } from '../test/support/free-port.js';
+import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind } from './harness.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const { values: args } = parseArgs({
   options: {
     n: { type: 'string', default: '20000' },
@@ -42,40 +39,19 @@ const SECONDS = Number(args.seconds);
 const TLS = !args.http;
 const EVENTS = Number(args.events);
 const FANOUT = Number(args.fanout);
-const STORES = args.store === 'both' ? (['sqlite', 'postgres'] as const) : ([args.store] as const);
-const PG_BASE = process.env.HAREPOST_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const STORES: readonly StoreKind[] = args.store === 'both' ? ['sqlite', 'postgres'] : [args.store as StoreKind];
 const HOST = 'bench.example.test';
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function ask<T>(child: ChildProcess, cmd: string, key: string): Promise<T> {
-  return new Promise((resolve) => {
-    const on = (m: Record<string, unknown>) => {
-      if (key in m) {
-        child.off('message', on);
-        resolve(m as T);
-      }
-    };
-    child.on('message', on);
-    child.send({ cmd });
-  });
-}
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'harepost-bench-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const pki = await createTestPki({ names: [HOST], dir: join(dir, 'pki') });
   const dns = await startDnsServer();
+  onCleanup(() => dns.close());
   dns.setA(HOST, ['127.0.0.1']);
 
-  const receiver = fork(join(ROOT, 'bench/receiver.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, ...(TLS ? { BENCH_TLS_CERT: pki.certPath, BENCH_TLS_KEY: pki.keyPath } : {}) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const receiverPort = await new Promise<number>((r) => receiver.once('message', (m: { port: number }) => r(m.port)));
+  const receiver = await startReceiverProcess(TLS ? pki : undefined);
+  const receiverPort = receiver.port;
   const scheme = TLS ? 'https' : 'http';
   const targetBase = `${scheme}://${HOST}:${receiverPort}`;
 
@@ -100,7 +76,7 @@ async function main() {
   );
   const ceiling = N / ((performance.now() - ceilStart) / 1000);
   await direct.close();
-  await ask(receiver, 'reset', 'reset');
+  await receiver.reset();
 
   console.log(`\nHarepost benchmark — ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
   console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s, events=${EVENTS} × ${FANOUT}`);
@@ -109,58 +85,20 @@ async function main() {
     await measureStore(store);
   }
 
-  receiver.disconnect();
+  receiver.stop();
   await dns.close();
   rmSync(dir, { recursive: true, force: true });
 
-  async function measureStore(store: string) {
-  let databaseUrl = join(dir, `harepost-${store}.db`);
-  let schema: string | null = null;
-  if (store === 'postgres') {
-    schema = `hp_bench_${Date.now().toString(36)}`;
-    const u = new URL(PG_BASE);
-    u.searchParams.set('schema', schema);
-    databaseUrl = u.toString();
-  } else if (store !== 'sqlite') {
-    throw new Error(`--store must be sqlite, postgres or both`);
-  }
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    NODE_EXTRA_CA_CERTS: pki.caCertPath,
-    HAREPOST_DATABASE_URL: databaseUrl,
-    HAREPOST_PORT: String(port),
-    HAREPOST_DNS_SERVERS: dns.address,
-    HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-    HAREPOST_ALLOW_HTTP_TARGETS: TLS ? 'false' : 'true',
-    HAREPOST_RATE_LIMIT_PER_SECOND: '10000000',
-    HAREPOST_LOG_LEVEL: 'warn',
-  };
-  const built = existsSync(join(ROOT, 'dist/cli/main.js'));
-  const cli = built ? [join(ROOT, 'dist/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
-  const created = spawnSync(process.execPath, [...cli, 'accounts', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
-  if (created.status !== 0) throw new Error(created.stderr);
-  const key = JSON.parse(created.stdout).live_key as string;
-  const service = spawn(process.execPath, [...cli, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-
-  const api = new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY, pipelining: 1 });
-  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-    const res = await api.request({ method, path, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.statusCode, body: (await res.body.json()) as any };
-  };
-  for (let i = 0; ; i++) {
-    try {
-      if ((await request(`http://127.0.0.1:${port}/readyz`)).statusCode === 200) break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 200) throw new Error('service did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const added = await call('POST', '/v1/domains', { domain: HOST });
-  dns.setTxt(added.body.record.name, [added.body.record.value]);
-  if ((await call('POST', '/v1/domains/verify', { domain: HOST })).body.status !== 'verified') throw new Error('verify failed');
+  async function measureStore(store: StoreKind) {
+  const database = benchDatabase(store, dir);
+  const service = await startService({
+    databaseUrl: database.url,
+    dns,
+    caCertPath: TLS ? pki.caCertPath : null,
+    connections: CONCURRENCY,
+  });
+  const call = service.call;
+  await service.verifyDomain(HOST);
 
   // 2. Throughput: N sends as fast as CONCURRENCY callers can go; the dispatcher runs alongside.
   let next = 0;
@@ -180,15 +118,15 @@ async function main() {
   let arrived: { arrivals: Array<[string, number]> } = { arrivals: [] };
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    const c = await receiver.count();
     if (c.arrivals >= N || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  arrived = await ask(receiver, 'arrivals', 'arrivals');
+  arrived = { arrivals: await receiver.arrivals() };
   const lastArrival = Math.max(...arrived.arrivals.map(([, t]) => t));
   const e2eSeconds = (lastArrival - t0) / 1000;
   const distinct = new Set(arrived.arrivals.map(([id]) => id)).size;
-  await ask(receiver, 'reset', 'reset');
+  await receiver.reset();
 
   // 3. Latency at a fixed offered load: RATE sends/s for SECONDS, open loop.
   const latAccepted = new Map<string, number>();
@@ -212,18 +150,18 @@ async function main() {
   await Promise.all(inflight);
   const latDeadline = Date.now() + 120_000;
   for (;;) {
-    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    const c = await receiver.count();
     if (c.arrivals >= total || Date.now() > latDeadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const lat = await ask<{ arrivals: Array<[string, number]> }>(receiver, 'arrivals', 'arrivals');
+  const lat = { arrivals: await receiver.arrivals() };
   const known = lat.arrivals.filter(([id]) => latAccepted.has(id));
   // The dispatcher is woken by the commit itself, so a delivery can land before the 202 is back
   // at the caller: "accept" latency can be ≤ 0. "issued" counts from the moment the send left.
   const latencies = known.map(([id, t]) => t - latAccepted.get(id)!).sort((a, b) => a - b);
   const fromIssue = known.map(([id, t]) => t - latIssued.get(id)!).sort((a, b) => a - b);
 
-  await ask(receiver, 'reset', 'reset');
+  await receiver.reset();
 
   // 4. Events: EVENTS events, each fanned out to FANOUT subscribed destinations (one commit per event).
   for (let d = 0; d < FANOUT; d++) {
@@ -244,11 +182,11 @@ async function main() {
   const eventSeconds = (Date.now() - ev0) / 1000;
   const eventDeadline = Date.now() + 300_000;
   for (;;) {
-    const c = await ask<{ arrivals: number }>(receiver, 'count', 'arrivals');
+    const c = await receiver.count();
     if (c.arrivals >= EVENTS * FANOUT || Date.now() > eventDeadline) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const evArrivals = await ask<{ arrivals: Array<[string, number]> }>(receiver, 'arrivals', 'arrivals');
+  const evArrivals = { arrivals: await receiver.arrivals() };
   const evLast = Math.max(...evArrivals.arrivals.map(([, t]) => t));
   const evDistinct = new Set(evArrivals.arrivals.map(([id]) => id)).size;
 
@@ -264,20 +202,10 @@ async function main() {
   row('event deliveries completed end to end, per second', (evDistinct / ((evLast - ev0) / 1000)).toFixed(0));
   row('  delivered / expected', `${evDistinct} / ${EVENTS * FANOUT}`);
 
-  await api.close();
-  service.kill('SIGTERM');
-  await new Promise((r) => service.once('exit', r));
-  await ask(receiver, 'reset', 'reset');
-  if (schema !== null) {
-    const client = new pg.Client({ connectionString: PG_BASE });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  }
+  await service.stop();
+  await receiver.reset();
+  await database.drop();
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -126,7 +126,8 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       await pruner?.stop();
       await dispatcher?.stop(config.shutdownGraceMs);
       await store.close();
-      await agent.close().catch(() => undefined);
+      // attempts past the shutdown grace were given back: cut their connections rather than wait
+      await agent.destroy().catch(() => undefined);
       logger.info('stopped');
     })());
 

@@ -131,6 +131,9 @@ export class Dispatcher {
     if (this.running.size > 0) {
       this.opts.logger.warn({ count: this.running.size }, 'shutdown grace over: releasing attempts still in flight');
     }
+    // attempts still running are abandoned: their results, when they come, are not recorded
+    // (the released leases let the next claim attempt them again: at least once)
+    this.running.clear();
     if (abandoned.length > 0) await this.opts.store.releaseClaims(abandoned);
     await Promise.allSettled([...this.pendingRecords]);
   }

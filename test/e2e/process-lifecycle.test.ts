@@ -164,4 +164,34 @@ describe('process lifecycle', () => {
     again.kill('SIGTERM');
     assert.equal((await exited(again)).code, 0);
   });
+
+  it('SIGTERM with an attempt past the shutdown grace: exits promptly, and the attempt is made again', async () => {
+    receiver.reset();
+    receiver.respondWithSequence([{ hang: true }, { status: 200, body: 'after restart' }]);
+    env.HAREPOST_SHUTDOWN_GRACE_MS = '500';
+    const child = await serve();
+    const sent = await api('POST', '/v1/send', {
+      target: receiver.url('/grace', 'hooks.example.test'),
+      body: 'x',
+      delivery: { timeout_ms: 30000 },
+    });
+    assert.equal(sent.status, 202);
+    await receiver.waitForRequests(1);
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited(child), { code: 0, signal: null });
+    const took = Date.now() - t0;
+    assert.ok(took < 5000, `exited ${took} ms after SIGTERM (grace 500 ms, attempt timeout 30 s)`);
+
+    const again = await serve();
+    const d = await waitFor(async () => {
+      const r = await api('GET', `/v1/deliveries/${sent.body.queue_id}`);
+      return r.body.status === 'delivered' ? r.body : undefined;
+    });
+    assert.equal(d.attempts.length, 1, 'the abandoned attempt was not recorded; the new one was');
+    assert.equal(d.attempts[0].response_excerpt, 'after restart');
+    again.kill('SIGTERM');
+    await exited(again);
+    delete env.HAREPOST_SHUTDOWN_GRACE_MS;
+  });
 });
