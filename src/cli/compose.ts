@@ -88,7 +88,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       maxInFlight: config.maxInFlight,
       maxInFlightPerOrigin: config.maxInFlightPerOrigin,
       leaseMarginMs: config.leaseMarginMs,
-      breaker: { failureThreshold: config.breakerFailures, probeBaseMs: config.breakerProbeMs, probeMaxMs: 60_000 },
+      breaker: { failureThreshold: config.breakerFailures, probeBaseMs: config.breakerProbeMs, probeMaxMs: 10_000 },
       observer: metrics,
     });
   }

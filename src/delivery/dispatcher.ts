@@ -82,7 +82,7 @@ export class Dispatcher {
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
     this.health = new OriginHealth({
-      ...(opts.breaker ?? { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 60_000 }),
+      ...(opts.breaker ?? { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 10_000 }),
       now: this.now,
     });
     this.random = opts.random ?? Math.random;
@@ -368,7 +368,16 @@ export class Dispatcher {
     const next = statusAfterAttempt(outcome, attempt - d.attempt_base, d.policy.max_attempts);
     // the origin is throttled by a Retry-After only as far as this delivery honours one
     const throttleMs = d.policy.respect_retry_after && retryAfterMs !== null ? Math.min(retryAfterMs, d.policy.max_delay_ms) : null;
-    this.health.finished(d.origin, verdictOf(outcome, throttleMs), throttleMs);
+    if (this.health.finished(d.origin, verdictOf(outcome, throttleMs), throttleMs)) {
+      // back after an outage: what waits on its own retry schedule is due now, paced by the ramp
+      this.opts.store
+        .expediteOrigin(d.origin, finishedAt)
+        .then(() => {
+          this.refill.add(d.origin);
+          this.kick();
+        })
+        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'expediting a recovered origin failed'));
+    }
     if (d.destination_id && result.kind === 'response' && result.status === 410) {
       const reason = `The destination answered 410 Gone to delivery ${d.id} at ${new Date(finishedAt).toISOString()}`;
       this.opts.store

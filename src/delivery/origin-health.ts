@@ -58,12 +58,13 @@ export class OriginHealth {
     if (h?.open) h.probeInFlight = true;
   }
 
-  /** Records an attempt's verdict; `retryAfterMs` with `throttled`. */
-  finished(origin: string, verdict: AttemptVerdict, retryAfterMs: number | null = null): void {
+  /** Records an attempt's verdict; `retryAfterMs` with `throttled`. True when this closed an open origin. */
+  finished(origin: string, verdict: AttemptVerdict, retryAfterMs: number | null = null): boolean {
     const now = this.now();
     let h = this.get(origin);
     if (verdict === 'up') {
-      if (!h) return;
+      if (!h) return false;
+      const reopened = h.open;
       if (h.open) {
         h.open = false;
         h.ramp = 1;
@@ -74,7 +75,7 @@ export class OriginHealth {
       h.probes = 0;
       h.probeInFlight = false;
       if (!Number.isFinite(h.ramp) || h.ramp >= 1024) this.origins.delete(origin); // fully recovered
-      return;
+      return reopened;
     }
     if (!h) {
       h = { failures: 0, open: false, probeInFlight: false, probes: 0, nextProbeAt: 0, throttledUntil: 0, ramp: Infinity };
@@ -92,6 +93,7 @@ export class OriginHealth {
       h.probes = 0;
       h.nextProbeAt = now + this.backoff(0);
     }
+    return false;
   }
 
   private backoff(probes: number): number {

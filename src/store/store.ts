@@ -399,6 +399,12 @@ export interface Store {
   /** Deletes one batch of what retention no longer keeps; returns what it deleted. */
   prune(request: PruneRequest): Promise<PruneResult>;
 
+  /**
+   * An origin answers again: its deliveries waiting on their own retry schedule become due now
+   * (the dispatcher paces them). Returns how many.
+   */
+  expediteOrigin(origin: string, now: number): Promise<number>;
+
   /** How many deliveries are in each non-final status, all accounts together (for metrics). */
   countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }>;
 

@@ -302,6 +302,21 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.findIdempotentResponse('acct_a', 'test', 'old-key', 0), null);
     });
 
+    it('expedites a recovered origin: its retrying deliveries become due now', async () => {
+      const t = 99_000_000;
+      const origin = 'https://expedite.example.test';
+      const d = delivery({ account_id: 'acct_a', mode: 'live', origin, created_at: t });
+      await store.enqueueDeliveries('acct_a', 'live', [d]);
+      const [c] = await store.claimDue({ now: t + 1, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      await store.recordAttempts([{ delivery_id: d.id, lease_token: c!.lease_token, status: 'retrying', next_attempt_at: t + 60_000,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+      assert.equal((await store.claimDue({ now: t + 10, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 })).length, 0);
+      assert.equal(await store.expediteOrigin(origin, t + 10), 1);
+      const due = await store.claimDue({ now: t + 10, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.deepEqual(due.map((x) => x.id), [d.id]);
+      assert.equal(await store.expediteOrigin('https://other.example.test', t + 10), 0);
+    });
+
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
       // drain whatever earlier tests left due
       await store.claimDue({ now: 10_000_000, limit: 10_000, owner: 'drain', leaseMarginMs: 1e12, excludeOrigins: [], secretsRetiredAfter: 0 });

@@ -497,6 +497,15 @@ export class PostgresStore implements Store {
     return this.maintenance.prune(req);
   }
 
+  async expediteOrigin(origin: string, now: number): Promise<number> {
+    const rows = await this.work(
+      `UPDATE deliveries SET run_at = $2, next_attempt_at = $2
+       WHERE origin = $1 AND run_at > $2 AND status = 'retrying' AND lease_token IS NULL RETURNING seq`,
+      [origin, now],
+    );
+    return rows.length;
+  }
+
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
     const out = { queued: 0, retrying: 0, dead_letter: 0 };
     const rows = await this.q(

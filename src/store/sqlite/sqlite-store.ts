@@ -520,6 +520,18 @@ export class SqliteStore implements Store {
     return this.m.prune(req);
   }
 
+  async expediteOrigin(origin: string, now: number): Promise<number> {
+    return this.relaxed(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE deliveries SET run_at = :now, next_attempt_at = :now
+             WHERE origin = :origin AND run_at > :now AND status = 'retrying' AND lease_token IS NULL`,
+          )
+          .run({ origin, now }).changes,
+    );
+  }
+
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
     const out = { queued: 0, retrying: 0, dead_letter: 0 };
     const rows = this.db
