@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { canonicalJson } from '../core/canonical-json.js';
-import type { IdempotentResponse, Store } from '../store/store.js';
+import type { EnqueueOptions, IdempotentResponse, Store } from '../store/store.js';
 import { ApiError, badRequest } from './errors.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -62,4 +62,19 @@ export async function replayIfUsed(
   if (!found) return false;
   replay(reply, idem, found);
   return true;
+}
+
+/** What the store records with the work it commits, so a repeat gets this same 202 back. */
+export function recordAs(idem: Idempotency | null, response: unknown, createdAt: number): EnqueueOptions {
+  if (idem === null) return {};
+  return {
+    idempotency: {
+      key: idem.key,
+      request_hash: idem.requestHash,
+      status_code: 202,
+      response: JSON.stringify(response),
+      created_at: createdAt,
+    },
+    idempotencyNotBefore: idem.notBefore,
+  };
 }

@@ -11,7 +11,7 @@ import { parseIdempotencyKey, parseMetadata } from '../../core/send-request.js';
 import type { EventRecord, NewDelivery } from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
-import { idempotencyOf, replay, replayIfUsed } from '../idempotency.js';
+import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js';
 import { eventJson, iso } from '../present.js';
 import { parseLimit } from './deliveries.js';
 import { InvalidCursorError } from '../../store/store.js';
@@ -109,18 +109,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
     const earlier = await deps.store.enqueueDeliveries(account_id, mode, deliveries, {
       event,
-      ...(idem
-        ? {
-            idempotency: {
-              key: idem.key,
-              request_hash: idem.requestHash,
-              status_code: 202,
-              response: JSON.stringify(response),
-              created_at: now,
-            },
-            idempotencyNotBefore: idem.notBefore,
-          }
-        : {}),
+      ...recordAs(idem, response, now),
     });
     if (earlier && idem) return replay(reply, idem, earlier);
     return reply.code(202).send(response);

@@ -7,7 +7,7 @@ import { generateSigningSecret } from '../../core/signing.js';
 import type { NewDelivery } from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest } from '../errors.js';
-import { idempotencyOf, replay, replayIfUsed } from '../idempotency.js';
+import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js';
 import { iso } from '../present.js';
 
 const policySchema = {
@@ -106,18 +106,7 @@ export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
       delivery.account_id,
       delivery.mode,
       [delivery],
-      idem
-        ? {
-            idempotency: {
-              key: idem.key,
-              request_hash: idem.requestHash,
-              status_code: 202,
-              response: JSON.stringify(response),
-              created_at: delivery.created_at,
-            },
-            idempotencyNotBefore: idem.notBefore,
-          }
-        : {},
+      recordAs(idem, response, delivery.created_at),
     );
     if (earlier && idem) return replay(reply, idem, earlier);
     return reply.code(202).send(response);
