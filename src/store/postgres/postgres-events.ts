@@ -20,6 +20,16 @@ import type { Querier } from './postgres-store.js';
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
+/** Locks the caller's destination for the rest of the transaction; undefined when it is not theirs. */
+async function lockDestination(q: Querier, id: string, accountId: string, mode: KeyMode): Promise<Row | undefined> {
+  const [row] = await q('SELECT * FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
+    id,
+    accountId,
+    mode,
+  ]);
+  return row;
+}
+
 export class PgEvents {
   constructor(
     private readonly q: Querier,
@@ -169,11 +179,7 @@ export class PgEvents {
     now: number,
   ): Promise<DestinationRecord | null> {
     const updated = await this.tx(async (q) => {
-      const [row] = await q('SELECT * FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
-        id,
-        accountId,
-        mode,
-      ]);
+      const row = await lockDestination(q, id, accountId, mode);
       if (!row) return null;
       const current = await this.withEvents(q, row);
       await this.applyPatch(q, current, patch, now);
@@ -201,11 +207,7 @@ export class PgEvents {
 
   async deleteDestination(accountId: string, mode: KeyMode, id: string, reason: string, now: number): Promise<boolean> {
     return this.tx(async (q) => {
-      const [row] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
-        id,
-        accountId,
-        mode,
-      ]);
+      const row = await lockDestination(q, id, accountId, mode);
       if (!row) return false;
       // an attempt in flight keeps its lease, so its result is still recorded
       await q(
@@ -230,11 +232,7 @@ export class PgEvents {
 
   async rotateDestinationSecret(accountId: string, mode: KeyMode, id: string, next: SigningSecret): Promise<boolean> {
     return this.tx(async (q) => {
-      const [row] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
-        id,
-        accountId,
-        mode,
-      ]);
+      const row = await lockDestination(q, id, accountId, mode);
       if (!row) return false;
       await q('UPDATE destination_secrets SET retired_at = $2 WHERE destination_id = $1 AND retired_at IS NULL', [
         id,
@@ -258,11 +256,7 @@ export class PgEvents {
     now: number,
   ): Promise<{ record: SubscriptionRecord; created: boolean } | null> {
     return this.tx(async (q) => {
-      const [dest] = await q('SELECT id FROM destinations WHERE id = $1 AND account_id = $2 AND mode = $3 FOR UPDATE', [
-        destinationId,
-        accountId,
-        mode,
-      ]);
+      const dest = await lockDestination(q, destinationId, accountId, mode);
       if (!dest) return null;
       const inserted = await q(
         `INSERT INTO subscriptions (id, account_id, mode, destination_id, event_type, created_at)
