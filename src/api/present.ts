@@ -85,6 +85,8 @@ export function destinationJson(d: DestinationRecord) {
     disabled_reason: d.disabled_reason,
     headers: d.headers,
     delivery: d.policy,
+    rate_limit: d.rate_limit,
+    max_in_flight: d.max_in_flight,
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
   };

@@ -3,6 +3,7 @@
  * Pure: the address check of an IP-literal url happens in the API with the address policy.
  */
 import { parseEventPatterns } from './event-types.js';
+import { MAX_IN_FLIGHT_LIMIT, MAX_RATE_PER_SECOND } from './flow-control.js';
 import { validateHeaders } from './headers.js';
 import { isPlainObject } from './plain.js';
 import { type DeliveryPolicy, resolvePolicy } from './policy.js';
@@ -17,6 +18,26 @@ export interface DestinationInput {
   enabled?: boolean;
   headers?: Record<string, string>;
   policy?: DeliveryPolicy;
+  rate_limit?: { per_second: number } | null;
+  max_in_flight?: number | null;
+}
+
+function limitNumber(input: unknown, field: string, max: number): Checked<number> {
+  if (typeof input !== 'number' || !Number.isInteger(input) || input < 1 || input > max) {
+    return invalid(field, `${field} must be an integer from 1 to ${max}`);
+  }
+  return valid(input);
+}
+
+/** `rate_limit`: null (none) or {"per_second": N}. */
+function parseRateLimit(input: unknown): Checked<{ per_second: number } | null> {
+  if (input === null) return valid(null);
+  if (!isPlainObject(input)) return invalid('rate_limit', 'rate_limit must be an object like {"per_second": 10} or null');
+  for (const k of Object.keys(input)) {
+    if (k !== 'per_second') return invalid(`rate_limit.${k}`, `rate_limit.${k} is not a known field (use per_second)`);
+  }
+  const n = limitNumber(input.per_second, 'rate_limit.per_second', MAX_RATE_PER_SECOND);
+  return n.ok ? valid({ per_second: n.value }) : n;
 }
 
 function optionalText(input: unknown, field: string, max: number): Checked<string | null> {
@@ -71,6 +92,19 @@ export function parseDestinationInput(
     const h = validateHeaders(input.headers);
     if (!h.ok) return h;
     out.headers = h.value;
+  }
+  if (input.rate_limit !== undefined) {
+    const r = parseRateLimit(input.rate_limit);
+    if (!r.ok) return r;
+    out.rate_limit = r.value;
+  }
+  if (input.max_in_flight !== undefined) {
+    if (input.max_in_flight === null) out.max_in_flight = null;
+    else {
+      const m = limitNumber(input.max_in_flight, 'max_in_flight', MAX_IN_FLIGHT_LIMIT);
+      if (!m.ok) return m;
+      out.max_in_flight = m.value;
+    }
   }
   if (input.delivery !== undefined) {
     const p = resolvePolicy(input.delivery, opts.basePolicy);

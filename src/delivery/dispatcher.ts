@@ -21,6 +21,14 @@ import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
 import { type AttemptVerdict, OriginHealth } from './origin-health.js';
 import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
 
+/** An origin open this long gets its due backlog parked out of the due index … */
+const PARK_AFTER_MS = 2_000;
+/** … until this far ahead (or its recovery), parked again this often while it stays open. */
+const PARK_FOR_MS = 30_000;
+const PARK_EVERY_MS = 10_000;
+/** With no destination under flow control, new work looks for one at most this often. */
+const GATE_LOOK_MS = 250;
+
 export interface DispatcherLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -75,6 +83,16 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
 
+  /** Destinations with flow control may have due work: claim through their gates. */
+  private gatedWanted = true;
+  private anyGates = true;
+  private lastGatedAt = 0;
+  /** When a gate held back by its rate (or by in-flight elsewhere) should be looked at again. */
+  private gateNextAt: number | null = null;
+  /** Open origins: since when, and when their backlog was last parked. */
+  private readonly openSince = new Map<string, number>();
+  private readonly parkedAt = new Map<string, number>();
+
   private readonly health: OriginHealth;
   /** Origins held at the last look: when one is no longer, it is refilled. */
   private held = new Set<string>();
@@ -100,7 +118,9 @@ export class Dispatcher {
     this.active = true;
     this.unsubscribe = this.opts.store.onWork((origins) => {
       // new work only for origins at their cap is picked up by their refills: no scan needed
+      if (this.anyGates || this.now() - this.lastGatedAt >= GATE_LOOK_MS) this.gatedWanted = true;
       if (origins !== null && origins.every((o) => this.isSaturated(o))) {
+        if (this.gatedWanted) this.kick();
         return;
       }
       this.generalWanted = true;
@@ -188,7 +208,12 @@ export class Dispatcher {
       this.kicked = false;
       try {
         this.noticeReleases();
+        await this.parkOpenOrigins();
         await this.refillOrigins();
+        if (this.gatedWanted) {
+          this.gatedWanted = false;
+          await this.claimGatedWork();
+        }
         if (this.generalWanted) {
           this.generalWanted = false;
           this.nextDue = undefined;
@@ -211,12 +236,75 @@ export class Dispatcher {
           if (this.nextDue !== null) delay = Math.max(0, Math.min(delay, this.nextDue - this.now()));
           const change = this.health.nextChange();
           if (change !== null) delay = Math.max(0, Math.min(delay, change - this.now() + 1));
+          if (this.gateNextAt !== null) delay = Math.max(0, Math.min(delay, this.gateNextAt - this.now()));
         } catch (err) {
           this.opts.logger.error({ err: errorText(err) }, 'reading the next due time failed');
         }
       }
       if (this.kicked) continue;
-      if (delay <= 0 || !(await this.sleep(delay))) this.generalWanted = true; // the timer, not a kick
+      if (delay <= 0 || !(await this.sleep(delay))) {
+        // the timer, not a kick
+        this.generalWanted = true;
+        this.gatedWanted = true;
+      }
+    }
+  }
+
+  /**
+   * Claims for destinations with flow control, no more per origin than can start now (a
+   * delivery claimed under a rate limit must not wait in a buffer and then go out in a bunch).
+   */
+  private async claimGatedWork(): Promise<void> {
+    const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
+    this.gateNextAt = null;
+    if (room <= 0) return; // a completion asks again
+    const now = this.now();
+    this.lastGatedAt = now;
+    const result = await this.opts.store.claimGated({
+      now,
+      limit: room,
+      owner: this.owner,
+      leaseMarginMs: this.opts.leaseMarginMs,
+      secretsRetiredAfter: now - ROTATION_OVERLAP_MS,
+      room: (origin) =>
+        Math.max(
+          0,
+          this.health.allowance(origin, this.opts.maxInFlightPerOrigin, this.perOrigin.get(origin) ?? 0) -
+            (this.waiting.get(origin)?.length ?? 0),
+        ),
+    });
+    this.anyGates = result.anyGates;
+    this.gateNextAt = result.nextAt;
+    // its slots free up in other processes too, and nobody tells us: look again soon
+    if (result.inFlightBound) this.gateNextAt = Math.min(this.gateNextAt ?? Infinity, now + GATE_LOOK_MS);
+    if (result.claimed.length >= room) this.gatedWanted = true;
+    await this.admitAll(result.claimed);
+  }
+
+  /**
+   * The backlog of an origin whose circuit stays open steps out of the due index (parked until
+   * a while ahead, or until it recovers), so claims across origins do not walk it each time.
+   * Its probes still find it (claims by origin take parked work); a crash leaves it due later.
+   */
+  private async parkOpenOrigins(): Promise<void> {
+    const now = this.now();
+    const open = new Set(this.health.openOrigins());
+    for (const origin of this.openSince.keys()) {
+      if (!open.has(origin)) {
+        this.openSince.delete(origin);
+        this.parkedAt.delete(origin); // recovery made its work due again (expediteOrigin)
+      }
+    }
+    for (const origin of open) {
+      const since = this.openSince.get(origin);
+      if (since === undefined) {
+        this.openSince.set(origin, now);
+        continue;
+      }
+      const parked = this.parkedAt.get(origin);
+      if (now - since < PARK_AFTER_MS || (parked !== undefined && now - parked < PARK_EVERY_MS)) continue;
+      this.parkedAt.set(origin, now);
+      await this.opts.store.parkOrigin(origin, now + PARK_FOR_MS, now);
     }
   }
 
@@ -336,6 +424,7 @@ export class Dispatcher {
         if (wasLimited && !this.waiting.has(d.origin)) this.refill.add(d.origin);
       }
       if (wasFull || this.lastGeneralFull) this.generalWanted = true;
+      if (d.gate !== null || wasFull) this.gatedWanted = true;
       this.kick();
     });
   }

@@ -113,6 +113,11 @@ export class OriginHealth {
     return now < h.throttledUntil || (h.open && (h.probeInFlight || now < h.nextProbeAt));
   }
 
+  /** Origins whose circuit is open (failing, probed now and then): their backlog can step aside. */
+  openOrigins(): string[] {
+    return [...this.origins].filter(([, h]) => h.open).map(([o]) => o);
+  }
+
   /** Origins held right now. */
   blockedOrigins(): string[] {
     return [...this.origins.keys()].filter((o) => this.blocked(o));

@@ -29,7 +29,16 @@ export const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, meth
 
 export const CLAIMED_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
   idempotency_key, metadata, sign, created_at, attempt_count, attempt_base, lease_token, event_id, event_type,
-  destination_id`;
+  destination_id, gate`;
+
+/** Destinations with flow control (a rate limit or an in-flight cap), as a condition on `x`. */
+export const LIMITED = `(x.rate_per_second IS NOT NULL OR x.max_in_flight IS NOT NULL)`;
+
+/**
+ * The gate of a delivery to destination `dest` (an SQL expression): the destination's id when it
+ * has flow control, else NULL. Computed in the writing statement, from the destination as it is then.
+ */
+export const gateOf = (dest: string) => `(SELECT x.id FROM destinations x WHERE x.id = ${dest} AND ${LIMITED})`;
 
 const truthy = (v: unknown) => v === 1 || v === true;
 const orNull = <T>(v: unknown) => (v ?? null) as T | null;
@@ -75,6 +84,7 @@ export function toClaimed(r: Row): ClaimedDelivery {
     attempt_base: r.attempt_base as number,
     lease_token: r.lease_token as string,
     signing_secrets: secrets ? secrets.split(' ') : [],
+    gate: orNull<string>(r.gate),
   };
 }
 
@@ -116,6 +126,8 @@ export function toDestination(r: Row, events: string[]): DestinationRecord {
     disabled_reason: orNull<string>(r.disabled_reason),
     headers: JSON.parse(r.headers as string),
     policy: JSON.parse(r.policy as string),
+    rate_limit: r.rate_per_second == null ? null : { per_second: Number(r.rate_per_second) },
+    max_in_flight: r.max_in_flight == null ? null : Number(r.max_in_flight),
     events,
     created_at: r.created_at as number,
     updated_at: r.updated_at as number,

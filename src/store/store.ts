@@ -107,6 +107,8 @@ export interface ListDeliveriesQuery {
   status?: DeliveryStatus;
   destination_id?: string;
   event_id?: string;
+  /** Exact match on the delivery's idempotency_key. */
+  idempotency_key?: string;
   limit: number;
   /** Opaque, from a previous page's next_cursor. */
   cursor?: string;
@@ -132,6 +134,8 @@ export interface ClaimedDelivery extends NewDelivery {
    * account's for a send — the current one and those retired after `secretsRetiredAfter`.
    */
   signing_secrets: string[];
+  /** Set when its destination has flow control: the destination whose limits it counts against. */
+  gate: string | null;
 }
 
 export interface ClaimRequest {
@@ -147,6 +151,31 @@ export interface ClaimRequest {
   origin?: string;
   /** Secrets retired after this still sign (the rotation overlap). */
   secretsRetiredAfter: number;
+}
+
+/** A claim of the due deliveries of destinations with flow control, each under its limits. */
+export interface GatedClaimRequest {
+  now: number;
+  /** Most deliveries in all. */
+  limit: number;
+  owner: string;
+  leaseMarginMs: number;
+  secretsRetiredAfter: number;
+  /**
+   * How many deliveries to this origin the caller can start right now, before this claim; the
+   * store subtracts what it claims for one gate from the room left for the origin's other gates.
+   */
+  room: (origin: string) => number;
+}
+
+export interface GatedClaim {
+  claimed: ClaimedDelivery[];
+  /** When a destination held back by its rate limit may start its next delivery (null: none is). */
+  nextAt: number | null;
+  /** Whether any destination has flow control at all (when none does, the caller may look less often). */
+  anyGates: boolean;
+  /** A destination with due work is at its max_in_flight (it frees when one of its attempts ends). */
+  inFlightBound: boolean;
 }
 
 export interface AttemptOutcomeRecord {
@@ -193,13 +222,18 @@ export interface DestinationRecord {
   disabled_reason: string | null;
   headers: Record<string, string>;
   policy: DeliveryPolicy;
+  /** At most this many deliveries start per second (on average; see core/flow-control). */
+  rate_limit: { per_second: number } | null;
+  /** At most this many deliveries in flight at once, all processes together. */
+  max_in_flight: number | null;
   /** The event types of its subscriptions, in the order they were added. */
   events: string[];
   created_at: number;
   updated_at: number;
 }
 
-export type NewDestination = Omit<DestinationRecord, 'events'>;
+export type NewDestination = Omit<DestinationRecord, 'events' | 'rate_limit' | 'max_in_flight'> &
+  Partial<Pick<DestinationRecord, 'rate_limit' | 'max_in_flight'>>;
 
 export interface DestinationPatch {
   url?: string;
@@ -210,6 +244,8 @@ export interface DestinationPatch {
   disabled_reason?: string | null;
   headers?: Record<string, string>;
   policy?: DeliveryPolicy;
+  rate_limit?: { per_second: number } | null;
+  max_in_flight?: number | null;
 }
 
 export interface NewSubscription {
@@ -408,8 +444,22 @@ export interface Store {
   /** How many deliveries are in each non-final status, all accounts together (for metrics). */
   countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }>;
 
-  /** Leases up to `limit` due deliveries, oldest due first. */
+  /**
+   * Leases up to `limit` due deliveries, oldest due first — only those without flow control
+   * (see claimGated).
+   */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /**
+   * Leases due deliveries of destinations with a rate_limit or max_in_flight, as many as their
+   * limits allow now, counted with every process sharing the store (one transaction per destination).
+   */
+  claimGated(request: GatedClaimRequest): Promise<GatedClaim>;
+  /**
+   * An origin is held (its circuit is open): its due deliveries step out of the due index until
+   * `until` (or until expediteOrigin), so claims across origins do not walk a growing held
+   * backlog. Its refill claims still find them. Returns how many.
+   */
+  parkOrigin(origin: string, until: number, now: number): Promise<number>;
   /**
    * Gives claimed deliveries back unattempted: due again at once. Wakes dispatchers unless
    * `quiet` (the caller will claim them itself when it has room).
@@ -424,6 +474,21 @@ export interface Store {
    * could be any). Returns an unsubscribe.
    */
   onWork(listener: (origins: readonly string[] | null) => void): () => void;
+
+  // The dashboard (store/sqlite/dashboard.ts, store/postgres/dashboard.ts)
+
+  /** Keeps a one-time login token (by hash); expired tokens and sessions are deleted on the way. */
+  createLoginToken(token: LoginToken): Promise<void>;
+  /**
+   * Uses up a login token and opens `session` for its account and mode, in one transaction.
+   * Null, and no session, when the token is unknown, already used or expired at `now`.
+   */
+  redeemLoginToken(tokenHash: string, session: NewDashboardSession, now: number): Promise<DashboardSession | null>;
+  /** The session with this id hash, unless it has expired at `now`. */
+  getDashboardSession(idHash: string, now: number): Promise<DashboardSession | null>;
+  deleteDashboardSession(idHash: string): Promise<void>;
+  /** The home page's counts for (account, mode) over [since, until) — see DashboardOverviewCounts. */
+  dashboardOverview(accountId: string, mode: KeyMode, window: OverviewWindow): Promise<DashboardOverviewCounts>;
 }
 
 /** The database cannot be reached right now: the API answers 503, the dispatcher waits and retries. */
@@ -444,4 +509,50 @@ export class InvalidCursorError extends Error {
   constructor() {
     super('cursor is not one this API returned');
   }
+}
+
+/**
+ * A one-time dashboard login token. The token itself is only ever in the link handed to the
+ * user; the store keeps its SHA-256 hash, like API keys.
+ */
+export interface LoginToken {
+  token_hash: string;
+  account_id: string;
+  mode: KeyMode;
+  created_at: number;
+  expires_at: number;
+}
+
+/** A session about to be opened by redeeming a login token (its owner comes from the token). */
+export interface NewDashboardSession {
+  /** SHA-256 of the session id; the id itself lives only in the browser's cookie. */
+  id_hash: string;
+  /**
+   * Sent back in X-CSRF-Token on every unsafe request. Kept as is (the session endpoint shows
+   * it to the page): without the session cookie it is worth nothing.
+   */
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface DashboardSession extends NewDashboardSession {
+  account_id: string;
+  mode: KeyMode;
+}
+
+/** The span the dashboard's home page covers, cut into buckets of `bucket_ms` from `since`. */
+export interface OverviewWindow {
+  since: number;
+  until: number;
+  bucket_ms: number;
+}
+
+export interface DashboardOverviewCounts {
+  /** Deliveries created in the window, by current status (statuses with none are absent). */
+  created_by_status: Partial<Record<DeliveryStatus, number>>;
+  /** Every dead_letter delivery of the account and mode, whatever its age. */
+  dead_letter: number;
+  /** Attempts made in the window, by bucket (index from `since`); buckets with none are absent. */
+  attempt_buckets: Array<{ bucket: number; attempts: number; failures: number }>;
 }

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_POLICY } from '../../src/core/policy.js';
-import { InvalidCursorError, type NewDelivery, type Store } from '../../src/store/store.js';
+import { rateBurst } from '../../src/core/flow-control.js';
+import { maxInWindow } from '../support/flow.js';
+import {
+  type ClaimRequest,
+  type GatedClaimRequest,
+  InvalidCursorError,
+  type NewDelivery,
+  type Store,
+} from '../../src/store/store.js';
 
 let n = 0;
 function delivery(over: Partial<NewDelivery> = {}): NewDelivery {
@@ -368,6 +376,362 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       const retry = await store.claimDue({ now: t + 5000, limit: 10, owner: 'w3', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.deepEqual(new Set(retry.map((c) => c.id)), new Set(items.map((i) => i.id)));
       assert.equal(retry.find((c) => c.id === items[0]!.id)!.attempt_count, 1);
+    });
+  });
+  // flow control and parked origins: a section of its own (below), on stores of its own
+  storeFlowControlConformance(name, open);
+}
+
+/**
+ * Flow control (rate_limit / max_in_flight per destination) and parked origins. Each case gets a
+ * store of its own: claimGated looks at every destination with limits, so cases must not see
+ * each other's work. Times are the test's (`now` is passed in), so nothing here waits.
+ */
+export function storeFlowControlConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}: flow control and parked origins`, () => {
+    const ACCT = 'acct_f';
+    const opened: Store[] = [];
+    after(async () => {
+      for (const s of opened) await s.close();
+    });
+
+    async function fresh(): Promise<Store> {
+      const s = await open();
+      opened.push(s);
+      await s.migrate();
+      await s.createAccount({ id: ACCT, name: ACCT, created_at: 1 });
+      return s;
+    }
+
+    async function destination(
+      s: Store,
+      id: string,
+      origin: string,
+      limits: { rate_limit?: { per_second: number } | null; max_in_flight?: number | null },
+      t: number,
+    ) {
+      return s.createDestination(
+        {
+          id, account_id: ACCT, mode: 'live', url: `${origin}/hook`, origin, name: null, description: null,
+          enabled: true, disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY, timeout_ms: 1000 },
+          created_at: t, updated_at: t, ...limits,
+        },
+        [],
+        { secret: `whsec_${id}`, created_at: t, retired_at: null },
+      );
+    }
+
+    /** `count` deliveries of destination `dest` (at `origin`), due from `t` (one ms apart). */
+    async function deliveriesOf(s: Store, dest: string | null, origin: string, count: number, t: number) {
+      const items = Array.from({ length: count }, (_, i) =>
+        delivery({ account_id: ACCT, mode: 'live', origin, target: `${origin}/hook`, destination_id: dest, created_at: t + i }),
+      );
+      await s.enqueueDeliveries(ACCT, 'live', items);
+      return items;
+    }
+
+    const claimAll = (s: Store, now: number, extra: Partial<ClaimRequest> = {}) =>
+      s.claimDue({ now, limit: 1000, owner: 'g', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0, ...extra });
+    const gated = (s: Store, now: number, extra: Partial<GatedClaimRequest> = {}) =>
+      s.claimGated({ now, limit: 1000, owner: 'g', leaseMarginMs: 500, secretsRetiredAfter: 0, room: () => 1000, ...extra });
+    const delivered = (s: Store, c: { id: string; lease_token: string }, at: number) =>
+      s.recordAttempts([{ delivery_id: c.id, lease_token: c.lease_token, status: 'delivered', next_attempt_at: null,
+        attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 1, error: null, response_excerpt: null, created_at: at } }]);
+
+    it('without any limited destination: claimGated finds no gates and claims nothing; claimDue takes the work ungated', async () => {
+      const s = await fresh();
+      const t = 100_000_000;
+      const origin = 'https://free.example.test';
+      await destination(s, 'dest_free', origin, {}, t);
+      const items = await deliveriesOf(s, 'dest_free', origin, 3, t);
+      assert.deepEqual(await gated(s, t + 10), { claimed: [], nextAt: null, anyGates: false, inFlightBound: false });
+      const due = await claimAll(s, t + 10);
+      assert.deepEqual(due.map((c) => c.id), items.map((d) => d.id));
+      assert.deepEqual(due.map((c) => c.gate), [null, null, null]);
+      assert.deepEqual(await gated(s, t + 20), { claimed: [], nextAt: null, anyGates: false, inFlightBound: false });
+    });
+
+    it('claims under max_in_flight: unexpired leases count, an expired lease does not; claimDue never takes gated work', async () => {
+      const s = await fresh();
+      const t = 110_000_000;
+      const origin = 'https://cap.example.test';
+      const dest = await destination(s, 'dest_cap', origin, { max_in_flight: 2 }, t);
+      assert.equal(dest.max_in_flight, 2);
+      assert.equal(dest.rate_limit, null);
+      const items = await deliveriesOf(s, 'dest_cap', origin, 6, t);
+      const ids = new Set(items.map((d) => d.id));
+
+      assert.deepEqual(await claimAll(s, t + 10), [], 'a general claim leaves gated deliveries alone');
+      assert.deepEqual(await claimAll(s, t + 10, { origin }), [], 'so does a claim by origin');
+
+      const first = await gated(s, t + 10);
+      assert.equal(first.anyGates, true);
+      assert.equal(first.claimed.length, 2, 'max_in_flight 2');
+      for (const c of first.claimed) {
+        assert.ok(ids.has(c.id));
+        assert.equal(c.gate, 'dest_cap');
+        assert.equal(c.destination_id, 'dest_cap');
+      }
+      assert.equal(first.inFlightBound, true, 'due work is left and the cap is what holds it');
+
+      const again = await gated(s, t + 10);
+      assert.equal(again.claimed.length, 0, 'both leases are live: nothing more');
+      assert.equal(again.inFlightBound, true);
+      assert.equal(again.anyGates, true);
+
+      // one finishes: one slot frees
+      await delivered(s, first.claimed[0]!, t + 20);
+      const third = await gated(s, t + 30);
+      assert.equal(third.claimed.length, 1, 'a finished attempt frees its slot');
+      assert.ok(!first.claimed.some((c) => c.id === third.claimed[0]!.id));
+      assert.equal((await gated(s, t + 30)).claimed.length, 0);
+
+      // leases: timeout_ms 1000 + margin 500. first.claimed[1] (claimed at t+10) runs out at t+1510,
+      // third's (claimed at t+30) at t+1530: in between only third's counts
+      const between = await gated(s, t + 1515);
+      assert.equal(between.claimed.length, 1, 'an expired lease no longer counts against max_in_flight (a live one does)');
+      assert.equal((await gated(s, t + 1515)).claimed.length, 0);
+      assert.deepEqual(await claimAll(s, t + 100_000), [], 'gated work never reaches claimDue, however late');
+      assert.deepEqual(await claimAll(s, t + 100_000, { origin }), []);
+    });
+
+    it('claims under a rate: a burst at most, nothing more at once, more later; no 1 s window exceeds N + burst', async () => {
+      const s = await fresh();
+      const t = 120_000_000;
+      const origin = 'https://rate.example.test';
+      const perSecond = 20;
+      const burst = rateBurst(perSecond); // 2
+      const dest = await destination(s, 'dest_rate', origin, { rate_limit: { per_second: perSecond } }, t);
+      assert.deepEqual(dest.rate_limit, { per_second: perSecond });
+      assert.equal(dest.max_in_flight, null);
+      await deliveriesOf(s, 'dest_rate', origin, 200, t - 1000);
+      assert.deepEqual(await claimAll(s, t), []);
+
+      // no room for its origin: nothing claimed, and the rate's allowance is not used up by that
+      const noRoom = await gated(s, t, { room: () => 0 });
+      assert.equal(noRoom.claimed.length, 0);
+      const first = await gated(s, t);
+      assert.equal(first.claimed.length, burst, `an idle destination starts a full burst (${burst}) at once, untouched by the claim without room`);
+      assert.ok(first.claimed.every((c) => c.gate === 'dest_rate'));
+      const second = await gated(s, t);
+      assert.equal(second.claimed.length, 0, 'nothing beyond the burst at one instant');
+      const third = await gated(s, t);
+      assert.equal(third.claimed.length, 0, 'nothing beyond the burst at one instant');
+      assert.equal(third.inFlightBound, false, 'no max_in_flight');
+      assert.ok(third.nextAt !== null && third.nextAt > t, `nextAt ${third.nextAt} is in the future`);
+      assert.ok(third.nextAt <= t + 1000, `nextAt ${third.nextAt - t} ms ahead: within a second at ${perSecond}/s`);
+      const later = await gated(s, third.nextAt);
+      assert.ok(later.claimed.length >= 1, 'at nextAt one more may start');
+
+      // drive it for 3 s in 7 ms steps: every 1 s window holds at most N + burst starts
+      const starts: number[] = [];
+      for (let now = third.nextAt; now <= t + 3000; now += 7) {
+        const r = await gated(s, now, { leaseMarginMs: 1e9 });
+        for (let i = 0; i < r.claimed.length; i++) starts.push(now);
+        if (r.claimed.length === 0) assert.ok(r.nextAt !== null && r.nextAt > now, `held back at ${now - t}: nextAt ahead`);
+      }
+      starts.push(...[...first.claimed, ...second.claimed].map(() => t), ...later.claimed.map(() => third.nextAt!));
+      const worst = maxInWindow(starts, 1000).count;
+      assert.ok(worst <= perSecond + burst, `${worst} starts in one 1 s window (limit ${perSecond} + ${burst})`);
+      // and the rate does let work through: about 60 in 3 s
+      assert.ok(starts.length >= 2 * perSecond, `${starts.length} starts in 3 s at ${perSecond}/s`);
+      assert.ok(starts.length <= 3 * perSecond + burst + 1, `${starts.length} starts in 3 s at ${perSecond}/s`);
+    });
+
+    it('claims no more than room(origin) and limit allow', async () => {
+      const s = await fresh();
+      const t = 130_000_000;
+      const a = 'https://room-a.example.test';
+      const b = 'https://room-b.example.test';
+      await destination(s, 'dest_room_a', a, { max_in_flight: 10 }, t);
+      await destination(s, 'dest_room_b', b, { rate_limit: { per_second: 1000 } }, t);
+      await deliveriesOf(s, 'dest_room_a', a, 6, t);
+      await deliveriesOf(s, 'dest_room_b', b, 6, t);
+      const asked: string[] = [];
+      const r = await gated(s, t + 10, { room: (o) => (asked.push(o), o === a ? 2 : 0) });
+      assert.ok(asked.includes(a), 'room is asked for the gate’s origin');
+      assert.equal(r.claimed.filter((c) => c.origin === a).length, 2, 'room 2 for origin a');
+      assert.equal(r.claimed.filter((c) => c.origin === b).length, 0, 'room 0 for origin b');
+      const limited = await gated(s, t + 10, { limit: 1 });
+      assert.equal(limited.claimed.length, 1, 'limit in all');
+      const rest = await gated(s, t + 10, { room: (o) => (o === a ? 1 : 3) });
+      assert.equal(rest.claimed.filter((c) => c.origin === a).length, 1);
+      assert.ok(rest.claimed.filter((c) => c.origin === b).length <= 3);
+    });
+
+    it('setting limits gates pending deliveries; lifting them makes the pending ones claimable by claimDue', async () => {
+      const s = await fresh();
+      const t = 140_000_000;
+      const origin = 'https://lift.example.test';
+      await destination(s, 'dest_lift', origin, { max_in_flight: 1 }, t);
+      const items = await deliveriesOf(s, 'dest_lift', origin, 4, t);
+      const [one] = (await gated(s, t + 10)).claimed;
+      assert.ok(one);
+      assert.deepEqual(await claimAll(s, t + 20), []);
+      assert.equal((await gated(s, t + 20)).claimed.length, 0, 'at its cap');
+
+      // a change between limits keeps them gated
+      const changed = await s.updateDestination(ACCT, 'live', 'dest_lift', { rate_limit: { per_second: 5 }, max_in_flight: null }, null, t + 30);
+      assert.deepEqual([changed?.rate_limit, changed?.max_in_flight], [{ per_second: 5 }, null]);
+      assert.deepEqual(await claimAll(s, t + 40), [], 'still gated under a rate limit');
+
+      const lifted = await s.updateDestination(ACCT, 'live', 'dest_lift', { rate_limit: null, max_in_flight: null }, null, t + 50);
+      assert.deepEqual([lifted?.rate_limit, lifted?.max_in_flight], [null, null]);
+      const freed = await claimAll(s, t + 60);
+      assert.deepEqual(
+        freed.map((c) => c.id).sort(),
+        items.filter((d) => d.id !== one.id).map((d) => d.id).sort(),
+        'the pending ones (not the one in flight) are claimable by claimDue',
+      );
+      assert.deepEqual(freed.map((c) => c.gate), freed.map(() => null));
+      const afterLift = await gated(s, t + 70);
+      assert.equal(afterLift.anyGates, false, 'no destination has limits any more');
+      assert.equal(afterLift.claimed.length, 0);
+      // the attempt in flight still records
+      await delivered(s, one, t + 80);
+      assert.equal((await s.getDelivery(ACCT, 'live', one.id))?.delivery.status, 'delivered');
+
+      // and the other way: limits set on a destination with pending work gate it
+      const more = await deliveriesOf(s, 'dest_lift', origin, 3, t + 100);
+      await s.updateDestination(ACCT, 'live', 'dest_lift', { max_in_flight: 2 }, null, t + 110);
+      assert.deepEqual(await claimAll(s, t + 120), [], 'newly limited: out of claimDue');
+      // the three freed above are still in flight (leased until t + 1560): they count against the new cap
+      const capped = await gated(s, t + 120);
+      assert.equal(capped.claimed.length, 0, 'attempts in flight when the cap was set count against it');
+      assert.equal(capped.inFlightBound, true);
+      for (const c of freed) await delivered(s, c, t + 125);
+      const g = await gated(s, t + 130);
+      assert.equal(g.claimed.length, 2);
+      assert.ok(g.claimed.every((c) => c.gate === 'dest_lift' && more.some((d) => d.id === c.id)));
+      // new deliveries of a limited destination are gated as they are inserted
+      await deliveriesOf(s, 'dest_lift', origin, 1, t + 130);
+      assert.deepEqual(await claimAll(s, t + 140), []);
+      assert.deepEqual(await claimAll(s, t + 140, { origin }), []);
+    });
+
+    it('a replayed dead letter of a limited destination comes back gated (also when the limit came after it died)', async () => {
+      const s = await fresh();
+      const t = 150_000_000;
+      const origin = 'https://replay-gated.example.test';
+      await destination(s, 'dest_rg', origin, { max_in_flight: 3 }, t);
+      await destination(s, 'dest_rg2', origin, {}, t);
+      const [limitedOne] = await deliveriesOf(s, 'dest_rg', origin, 1, t);
+      const [laterLimited] = await deliveriesOf(s, 'dest_rg2', origin, 1, t);
+      const [c1] = (await gated(s, t + 10)).claimed;
+      const [c2] = await claimAll(s, t + 10);
+      assert.equal(c1?.id, limitedOne!.id);
+      assert.equal(c2?.id, laterLimited!.id);
+      for (const c of [c1!, c2!]) {
+        await s.recordAttempts([{ delivery_id: c.id, lease_token: c.lease_token, status: 'dead_letter', next_attempt_at: null,
+          attempt: { attempt: 1, outcome: 'failed', http_status: 500, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 20 } }]);
+      }
+      await s.updateDestination(ACCT, 'live', 'dest_rg2', { rate_limit: { per_second: 100 } }, null, t + 30);
+
+      assert.equal(await s.requeueDelivery(ACCT, 'live', limitedOne!.id, t + 40), 'requeued');
+      assert.equal(await s.requeueDeliveries(ACCT, 'live', { statuses: ['dead_letter'], destination_id: 'dest_rg2' }, 10, t + 40), 1);
+      assert.deepEqual(await claimAll(s, t + 50), [], 'replayed deliveries of limited destinations are not in claimDue');
+      assert.deepEqual(await claimAll(s, t + 50, { origin }), []);
+      const g = await gated(s, t + 50);
+      assert.deepEqual(
+        g.claimed.map((c) => [c.id, c.gate, c.attempt_count, c.attempt_base]).sort(),
+        [[limitedOne!.id, 'dest_rg', 1, 1], [laterLimited!.id, 'dest_rg2', 1, 1]].sort(),
+      );
+    });
+
+    it('parkOrigin moves due, unleased, ungated work out of the due index; claims by origin and expediteOrigin bring it back', async () => {
+      const s = await fresh();
+      const t = 160_000_000;
+      const held = 'https://held.example.test';
+      const other = 'https://other-origin.example.test';
+      const heldItems = await deliveriesOf(s, null, held, 4, t);
+      const [otherItem] = await deliveriesOf(s, null, other, 1, t);
+      // one of the held origin's deliveries is in flight (a lease that outlives everything here)
+      const [inFlight] = await claimAll(s, t + 5, { origin: held, limit: 1, leaseMarginMs: 1e9 });
+      assert.equal(inFlight?.id, heldItems[0]!.id);
+      // one waits on its own retry schedule (not due yet)
+      const [retrier] = await deliveriesOf(s, null, held, 1, t + 1);
+      const claimed = await claimAll(s, t + 6, { origin: held, limit: 10 });
+      const rc = claimed.find((c) => c.id === retrier!.id);
+      assert.ok(rc, 'the retrier was claimed');
+      // the others go back untouched (due again at once)
+      const others = claimed.filter((c) => c.id !== retrier!.id);
+      await s.releaseClaims(others.map((c) => ({ delivery_id: c.id, lease_token: c.lease_token })), { quiet: true });
+      await s.recordAttempts([{ delivery_id: rc.id, lease_token: rc.lease_token, status: 'retrying', next_attempt_at: t + 5000,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 7 } }]);
+      // and a gated delivery at the same origin
+      await destination(s, 'dest_held', held, { max_in_flight: 5 }, t);
+      const [gatedItem] = await deliveriesOf(s, 'dest_held', held, 1, t);
+
+      const until = t + 30_000;
+      const parked = await s.parkOrigin(held, until, t + 10);
+      assert.equal(parked, 3, 'the three due, unleased, ungated deliveries of the origin are parked');
+
+      const general = await claimAll(s, t + 20);
+      assert.deepEqual(general.map((c) => c.id), [otherItem!.id], 'a general claim no longer sees the parked ones');
+      assert.equal(await s.nextDueAt([other]), t + 5000, 'nextDueAt: the retry is the earliest; parked ones are not due now');
+      const retryDue = await claimAll(s, t + 5000, { excludeOrigins: [other] });
+      assert.deepEqual(retryDue.map((c) => c.id), [rc.id], 'parking left the not-yet-due retry on its own schedule');
+      await s.releaseClaims([{ delivery_id: rc.id, lease_token: retryDue[0]!.lease_token }], { quiet: true });
+      // released: due again at once (its next_attempt_at) — take it out of the picture
+      const [rc2] = await claimAll(s, t + 5001, { excludeOrigins: [other] });
+      assert.equal(rc2?.id, rc.id);
+      await delivered(s, rc2!, t + 5002);
+      assert.equal(await s.nextDueAt([other]), until, 'what is left of the origin comes back at `until`');
+
+      // gated work of a parked origin is left alone by parking
+      const g = await gated(s, t + 30);
+      assert.deepEqual(g.claimed.map((c) => c.id), [gatedItem!.id]);
+
+      // a claim by origin still takes parked work (oldest first)
+      const byOrigin = await claimAll(s, t + 40, { origin: held, limit: 1 });
+      assert.equal(byOrigin.length, 1);
+      assert.ok(heldItems.slice(1).some((d) => d.id === byOrigin[0]!.id));
+
+      // expediting brings the other two back into the due index, due now
+      assert.equal(await s.expediteOrigin(held, t + 50), 2);
+      const back = await claimAll(s, t + 50);
+      assert.deepEqual(
+        back.map((c) => c.id).sort(),
+        heldItems.slice(1).filter((d) => d.id !== byOrigin[0]!.id).map((d) => d.id).sort(),
+      );
+      assert.equal(await s.parkOrigin(held, until, t + 60), 0, 'nothing due and unleased left to park');
+    });
+
+    it('parked work comes back into the due index by itself at `until`', async () => {
+      const s = await fresh();
+      const t = 170_000_000;
+      const origin = 'https://park-until.example.test';
+      const items = await deliveriesOf(s, null, origin, 2, t);
+      assert.equal(await s.parkOrigin(origin, t + 1000, t + 10), 2);
+      assert.deepEqual(await claimAll(s, t + 999), []);
+      assert.equal(await s.nextDueAt([]), t + 1000);
+      const back = await claimAll(s, t + 1000);
+      assert.deepEqual(back.map((c) => c.id).sort(), items.map((d) => d.id).sort());
+      assert.equal(await s.parkOrigin('https://nobody.example.test', t + 5000, t + 10), 0);
+    });
+
+    it('work that came back from parking and was attempted is no longer parked: its retry waits for its time, also for a claim by origin', async () => {
+      const s = await fresh();
+      const t = 180_000_000;
+      const origin = 'https://unparked.example.test';
+      // (Fails on SQLite as of writing: its general claim does not clear `parked`, so the retry stays
+      // marked parked and a claim by origin takes it before its next_attempt_at.)
+      const [d] = await deliveriesOf(s, null, origin, 1, t);
+      assert.equal(await s.parkOrigin(origin, t + 1000, t + 10), 1);
+      // back by itself at `until`: a general claim takes it and its attempt fails
+      const [c] = await claimAll(s, t + 1000);
+      assert.equal(c?.id, d!.id);
+      await s.recordAttempts([{ delivery_id: c!.id, lease_token: c!.lease_token, status: 'retrying', next_attempt_at: t + 60_000,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 1001 } }]);
+      assert.deepEqual(await claimAll(s, t + 2000), [], 'the retry is not due before t + 60 s');
+      assert.deepEqual(
+        (await claimAll(s, t + 2000, { origin })).map((x) => x.id),
+        [],
+        'a claim by origin must not take a retry before its time either (it is not parked any more)',
+      );
+      assert.equal(await s.nextDueAt([]), t + 60_000);
+      const due = await claimAll(s, t + 60_000, { origin });
+      assert.deepEqual(due.map((x) => [x.id, x.attempt_count]), [[d!.id, 1]]);
     });
   });
 }

@@ -21,6 +21,17 @@ const destinationSchema = {
     enabled: { type: 'boolean' },
     headers: { type: 'object', additionalProperties: { type: 'string' } },
     delivery: { type: 'object' },
+    rate_limit: {
+      type: ['object', 'null'],
+      properties: { per_second: { type: 'integer', minimum: 1, maximum: 10000 } },
+      description: 'At most this many deliveries start per second (all processes together); null: no limit.',
+    },
+    max_in_flight: {
+      type: ['integer', 'null'],
+      minimum: 1,
+      maximum: 10000,
+      description: 'At most this many deliveries in flight at once (all processes together); null: no limit.',
+    },
   },
 } as const;
 

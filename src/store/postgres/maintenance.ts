@@ -1,4 +1,5 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on PostgreSQL. */
+import { gateOf } from '../rows.js';
 import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
 import type { Querier } from './postgres-store.js';
 
@@ -7,7 +8,8 @@ const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 /** A fresh budget, due now ($1) — or parked, when its destination is disabled. */
 const REQUEUE = `status = 'queued', attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
-  next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL`;
+  next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL,
+  parked = false, gate = ${gateOf('d.destination_id')}`;
 
 export class PgMaintenance {
   constructor(

@@ -190,4 +190,58 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_by_age ON events(created_at);
     `,
   },
+  {
+    version: 6,
+    name: 'dashboard login tokens and sessions, overview and idempotency_key indexes',
+    sql: `
+      -- only SHA-256 hashes of login tokens and session ids are kept (like API keys)
+      CREATE TABLE dashboard_login_tokens (
+        token_hash TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        mode       TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX dashboard_login_tokens_by_expiry ON dashboard_login_tokens(expires_at);
+
+      CREATE TABLE dashboard_sessions (
+        id_hash    TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        mode       TEXT NOT NULL CHECK (mode IN ('live', 'test')),
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions(expires_at);
+
+      -- GET /v1/deliveries?idempotency_key=…, newest first
+      CREATE INDEX deliveries_list_by_idempotency_key ON deliveries(account_id, mode, idempotency_key, seq)
+        WHERE idempotency_key IS NOT NULL;
+      -- the dashboard's home page: deliveries created in the last hour (columns that never change)
+      CREATE INDEX deliveries_by_owner_age ON deliveries(account_id, mode, created_at);
+      -- … and the attempts of the last hour, joined to their deliveries by seq (append-only)
+      CREATE INDEX attempts_by_age ON attempts(created_at, delivery_seq, outcome);
+    `,
+  },
+  {
+    version: 7,
+    name: 'flow control per destination, parked deliveries of held origins',
+    sql: `
+      ALTER TABLE destinations ADD COLUMN rate_per_second INTEGER;
+      ALTER TABLE destinations ADD COLUMN max_in_flight INTEGER;
+      -- the rate limit's theoretical arrival time (ms; see core/flow-control)
+      ALTER TABLE destinations ADD COLUMN rate_tat DOUBLE PRECISION NOT NULL DEFAULT 0;
+      CREATE INDEX destinations_limited ON destinations(id) WHERE rate_per_second IS NOT NULL OR max_in_flight IS NOT NULL;
+      -- gate: the destination whose limits a delivery counts against (NULL: none); such deliveries
+      -- are claimed only through their gate, so the general due index leaves them out
+      ALTER TABLE deliveries ADD COLUMN gate TEXT;
+      -- parked: stepped out of the due index while its origin is held (run_at is when it comes back)
+      ALTER TABLE deliveries ADD COLUMN parked BOOLEAN NOT NULL DEFAULT false;
+      DROP INDEX deliveries_due;
+      DROP INDEX deliveries_due_by_origin;
+      CREATE INDEX deliveries_due ON deliveries(run_at, origin) WHERE run_at IS NOT NULL AND gate IS NULL;
+      CREATE INDEX deliveries_due_by_origin ON deliveries(origin, run_at) WHERE run_at IS NOT NULL AND gate IS NULL;
+      CREATE INDEX deliveries_gated_due ON deliveries(gate, run_at) WHERE run_at IS NOT NULL AND gate IS NOT NULL;
+    `,
+  },
 ];

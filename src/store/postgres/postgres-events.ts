@@ -3,7 +3,7 @@
  * sqlite/events.ts: a destination's state reaches its pending deliveries in the same transaction.
  */
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, toDestination, toEvent } from '../rows.js';
+import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -69,8 +69,8 @@ export class PgEvents {
     return this.tx(async (q) => {
       const [row] = await q(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
-           headers, policy, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+           headers, policy, created_at, updated_at, rate_per_second, max_in_flight)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
         [
           d.id,
           d.account_id,
@@ -85,6 +85,8 @@ export class PgEvents {
           JSON.stringify(d.policy),
           d.created_at,
           d.updated_at,
+          d.rate_limit?.per_second ?? null,
+          d.max_in_flight ?? null,
         ],
       );
       await this.addSubscriptions(q, d, subscriptions, d.created_at);
@@ -114,7 +116,7 @@ export class PgEvents {
     const next = { ...current, ...patch };
     await q(
       `UPDATE destinations SET url = $2, origin = $3, name = $4, description = $5, enabled = $6, disabled_reason = $7,
-         headers = $8, policy = $9, updated_at = $10 WHERE id = $1`,
+         headers = $8, policy = $9, updated_at = $10, rate_per_second = $11, max_in_flight = $12 WHERE id = $1`,
       [
         current.id,
         next.url,
@@ -126,8 +128,14 @@ export class PgEvents {
         JSON.stringify(next.headers),
         JSON.stringify(next.policy),
         now,
+        next.rate_limit?.per_second ?? null,
+        next.max_in_flight,
       ],
     );
+    if ((current.rate_limit === null && current.max_in_flight === null) !== (next.rate_limit === null && next.max_in_flight === null)) {
+      // limits set or lifted: its pending deliveries move to or from its gate
+      await q(`UPDATE deliveries d SET gate = ${gateOf('d.destination_id')} WHERE d.destination_id = $1 AND ${PENDING}`, [current.id]);
+    }
     if (current.enabled && !next.enabled) {
       // an attempt in flight keeps its lease; its result parks it
       await q(`UPDATE deliveries SET run_at = NULL WHERE destination_id = $1 AND ${PENDING} AND lease_token IS NULL`, [

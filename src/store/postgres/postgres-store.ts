@@ -11,6 +11,8 @@ import { GroupCommit } from '../group-commit.js';
 import {
   CLAIMED_COLUMNS,
   DELIVERY_COLUMNS,
+  LIMITED,
+  gateOf,
   type InsertCall,
   type Row,
   deliveryParams,
@@ -40,11 +42,15 @@ import type {
   ReleasedClaim,
   SigningSecret,
   Store,
+  GatedClaim,
+  GatedClaimRequest,
 } from '../store.js';
+import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
+import { PgDashboard } from './dashboard.js';
 
 /** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
 const pgText = (s: string | null) => (s === null ? null : s.replace(/\u0000/g, '\uFFFD'));
@@ -378,7 +384,7 @@ export class PostgresStore implements Store {
   async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
     const params: unknown[] = [accountId, mode];
     const where = ['account_id = $1', 'mode = $2'];
-    for (const f of ['status', 'destination_id', 'event_id'] as const) {
+    for (const f of ['status', 'destination_id', 'event_id', 'idempotency_key'] as const) {
       if (query[f] !== undefined) {
         params.push(query[f]);
         where.push(`${f} = $${params.length}`);
@@ -406,11 +412,14 @@ export class PostgresStore implements Store {
     const token = `${req.owner}.${++this.claimCounter}`;
     const pick =
       req.origin !== undefined
-        ? `SELECT seq FROM deliveries WHERE origin = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
-        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND NOT (origin = ANY($4::text[]))
+        ? // an origin's own claim also takes what was parked while it was held
+          `SELECT seq FROM deliveries WHERE origin = $4 AND gate IS NULL AND run_at IS NOT NULL
+             AND (run_at <= $1 OR (parked AND lease_token IS NULL))
+           ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
+        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND gate IS NULL AND NOT (origin = ANY($4::text[]))
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`;
     const rows = await this.work(
-      `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3
+      `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3, parked = false
        FROM (${pick}) c WHERE d.seq = c.seq
        RETURNING ${CLAIMED_D}`,
       [req.now, req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, req.secretsRetiredAfter],
@@ -499,11 +508,79 @@ export class PostgresStore implements Store {
 
   async expediteOrigin(origin: string, now: number): Promise<number> {
     const rows = await this.work(
-      `UPDATE deliveries SET run_at = $2, next_attempt_at = $2
-       WHERE origin = $1 AND run_at > $2 AND status = 'retrying' AND lease_token IS NULL RETURNING seq`,
+      `UPDATE deliveries SET run_at = $2, next_attempt_at = $2, parked = false
+       WHERE origin = $1 AND run_at > $2 AND lease_token IS NULL AND (status = 'retrying' OR parked) RETURNING seq`,
       [origin, now],
     );
     return rows.length;
+  }
+
+  async parkOrigin(origin: string, until: number, now: number): Promise<number> {
+    const rows = await this.work(
+      `UPDATE deliveries SET run_at = $2, parked = true
+       WHERE origin = $1 AND gate IS NULL AND run_at <= $3 AND lease_token IS NULL RETURNING seq`,
+      [origin, until, now],
+    );
+    return rows.length;
+  }
+
+  /**
+   * One short transaction per gated destination with due work: its row is locked (FOR UPDATE) so
+   * processes claiming for it take turns, its leased deliveries are counted, and its rate state
+   * moves on with what was claimed.
+   */
+  async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
+    const out: GatedClaim = { claimed: [], nextAt: null, anyGates: false, inFlightBound: false };
+    const gates = await this.work(
+      `SELECT x.id, x.origin, EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= $1) AS due
+       FROM destinations x WHERE ${LIMITED}`,
+      [req.now],
+    );
+    out.anyGates = gates.length > 0;
+    /** What this call already claimed per origin: the caller's room is shared by its gates. */
+    const used = new Map<string, number>();
+    for (const gate of gates) {
+      const left = req.limit - out.claimed.length;
+      if (left <= 0) break;
+      if (!gate.due) continue;
+      const origin = gate.origin as string;
+      const room = Math.min(left, req.room(origin) - (used.get(origin) ?? 0));
+      await this.tx(async (q) => {
+        const [g] = await q('SELECT rate_per_second, max_in_flight, rate_tat FROM destinations WHERE id = $1 FOR UPDATE', [gate.id]);
+        if (!g) return;
+        const state = {
+          perSecond: g.rate_per_second == null ? null : Number(g.rate_per_second),
+          tat: Number(g.rate_tat),
+          maxInFlight: g.max_in_flight == null ? null : Number(g.max_in_flight),
+          leased: 0,
+        };
+        if (state.maxInFlight !== null) {
+          const [c] = await q(
+            'SELECT COUNT(*)::int AS n FROM deliveries WHERE gate = $1 AND run_at > $2 AND lease_token IS NOT NULL',
+            [gate.id, req.now],
+          );
+          state.leased = c!.n as number;
+        }
+        const allow = gateAllowance(state, room, req.now);
+        out.inFlightBound ||= allow.inFlightBound;
+        if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, allow.rateNextAt);
+        if (allow.take <= 0) return;
+        const rows = await q(
+          `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3, parked = false
+           FROM (SELECT seq FROM deliveries WHERE gate = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
+           WHERE d.seq = c.seq
+           RETURNING ${CLAIMED_D}`,
+          [req.now, req.leaseMarginMs, `${req.owner}.${++this.claimCounter}`, gate.id, allow.take, req.secretsRetiredAfter],
+        );
+        rows.sort((a, b) => (a.seq as number) - (b.seq as number));
+        out.claimed.push(...rows.map(toClaimed));
+        used.set(origin, (used.get(origin) ?? 0) + rows.length);
+        if (state.perSecond !== null && rows.length > 0) {
+          await q('UPDATE destinations SET rate_tat = $2 WHERE id = $1', [gate.id, tatAfter(state.perSecond, state.tat, req.now, rows.length)]);
+        }
+      }, true);
+    }
+    return out;
   }
 
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
@@ -518,7 +595,8 @@ export class PostgresStore implements Store {
   async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
     const r = (
       await this.q(
-        `SELECT run_at FROM deliveries WHERE run_at IS NOT NULL AND NOT (origin = ANY($1::text[])) ORDER BY run_at LIMIT 1`,
+        `SELECT run_at FROM deliveries WHERE run_at IS NOT NULL AND gate IS NULL AND NOT (origin = ANY($1::text[]))
+         ORDER BY run_at LIMIT 1`,
         [[...excludeOrigins]],
       )
     )[0];
@@ -608,6 +686,30 @@ export class PostgresStore implements Store {
   listEvents(...a: Parameters<Store['listEvents']>) {
     return this.ev.listEvents(...a);
   }
+
+  // The dashboard's login tokens, sessions and home-page counts live in dashboard.ts.
+  private dashboardRepo: PgDashboard | null = null;
+  private get dashboard(): PgDashboard {
+    return (this.dashboardRepo ??= new PgDashboard(
+      (text, params) => this.q(text, params),
+      (fn) => this.tx(fn),
+    ));
+  }
+  createLoginToken(...a: Parameters<Store['createLoginToken']>) {
+    return this.dashboard.createLoginToken(...a);
+  }
+  redeemLoginToken(...a: Parameters<Store['redeemLoginToken']>) {
+    return this.dashboard.redeemLoginToken(...a);
+  }
+  getDashboardSession(...a: Parameters<Store['getDashboardSession']>) {
+    return this.dashboard.getSession(...a);
+  }
+  deleteDashboardSession(...a: Parameters<Store['deleteDashboardSession']>) {
+    return this.dashboard.deleteSession(...a);
+  }
+  dashboardOverview(...a: Parameters<Store['dashboardOverview']>) {
+    return this.dashboard.overview(...a);
+  }
 }
 
 /** All the deliveries of one commit in one statement. */
@@ -617,10 +719,10 @@ async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]):
   await q(
     `INSERT INTO deliveries (id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
        idempotency_key, metadata, sign, status, created_at, updated_at, next_attempt_at, run_at,
-       event_id, event_type, destination_id)
+       event_id, event_type, destination_id, gate)
      SELECT id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
        idempotency_key, metadata, sign, 'queued', created_at, created_at, created_at, created_at,
-       event_id, event_type, destination_id
+       event_id, event_type, destination_id, ${gateOf('t.destination_id')}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
        $9::text[], $10::int[], $11::text[], $12::text[], $13::bool[], $14::bigint[], $15::text[], $16::text[], $17::text[])
        WITH ORDINALITY AS t(id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,

@@ -6,7 +6,7 @@
  */
 import type { Database as Db } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, toDestination, toEvent } from '../rows.js';
+import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -29,9 +29,9 @@ export class SqliteEvents {
     this.s = {
       insertDestination: db.prepare(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
-           headers, policy, created_at, updated_at)
+           headers, policy, rate_per_second, max_in_flight, created_at, updated_at)
          VALUES (:id, :account_id, :mode, :url, :origin, :name, :description, :enabled, :disabled_reason,
-           :headers, :policy, :created_at, :updated_at)`,
+           :headers, :policy, :rate_per_second, :max_in_flight, :created_at, :updated_at)`,
       ),
       getDestination: db.prepare('SELECT * FROM destinations WHERE id = ? AND account_id = ? AND mode = ?'),
       getDestinationById: db.prepare('SELECT * FROM destinations WHERE id = ?'),
@@ -41,7 +41,7 @@ export class SqliteEvents {
       updateDestination: db.prepare(
         `UPDATE destinations SET url = :url, origin = :origin, name = :name, description = :description,
            enabled = :enabled, disabled_reason = :disabled_reason, headers = :headers, policy = :policy,
-           updated_at = :updated_at
+           rate_per_second = :rate_per_second, max_in_flight = :max_in_flight, updated_at = :updated_at
          WHERE id = :id`,
       ),
       deleteDestination: db.prepare('DELETE FROM destinations WHERE id = ?'),
@@ -92,6 +92,10 @@ export class SqliteEvents {
       ),
       retargetPending: db.prepare(
         `UPDATE deliveries SET target = :url, origin = :origin WHERE destination_id = :id AND ${PENDING}`,
+      ),
+      // limits set or lifted: its pending deliveries move to or from its gate
+      regatePending: db.prepare(
+        `UPDATE deliveries SET gate = ${gateOf('deliveries.destination_id')} WHERE destination_id = ? AND ${PENDING}`,
       ),
       pendingHeaders: db.prepare(`SELECT seq, headers FROM deliveries WHERE destination_id = ? AND ${PENDING}`),
       setHeaders: db.prepare('UPDATE deliveries SET headers = ? WHERE seq = ?'),
@@ -144,6 +148,8 @@ export class SqliteEvents {
         enabled: d.enabled ? 1 : 0,
         headers: JSON.stringify(d.headers),
         policy: JSON.stringify(d.policy),
+        rate_per_second: d.rate_limit?.per_second ?? null,
+        max_in_flight: d.max_in_flight ?? null,
       });
       this.addSubscriptions(d, subscriptions, d.created_at);
       this.s.insertSecret.run({ destination_id: d.id, secret: secret.secret, created_at: secret.created_at });
@@ -172,8 +178,13 @@ export class SqliteEvents {
       disabled_reason: next.enabled ? null : next.disabled_reason,
       headers: JSON.stringify(next.headers),
       policy: JSON.stringify(next.policy),
+      rate_per_second: next.rate_limit?.per_second ?? null,
+      max_in_flight: next.max_in_flight,
       updated_at: now,
     });
+    if ((current.rate_limit === null && current.max_in_flight === null) !== (next.rate_limit === null && next.max_in_flight === null)) {
+      this.s.regatePending.run(current.id);
+    }
     if (current.enabled && !next.enabled) this.s.parkPending.run(current.id);
     if (!current.enabled && next.enabled) this.s.unparkPending.run({ id: current.id, now });
     if (patch.url !== undefined) {

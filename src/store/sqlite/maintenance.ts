@@ -1,4 +1,5 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on SQLite. */
+import { gateOf } from '../rows.js';
 import type { Database as Db } from 'better-sqlite3';
 import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
 
@@ -7,7 +8,8 @@ const DISABLED = `(destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = deliveries.destination_id AND x.enabled = 0))`;
 /** A fresh budget, due now — or parked, when its destination is disabled. */
 const REQUEUE = `status = 'queued', attempt_base = attempt_count, error = NULL, updated_at = :now,
-  next_attempt_at = :now, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE :now END, lease_token = NULL`;
+  next_attempt_at = :now, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE :now END, lease_token = NULL,
+  parked = 0, gate = ${gateOf('deliveries.destination_id')}`;
 
 export class SqliteMaintenance {
   private readonly s;

@@ -31,10 +31,15 @@ import {
   type ReleasedClaim,
   type SigningSecret,
   type Store,
+  type GatedClaim,
+  type GatedClaimRequest,
 } from '../store.js';
+import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import {
   CLAIMED_COLUMNS,
   DELIVERY_COLUMNS,
+  LIMITED,
+  gateOf,
   type InsertCall,
   type Row,
   deliveryParams,
@@ -48,6 +53,7 @@ const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries'
 import { SqliteEvents } from './events.js';
 import { SqliteMaintenance } from './maintenance.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteDashboard } from './dashboard.js';
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
   SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id))`;
@@ -191,10 +197,10 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (id, account_id, mode, target, origin, method, headers, body, policy,
            timeout_ms, idempotency_key, metadata, sign, status, created_at, updated_at,
-           next_attempt_at, run_at, event_id, event_type, destination_id)
+           next_attempt_at, run_at, event_id, event_type, destination_id, gate)
          VALUES (:id, :account_id, :mode, :target, :origin, :method, :headers, :body, :policy,
            :timeout_ms, :idempotency_key, :metadata, :sign, 'queued', :created_at, :created_at,
-           :created_at, :created_at, :event_id, :event_type, :destination_id)`,
+           :created_at, :created_at, :event_id, :event_type, :destination_id, ${gateOf(':destination_id')})`,
       ),
       getDelivery: db.prepare(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?`,
@@ -204,19 +210,44 @@ export class SqliteStore implements Store {
          FROM attempts WHERE delivery_seq = ? ORDER BY attempt`,
       ),
       claim: db.prepare(
-        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
          WHERE seq IN (
            SELECT seq FROM deliveries
-           WHERE run_at <= :now AND origin NOT IN (SELECT value FROM json_each(:excluded))
+           WHERE run_at <= :now AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(:excluded))
            ORDER BY run_at LIMIT :limit)
          RETURNING ${CLAIM_RETURNING}`,
       ),
+      // an origin's own claim also takes what was parked while it was held
       claimOrigin: db.prepare(
-        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
          WHERE seq IN (
-           SELECT seq FROM deliveries WHERE origin = :origin AND run_at <= :now ORDER BY run_at LIMIT :limit)
+           SELECT seq FROM deliveries WHERE origin = :origin AND gate IS NULL AND run_at IS NOT NULL
+             AND (run_at <= :now OR (parked = 1 AND lease_token IS NULL))
+           ORDER BY run_at LIMIT :limit)
          RETURNING ${CLAIM_RETURNING}`,
       ),
+      parkOrigin: db.prepare(
+        `UPDATE deliveries SET run_at = :until, parked = 1
+         WHERE origin = :origin AND gate IS NULL AND run_at <= :now AND lease_token IS NULL`,
+      ),
+      expediteOrigin: db.prepare(
+        `UPDATE deliveries SET run_at = :now, next_attempt_at = :now, parked = 0
+         WHERE origin = :origin AND run_at > :now AND lease_token IS NULL AND (status = 'retrying' OR parked = 1)`,
+      ),
+      anyGate: db.prepare(`SELECT 1 FROM destinations x WHERE ${LIMITED} LIMIT 1`),
+      gatesDue: db.prepare(
+        `SELECT x.id, x.origin, x.rate_per_second, x.max_in_flight, x.rate_tat FROM destinations x
+         WHERE ${LIMITED} AND EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= ?)`,
+      ),
+      leasedOf: db.prepare(
+        'SELECT COUNT(*) AS n FROM deliveries WHERE gate = ? AND run_at > ? AND lease_token IS NOT NULL',
+      ),
+      claimGate: db.prepare(
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
+         WHERE seq IN (SELECT seq FROM deliveries WHERE gate = :gate AND run_at <= :now ORDER BY run_at LIMIT :limit)
+         RETURNING ${CLAIM_RETURNING}`,
+      ),
+      setRateTat: db.prepare('UPDATE destinations SET rate_tat = ? WHERE id = ?'),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
          WHERE id = :id AND lease_token = :token`,
@@ -268,7 +299,7 @@ export class SqliteStore implements Store {
       ),
       nextDue: db.prepare(
         `SELECT run_at FROM deliveries
-         WHERE run_at IS NOT NULL AND origin NOT IN (SELECT value FROM json_each(?))
+         WHERE run_at IS NOT NULL AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(?))
          ORDER BY run_at LIMIT 1`,
       ),
     };
@@ -415,7 +446,7 @@ export class SqliteStore implements Store {
   async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
     const params: Record<string, unknown> = { account_id: accountId, mode, limit: query.limit + 1 };
     const where = ['account_id = :account_id', 'mode = :mode'];
-    for (const f of ['status', 'destination_id', 'event_id'] as const) {
+    for (const f of ['status', 'destination_id', 'event_id', 'idempotency_key'] as const) {
       if (query[f] !== undefined) {
         where.push(`${f} = :${f}`);
         params[f] = query[f];
@@ -521,15 +552,52 @@ export class SqliteStore implements Store {
   }
 
   async expediteOrigin(origin: string, now: number): Promise<number> {
-    return this.relaxed(
-      () =>
-        this.db
-          .prepare(
-            `UPDATE deliveries SET run_at = :now, next_attempt_at = :now
-             WHERE origin = :origin AND run_at > :now AND status = 'retrying' AND lease_token IS NULL`,
-          )
-          .run({ origin, now }).changes,
+    return this.relaxed(() => this.s.expediteOrigin.run({ origin, now }).changes);
+  }
+
+  async parkOrigin(origin: string, until: number, now: number): Promise<number> {
+    return this.relaxed(() => this.s.parkOrigin.run({ origin, until, now }).changes);
+  }
+
+  async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
+    const out: GatedClaim = { claimed: [], nextAt: null, anyGates: false, inFlightBound: false };
+    if (!this.s.anyGate.get()) return out;
+    out.anyGates = true;
+    /** What this call already claimed per origin: the caller's room is shared by its gates. */
+    const used = new Map<string, number>();
+    this.relaxed(() =>
+      this.db.transaction(() => {
+        for (const g of this.s.gatesDue.all(req.now) as Row[]) {
+          const left = req.limit - out.claimed.length;
+          if (left <= 0) break;
+          const state = {
+            perSecond: (g.rate_per_second as number | null) ?? null,
+            tat: g.rate_tat as number,
+            maxInFlight: (g.max_in_flight as number | null) ?? null,
+            leased: g.max_in_flight == null ? 0 : ((this.s.leasedOf.get(g.id, req.now) as Row).n as number),
+          };
+          const origin = g.origin as string;
+          const room = req.room(origin) - (used.get(origin) ?? 0);
+          const allow = gateAllowance(state, Math.min(left, room), req.now);
+          out.inFlightBound ||= allow.inFlightBound;
+          if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, allow.rateNextAt);
+          if (allow.take <= 0) continue;
+          const rows = this.s.claimGate.all({
+            now: req.now,
+            margin: req.leaseMarginMs,
+            token: `${req.owner}.${++this.claimCounter}`,
+            gate: g.id,
+            limit: allow.take,
+            secrets_after: req.secretsRetiredAfter,
+          }) as Row[];
+          rows.sort((a, b) => (a.seq as number) - (b.seq as number));
+          out.claimed.push(...rows.map(toClaimed));
+          used.set(origin, (used.get(origin) ?? 0) + rows.length);
+          if (state.perSecond !== null) this.s.setRateTat.run(tatAfter(state.perSecond, state.tat, req.now, rows.length), g.id);
+        }
+      })(),
     );
+    return out;
   }
 
   async countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }> {
@@ -595,5 +663,27 @@ export class SqliteStore implements Store {
   onWork(listener: (origins: readonly string[] | null) => void): () => void {
     this.events.on('work', listener);
     return () => this.events.off('work', listener);
+  }
+
+  // The dashboard's login tokens, sessions and home-page counts live in dashboard.ts.
+  private dashboardRepo: SqliteDashboard | null = null;
+  private get dashboard(): SqliteDashboard {
+    if (!this.stmts) throw new Error('store not migrated: call migrate() first');
+    return (this.dashboardRepo ??= new SqliteDashboard(this.db));
+  }
+  async createLoginToken(...a: Parameters<Store['createLoginToken']>): Promise<void> {
+    this.dashboard.createLoginToken(...a);
+  }
+  async redeemLoginToken(...a: Parameters<Store['redeemLoginToken']>) {
+    return this.dashboard.redeemLoginToken(...a);
+  }
+  async getDashboardSession(...a: Parameters<Store['getDashboardSession']>) {
+    return this.dashboard.getSession(...a);
+  }
+  async deleteDashboardSession(...a: Parameters<Store['deleteDashboardSession']>): Promise<void> {
+    this.dashboard.deleteSession(...a);
+  }
+  async dashboardOverview(...a: Parameters<Store['dashboardOverview']>) {
+    return this.dashboard.overview(...a);
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * The dashboard's data on PostgreSQL — the same rules as sqlite/dashboard.ts: one-time login
+ * tokens and sessions kept only as SHA-256 hashes, and the counts behind the home page.
+ */
+import type {
+  DashboardOverviewCounts,
+  DashboardSession,
+  DeliveryStatus,
+  KeyMode,
+  LoginToken,
+  NewDashboardSession,
+  OverviewWindow,
+} from '../store.js';
+import type { Querier } from './postgres-store.js';
+
+const SESSION_COLUMNS = 'id_hash, account_id, mode, csrf_token, created_at, expires_at';
+
+export class PgDashboard {
+  constructor(
+    private readonly q: Querier,
+    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+  ) {}
+
+  /** Rows past their expiry go whenever new ones are made: the tables stay the size of what is live. */
+  private async expire(q: Querier, now: number): Promise<void> {
+    await q('DELETE FROM dashboard_login_tokens WHERE expires_at <= $1', [now]);
+    await q('DELETE FROM dashboard_sessions WHERE expires_at <= $1', [now]);
+  }
+
+  async createLoginToken(t: LoginToken): Promise<void> {
+    await this.tx(async (q) => {
+      await this.expire(q, t.created_at);
+      await q(
+        `INSERT INTO dashboard_login_tokens (token_hash, account_id, mode, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [t.token_hash, t.account_id, t.mode, t.created_at, t.expires_at],
+      );
+    });
+  }
+
+  async redeemLoginToken(tokenHash: string, s: NewDashboardSession, now: number): Promise<DashboardSession | null> {
+    return this.tx(async (q) => {
+      // used or not, a token is gone after its first presentation; the row lock makes two
+      // concurrent redeems of one token get one session between them
+      const [token] = await q('DELETE FROM dashboard_login_tokens WHERE token_hash = $1 RETURNING account_id, mode, expires_at', [
+        tokenHash,
+      ]);
+      if (!token || (token.expires_at as number) <= now) return null;
+      await this.expire(q, now);
+      const opened: DashboardSession = { ...s, account_id: token.account_id as string, mode: token.mode as KeyMode };
+      await q(
+        `INSERT INTO dashboard_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [opened.id_hash, opened.account_id, opened.mode, opened.csrf_token, opened.created_at, opened.expires_at],
+      );
+      return opened;
+    });
+  }
+
+  async getSession(idHash: string, now: number): Promise<DashboardSession | null> {
+    const [r] = await this.q(`SELECT ${SESSION_COLUMNS} FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2`, [
+      idHash,
+      now,
+    ]);
+    return (r as unknown as DashboardSession | undefined) ?? null;
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    await this.q('DELETE FROM dashboard_sessions WHERE id_hash = $1', [idHash]);
+  }
+
+  async overview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {
+    const [byStatus, dead, buckets] = await Promise.all([
+      this.q(
+        `SELECT status, COUNT(*) AS n FROM deliveries
+         WHERE account_id = $1 AND mode = $2 AND created_at >= $3 AND created_at < $4
+         GROUP BY status`,
+        [accountId, mode, w.since, w.until],
+      ),
+      this.q(`SELECT COUNT(*) AS n FROM deliveries WHERE account_id = $1 AND mode = $2 AND status = 'dead_letter'`, [
+        accountId,
+        mode,
+      ]),
+      this.q(
+        `SELECT (a.created_at - $3::bigint) / $5::bigint AS bucket, COUNT(*) AS attempts,
+           COUNT(*) FILTER (WHERE a.outcome <> 'delivered') AS failures
+         FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
+         WHERE a.created_at >= $3 AND a.created_at < $4 AND d.account_id = $1 AND d.mode = $2
+         GROUP BY 1 ORDER BY 1`,
+        [accountId, mode, w.since, w.until, w.bucket_ms],
+      ),
+    ]);
+    const created_by_status: DashboardOverviewCounts['created_by_status'] = {};
+    for (const r of byStatus) created_by_status[r.status as DeliveryStatus] = r.n as number;
+    return {
+      created_by_status,
+      dead_letter: dead[0]!.n as number,
+      attempt_buckets: buckets.map((r) => ({
+        bucket: r.bucket as number,
+        attempts: r.attempts as number,
+        failures: r.failures as number,
+      })),
+    };
+  }
+}
