@@ -37,6 +37,11 @@ export interface Config {
   /** Final deliveries and events older than this are deleted. */
   retentionDays: number;
   retentionIntervalMs: number;
+  /**
+   * Where people reach this Harepost (HAREPOST_PUBLIC_URL, e.g. https://hooks.example.com), for
+   * the links it prints (dashboard login links); null → http://HAREPOST_HOST:HAREPOST_PORT.
+   */
+  publicUrl: string | null;
 }
 
 interface Setting<K extends keyof Config> {
@@ -68,6 +73,22 @@ function bool(raw: string, name: string): boolean {
 
 function text(raw: string): string {
   return raw.trim();
+}
+
+/** An absolute http(s) URL with no query or fragment, without its trailing slash; empty → null. */
+function baseUrl(raw: string, name: string): string | null {
+  const v = raw.trim();
+  if (v === '') return null;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL such as https://hooks.example.com (got "${raw}")`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new ConfigError(`${name} must be an http(s) URL without credentials, query or fragment (got "${raw}")`);
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 function role(raw: string, name: string): Role {
@@ -207,6 +228,7 @@ const SETTINGS = [
     parse: int(1000, 86_400_000),
     fallback: 60_000,
   },
+  { key: 'publicUrl', env: 'HAREPOST_PUBLIC_URL', flag: 'public-url', parse: baseUrl, fallback: null },
 ] as const satisfies ReadonlyArray<Setting<keyof Config>>;
 
 /** Names of the flags `loadConfig` understands (without the leading `--`). */

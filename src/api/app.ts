@@ -10,16 +10,10 @@ import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { Metrics, metricsRoute, timeRequests } from './metrics.js';
 import { installOpenApi } from './openapi.js';
-import { deliveryRoutes, replayRoutes } from './routes/deliveries.js';
-import { domainRoutes } from './routes/domains.js';
 import { healthRoutes } from './routes/health.js';
-import { destinationRoutes } from './routes/destinations.js';
-import { eventRoutes } from './routes/events.js';
-import { keyRoutes } from './routes/keys.js';
-import { subscriptionRoutes } from './routes/subscriptions.js';
-import { webhookRoutes } from './routes/webhooks.js';
-import { sendRoutes } from './routes/send.js';
-import { signingSecretRoutes } from './routes/signing-secret.js';
+import { registerV1Routes } from './v1-routes.js';
+import { dashboardRoutes } from './dashboard/dashboard-routes.js';
+import { defaultDashboardDir } from './dashboard/static-files.js';
 
 export interface ApiOptions {
   /** False for a worker-only process: just the health probes and /metrics. */
@@ -28,6 +22,8 @@ export interface ApiOptions {
   metrics?: Metrics;
   /** HAREPOST_METRICS_TOKEN: when set, /metrics needs `Authorization: Bearer <token>`. */
   metricsToken?: string | null;
+  /** Where the built front-end is (index.html, assets/); default <package root>/dist/dashboard. */
+  dashboardDir?: string;
 }
 
 export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: ApiOptions = {}): FastifyInstance {
@@ -70,18 +66,11 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
   void app.register(
     async (v1) => {
       installAuth(v1, v1Deps);
-      sendRoutes(v1, v1Deps);
-      deliveryRoutes(v1, v1Deps);
-      replayRoutes(v1, v1Deps);
-      domainRoutes(v1, v1Deps);
-      keyRoutes(v1, v1Deps);
-      signingSecretRoutes(v1, v1Deps);
-      destinationRoutes(v1, v1Deps);
-      subscriptionRoutes(v1, v1Deps);
-      eventRoutes(v1, v1Deps);
-      webhookRoutes(v1, v1Deps);
+      registerV1Routes(v1, v1Deps, { keys: true });
     },
     { prefix: '/v1' },
   );
+  const dashboardDir = options.dashboardDir ?? defaultDashboardDir();
+  void app.register(async (dashboard) => dashboardRoutes(dashboard, v1Deps, dashboardDir), { prefix: '/dashboard' });
   return app;
 }

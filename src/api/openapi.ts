@@ -37,6 +37,8 @@ export function installOpenApi(app: FastifyInstance): void {
     // Which routes need a key is decided where the auth hook is (the /v1 scope), so it is decided here
     // by prefix rather than repeated on each route; a route without tags is grouped by its resource.
     transform: ({ schema, url }) => {
+      // the dashboard (its pages, and /v1 again under /dashboard/api/v1) is the browser's, not the API's
+      if (url === '/dashboard' || url.startsWith('/dashboard/')) return { schema: { ...schema, hide: true }, url };
       if (!url.startsWith('/v1/')) return { schema, url };
       const resource = url.split('/')[2] ?? 'v1';
       const documented: FastifySchema = { tags: [resource], ...schema, security: API_KEY };

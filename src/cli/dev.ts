@@ -14,6 +14,7 @@ import type { Config } from '../config.js';
 import type { Store } from '../store/store.js';
 import { startHarepost } from './compose.js';
 import { issueKey } from './issue-key.js';
+import { issueLoginLink } from './login-link.js';
 
 interface DevAccount {
   account_id: string;
@@ -60,6 +61,7 @@ export async function devCommand(base: Config, env: NodeJS.ProcessEnv = process.
   const port = new URL(url).port;
   const sink = `http://localhost:${port}/dev/sink`;
   const body = JSON.stringify({ target: sink, body: { hello: 'world' } });
+  const dashboard = await issueLoginLink(hp.store, account.account_id, 'live', config.publicUrl ?? url);
   console.log(`
 Harepost dev sandbox — ${url}  (${created ? 'new dev account' : 'dev account reused'}; store ${config.databaseUrl})
 
@@ -67,6 +69,7 @@ Harepost dev sandbox — ${url}  (${created ? 'new dev account' : 'dev account r
   live key   ${account.live_key}
   test key   ${account.test_key}
   API docs   ${url}/docs
+  dashboard  ${dashboard.url}   (sign-in link: works once, for 15 min; live mode)
   sink       ${url}/dev/sink   (GET it to see what arrived)
 
 Send a webhook to the sink:

@@ -5,6 +5,7 @@ import { CONFIG_FLAGS, ConfigError, loadConfig } from '../config.js';
 import { accountsCommand } from './accounts.js';
 import { devCommand } from './dev.js';
 import { keysCommand } from './keys.js';
+import { loginLinkCommand } from './login-link.js';
 import { migrateCommand } from './migrate.js';
 import { serveCommand } from './serve.js';
 import { UsageError } from './usage.js';
@@ -19,6 +20,7 @@ Usage:
   harepost keys create --account ACCOUNT_ID [--mode live|test] [--json]
   harepost keys list --account ACCOUNT_ID [--json]
   harepost keys revoke KEY_ID [--account ACCOUNT_ID]
+  harepost login-link --account ACCOUNT_ID [--mode live|test] [--json]   (a one-time dashboard sign-in link)
 
 Every setting is an environment variable (HAREPOST_PORT, HAREPOST_DATABASE_URL, ...) and a flag
 of the same name (--port, --database-url, ...). See README.md.`;
@@ -64,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       return accountsCommand(config, rest, opts);
     case 'keys':
       return keysCommand(config, rest, opts);
+    case 'login-link':
+      return loginLinkCommand(config, opts);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

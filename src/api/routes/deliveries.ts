@@ -1,7 +1,13 @@
 /** GET /v1/deliveries and GET /v1/deliveries/{id} (harepost-deliveries-reference). */
 import type { FastifyInstance } from 'fastify';
 import { DELIVERY_STATUSES, isDeliveryStatus } from '../../core/outcome.js';
-import { InvalidCursorError, type ListDeliveriesQuery, type RequeueFilter } from '../../store/store.js';
+import {
+  type AttemptRecord,
+  type DeliveryRecord,
+  InvalidCursorError,
+  type ListDeliveriesQuery,
+  type RequeueFilter,
+} from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { deliveryDetail, deliverySummary } from '../present.js';
@@ -14,6 +20,7 @@ const listQuerySchema = {
     cursor: { type: 'string', description: 'next_cursor from the previous page.' },
     destination_id: { type: 'string' },
     event_id: { type: 'string' },
+    idempotency_key: { type: 'string', description: 'Only deliveries sent with this idempotency_key (exact match).' },
   },
 } as const;
 
@@ -27,6 +34,18 @@ function filterValue(value: string, field: string): string {
   return value;
 }
 
+/**
+ * A delivery with its attempts and the request as it is sent: the stored headers (the caller's,
+ * or the destination's, with Content-Type) and body. Signing and X-Harepost-* headers are added
+ * per attempt and never stored, so no secret is shown here.
+ */
+function detailWithRequest(d: DeliveryRecord, attempts: AttemptRecord[]) {
+  return {
+    ...deliveryDetail(d, attempts),
+    request: { headers: d.headers, body: d.body === null ? null : d.body.toString('utf8') },
+  };
+}
+
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 25;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
@@ -36,7 +55,14 @@ export function parseLimit(raw: string | undefined): number {
 
 export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get<{
-    Querystring: { status?: string; limit?: string; cursor?: string; destination_id?: string; event_id?: string };
+    Querystring: {
+      status?: string;
+      limit?: string;
+      cursor?: string;
+      destination_id?: string;
+      event_id?: string;
+      idempotency_key?: string;
+    };
   }>(
     '/deliveries',
     { schema: { summary: 'List deliveries, newest first', tags: ['deliveries'], querystring: listQuerySchema } },
@@ -52,6 +78,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
       if (q.cursor !== undefined) query.cursor = q.cursor;
       if (q.destination_id !== undefined) query.destination_id = filterValue(q.destination_id, 'destination_id');
       if (q.event_id !== undefined) query.event_id = filterValue(q.event_id, 'event_id');
+      if (q.idempotency_key !== undefined) query.idempotency_key = filterValue(q.idempotency_key, 'idempotency_key');
       try {
         const page = await deps.store.listDeliveries(request.auth.account_id, request.auth.mode, query);
         return { data: page.rows.map(deliverySummary), next_cursor: page.next_cursor };
@@ -69,7 +96,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (hasControl(request.params.id)) throw notFound('Delivery');
     const found = await deps.store.getDelivery(request.auth.account_id, request.auth.mode, request.params.id);
     if (!found) throw notFound('Delivery');
-    return deliveryDetail(found.delivery, found.attempts);
+    return detailWithRequest(found.delivery, found.attempts);
     },
   );
 }
@@ -112,7 +139,7 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
       );
     }
     const found = await deps.store.getDelivery(account_id, mode, request.params.id);
-    return reply.code(202).send(deliveryDetail(found!.delivery, found!.attempts));
+    return reply.code(202).send(detailWithRequest(found!.delivery, found!.attempts));
     },
   );
 

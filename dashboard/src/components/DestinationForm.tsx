@@ -1,0 +1,268 @@
+import { useRef, useState } from 'preact/hooks';
+import type { ApiFailure } from '../api';
+import { splitList } from '../format';
+import type { Destination } from '../types';
+import { ErrorMessage, FieldError } from './ErrorMessage';
+
+export interface DestinationValues {
+  url: string;
+  name: string;
+  description: string;
+  events: string;
+  enabled: boolean;
+  perSecond: string;
+  maxInFlight: string;
+}
+
+export const emptyValues: DestinationValues = {
+  url: '',
+  name: '',
+  description: '',
+  events: '',
+  enabled: true,
+  perSecond: '',
+  maxInFlight: '',
+};
+
+export function valuesOf(d: Destination): DestinationValues {
+  return {
+    url: d.url,
+    name: d.name ?? '',
+    description: d.description ?? '',
+    events: d.events.join(', '),
+    enabled: d.enabled,
+    perSecond: d.rate_limit ? String(d.rate_limit.per_second) : '',
+    maxInFlight: d.max_in_flight !== null && d.max_in_flight !== undefined ? String(d.max_in_flight) : '',
+  };
+}
+
+type FieldKey = 'url' | 'name' | 'description' | 'events' | 'enabled' | 'perSecond' | 'maxInFlight';
+
+/** Which input an API error's `field` points at ('events[2]' → events, 'rate_limit.per_second' → perSecond). */
+export function inputFor(field: string | undefined): FieldKey | null {
+  if (!field) return null;
+  const head = field.split(/[.[]/)[0];
+  switch (head) {
+    case 'url':
+    case 'name':
+    case 'description':
+    case 'events':
+    case 'enabled':
+      return head;
+    case 'rate_limit':
+      return 'perSecond';
+    case 'max_in_flight':
+      return 'maxInFlight';
+    default:
+      return null;
+  }
+}
+
+/** Client-side checks of the two limits (everything else the API judges). */
+function checkLimits(v: DestinationValues): { key: FieldKey; message: string } | null {
+  if (v.perSecond.trim() !== '') {
+    const n = Number(v.perSecond);
+    if (!Number.isFinite(n) || n <= 0) return { key: 'perSecond', message: 'Rate limit must be a number above 0, or empty for no limit.' };
+  }
+  if (v.maxInFlight.trim() !== '') {
+    const n = Number(v.maxInFlight);
+    if (!Number.isInteger(n) || n < 1) return { key: 'maxInFlight', message: 'Max in flight must be a whole number of 1 or more, or empty for no limit.' };
+  }
+  return null;
+}
+
+const limitOf = (text: string) => (text.trim() === '' ? null : Number(text));
+
+/** The body of POST /v1/destinations: only the fields given. */
+export function createBody(v: DestinationValues): Record<string, unknown> {
+  const body: Record<string, unknown> = { url: v.url.trim(), events: splitList(v.events), enabled: v.enabled };
+  if (v.name.trim() !== '') body.name = v.name.trim();
+  if (v.description.trim() !== '') body.description = v.description.trim();
+  const rate = limitOf(v.perSecond);
+  if (rate !== null) body.rate_limit = { per_second: rate };
+  const inFlight = limitOf(v.maxInFlight);
+  if (inFlight !== null) body.max_in_flight = inFlight;
+  return body;
+}
+
+/** The body of PATCH /v1/destinations/{id}: only the fields that changed. */
+export function patchBody(before: DestinationValues, v: DestinationValues): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (v.url.trim() !== before.url) body.url = v.url.trim();
+  if (v.name.trim() !== before.name) body.name = v.name.trim() === '' ? null : v.name.trim();
+  if (v.description.trim() !== before.description) body.description = v.description.trim() === '' ? null : v.description.trim();
+  const events = splitList(v.events);
+  if (events.join(',') !== splitList(before.events).join(',')) body.events = events;
+  if (v.enabled !== before.enabled) body.enabled = v.enabled;
+  if (limitOf(v.perSecond) !== limitOf(before.perSecond)) {
+    const rate = limitOf(v.perSecond);
+    body.rate_limit = rate === null ? null : { per_second: rate };
+  }
+  if (limitOf(v.maxInFlight) !== limitOf(before.maxInFlight)) body.max_in_flight = limitOf(v.maxInFlight);
+  return body;
+}
+
+interface Props {
+  mode: 'create' | 'edit';
+  initial: DestinationValues;
+  submitLabel: string;
+  busy: boolean;
+  error: ApiFailure | null;
+  onSubmit: (values: DestinationValues) => void;
+}
+
+/** URL, name, description, events, enabled and the two flow-control limits. */
+export function DestinationForm({ mode, initial, submitLabel, busy, error, onSubmit }: Props) {
+  const [v, setV] = useState<DestinationValues>(initial);
+  // The latest values, even before a re-render (a submit can follow an input in the same task).
+  const latest = useRef<DestinationValues>(initial);
+  const [local, setLocal] = useState<{ key: FieldKey; message: string } | null>(null);
+  const set = <K extends keyof DestinationValues>(k: K, value: DestinationValues[K]) => {
+    latest.current = { ...latest.current, [k]: value };
+    setV(latest.current);
+  };
+  const errKey = local?.key ?? inputFor(error?.field);
+  const errText = local?.message ?? error?.message;
+  const fieldErr = (k: FieldKey) => (errKey === k ? errText : null);
+  const described = (k: FieldKey, hint?: string) => {
+    const ids = [hint, errKey === k ? `${k}-error` : undefined].filter(Boolean).join(' ');
+    return ids || undefined;
+  };
+  const p = mode === 'create' ? 'new' : 'edit';
+
+  return (
+    <form
+      class="form"
+      data-testid={mode === 'create' ? 'destination-create-form' : 'destination-edit-form'}
+      noValidate
+      onSubmit={(e) => {
+        e.preventDefault();
+        const values = latest.current;
+        const problem = checkLimits(values);
+        setLocal(problem);
+        if (!problem) onSubmit(values);
+      }}
+    >
+      <ErrorMessage error={local ? { code: 'invalid_request', message: local.message } : error} title="Not saved" />
+      <div class="field">
+        <label for={`${p}-url`}>URL</label>
+        <input
+          id={`${p}-url`}
+          type="url"
+          required
+          inputMode="url"
+          placeholder="https://your-app.example/webhooks"
+          data-testid="destination-url-input"
+          value={v.url}
+          aria-invalid={errKey === 'url' ? true : undefined}
+          aria-describedby={described('url')}
+          onInput={(e) => set('url', e.currentTarget.value)}
+        />
+        <FieldError id="url-error" message={fieldErr('url')} />
+      </div>
+      <div class="field-row">
+        <div class="field">
+          <label for={`${p}-name`}>Name <span class="optional">(optional)</span></label>
+          <input
+            id={`${p}-name`}
+            type="text"
+            data-testid="destination-name-input"
+            value={v.name}
+            aria-invalid={errKey === 'name' ? true : undefined}
+            aria-describedby={described('name')}
+            onInput={(e) => set('name', e.currentTarget.value)}
+          />
+          <FieldError id="name-error" message={fieldErr('name')} />
+        </div>
+        <div class="field">
+          <label for={`${p}-description`}>Description <span class="optional">(optional)</span></label>
+          <input
+            id={`${p}-description`}
+            type="text"
+            data-testid="destination-description-input"
+            value={v.description}
+            aria-invalid={errKey === 'description' ? true : undefined}
+            aria-describedby={described('description')}
+            onInput={(e) => set('description', e.currentTarget.value)}
+          />
+          <FieldError id="description-error" message={fieldErr('description')} />
+        </div>
+      </div>
+      <div class="field">
+        <label for={`${p}-events`}>Events</label>
+        <input
+          id={`${p}-events`}
+          type="text"
+          placeholder="order.created, invoice.* or *"
+          data-testid="destination-events-input"
+          autoComplete="off"
+          spellcheck={false}
+          value={v.events}
+          aria-invalid={errKey === 'events' ? true : undefined}
+          aria-describedby={described('events', `${p}-events-hint`)}
+          onInput={(e) => set('events', e.currentTarget.value)}
+        />
+        <p class="hint" id={`${p}-events-hint`}>
+          Separate with commas or spaces. Exact types, a prefix like <code>order.*</code>, or <code>*</code> for all.
+        </p>
+        <FieldError id="events-error" message={fieldErr('events')} />
+      </div>
+      <div class="field field-check">
+        <input
+          id={`${p}-enabled`}
+          type="checkbox"
+          data-testid="destination-enabled-input"
+          checked={v.enabled}
+          onChange={(e) => set('enabled', e.currentTarget.checked)}
+        />
+        <label for={`${p}-enabled`}>Enabled</label>
+        <FieldError id="enabled-error" message={fieldErr('enabled')} />
+      </div>
+      <fieldset class="fieldset">
+        <legend>Flow control</legend>
+        <div class="field-row">
+          <div class="field">
+            <label for={`${p}-rate`}>Rate limit (deliveries per second)</label>
+            <input
+              id={`${p}-rate`}
+              type="number"
+              min="0"
+              step="any"
+              inputMode="decimal"
+              placeholder="No limit"
+              data-testid="destination-rate-input"
+              value={v.perSecond}
+              aria-invalid={errKey === 'perSecond' ? true : undefined}
+              aria-describedby={described('perSecond')}
+              onInput={(e) => set('perSecond', e.currentTarget.value)}
+            />
+            <FieldError id="perSecond-error" message={fieldErr('perSecond')} />
+          </div>
+          <div class="field">
+            <label for={`${p}-inflight`}>Max in flight</label>
+            <input
+              id={`${p}-inflight`}
+              type="number"
+              min="1"
+              step="1"
+              inputMode="numeric"
+              placeholder="No limit"
+              data-testid="destination-max-in-flight-input"
+              value={v.maxInFlight}
+              aria-invalid={errKey === 'maxInFlight' ? true : undefined}
+              aria-describedby={described('maxInFlight')}
+              onInput={(e) => set('maxInFlight', e.currentTarget.value)}
+            />
+            <FieldError id="maxInFlight-error" message={fieldErr('maxInFlight')} />
+          </div>
+        </div>
+        <p class="hint">Leave empty for no limit.</p>
+      </fieldset>
+      <div class="form-actions">
+        <button type="submit" class="btn btn-primary" data-testid="destination-submit" disabled={busy}>
+          {busy ? 'Saving…' : submitLabel}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,55 @@
+import type { Session } from '../types';
+
+const LINKS = [
+  { path: '/', label: 'Home', testid: 'nav-home', section: '' },
+  { path: '/deliveries', label: 'Deliveries', testid: 'nav-deliveries', section: 'deliveries' },
+  { path: '/dead-letters', label: 'Dead letters', testid: 'nav-dead-letters', section: 'dead-letters' },
+  { path: '/destinations', label: 'Destinations', testid: 'nav-destinations', section: 'destinations' },
+  { path: '/domains', label: 'Domains', testid: 'nav-domains', section: 'domains' },
+  { path: '/events', label: 'Events', testid: 'nav-events', section: 'events' },
+] as const;
+
+interface Props {
+  session: Session;
+  /** The first path segment of the page shown ('' for Home). */
+  section: string;
+  signingOut: boolean;
+  onSignOut: () => void;
+}
+
+/** Product name, account, TEST MODE badge, navigation and Sign out. */
+export function TopBar({ session, section, signingOut, onSignOut }: Props) {
+  const test = session.mode === 'test';
+  return (
+    <header class={test ? 'topbar topbar-test' : 'topbar'}>
+      <div class="topbar-row">
+        <a class="brand" href="#/">
+          Harepost
+        </a>
+        {test ? (
+          <span class="mode-badge" data-testid="test-mode-badge" title="You are looking at test-mode data">
+            TEST MODE
+          </span>
+        ) : null}
+        <span class="account" data-testid="account-id" title="Account">
+          <span class="sr-only">Account </span>
+          {session.account_id}
+        </span>
+        <button type="button" class="btn btn-small signout" data-testid="signout" disabled={signingOut} onClick={onSignOut}>
+          {signingOut ? 'Signing out…' : 'Sign out'}
+        </button>
+      </div>
+      <nav class="nav" aria-label="Main">
+        <ul>
+          {LINKS.map((l) => (
+            <li key={l.path}>
+              <a href={`#${l.path}`} data-testid={l.testid} aria-current={section === l.section ? 'page' : undefined}>
+                {l.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+    </header>
+  );
+}
