@@ -16,10 +16,13 @@ export const REPLAYABLE_STATUSES: readonly DeliveryStatus[] = ['dead_letter', 'r
 
 export type AttemptOutcome = 'delivered' | 'failed' | 'rejected' | 'timeout' | 'network_error' | 'blocked';
 
+export type OverviewCount = 'accepted' | 'delivered' | 'retrying' | 'rejected' | 'dead_letter';
+
 export interface Overview {
   since: string;
   until: string;
-  deliveries: Record<DeliveryStatus, number>;
+  /** In the window: deliveries accepted, and the status each attempt left its delivery in. */
+  deliveries: Record<OverviewCount, number>;
   dead_letter_count: number;
   series: { at: string; attempts: number; failures: number }[];
 }

@@ -546,13 +546,15 @@ export interface OverviewWindow {
   since: number;
   until: number;
   bucket_ms: number;
+  /** How many buckets the window holds. */
+  buckets: number;
 }
 
 export interface DashboardOverviewCounts {
-  /** Deliveries created in the window, by current status (statuses with none are absent). */
-  created_by_status: Partial<Record<DeliveryStatus, number>>;
+  /** What happened in the window: deliveries accepted, and the statuses attempts left deliveries in. */
+  totals: { accepted: number; delivered: number; retrying: number; rejected: number; dead_letter: number };
   /** Every dead_letter delivery of the account and mode, whatever its age. */
   dead_letter: number;
-  /** Attempts made in the window, by bucket (index from `since`); buckets with none are absent. */
-  attempt_buckets: Array<{ bucket: number; attempts: number; failures: number }>;
+  /** Attempts and failed attempts made in the window, per bucket of `bucket_ms` from `since` (all, oldest first). */
+  attempt_buckets: Array<{ attempts: number; failures: number }>;
 }

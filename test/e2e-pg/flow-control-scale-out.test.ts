@@ -9,25 +9,16 @@
  * /proc/<pid>/fd), as in scale-out.test.ts: nothing in Harepost is instrumented for this.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
-import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { request } from 'undici';
-import { createTestPki, type TestPki } from '../support/ca.js';
-import { startDnsServer, type DnsServer } from '../support/dns-server.js';
+import type { TestPki } from '../support/ca.js';
 import { InFlightGauge, maxInWindow } from '../support/flow.js';
 import { freePort } from '../support/free-port.js';
-import { dropSchema, freshSchemaUrl, postgresAvailable } from '../support/postgres.js';
+import { harepostProcesses, listenHttps, socketOwners, type HarepostProcesses } from '../support/harepost-processes.js';
+import { postgresAvailable } from '../support/postgres.js';
 import { sleep, waitFor } from '../support/wait.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 const WORKERS = 3;
 
 const base = await postgresAvailable();
@@ -55,43 +46,6 @@ interface AttributingReceiver {
   close(): Promise<void>;
 }
 
-/** Client port → pid, for IPv4 connections to `serverPort` held by one of `pids` (Linux /proc). */
-function socketOwners(pids: readonly number[], serverPort: number): Map<number, number> {
-  const inodeOwner = new Map<string, number>();
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) inodeOwner.set(m[1]!, pid);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  const out = new Map<number, number>();
-  let table: string;
-  try {
-    table = readFileSync('/proc/net/tcp', 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of table.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const localPort = Number.parseInt(f[1]!.split(':')[1] ?? '', 16);
-    const remotePort = Number.parseInt(f[2]!.split(':')[1] ?? '', 16);
-    const owner = inodeOwner.get(f[9]!);
-    if (remotePort === serverPort && owner !== undefined) out.set(localPort, owner);
-  }
-  return out;
-}
-
 async function startAttributingReceiver(pki: TestPki, workerPids: () => readonly number[]): Promise<AttributingReceiver> {
   const hits: Hit[] = [];
   const delayFor = new Map<string, number>();
@@ -101,7 +55,6 @@ async function startAttributingReceiver(pki: TestPki, workerPids: () => readonly
     if (!g) gauges.set(path, (g = new InFlightGauge()));
     return g;
   };
-  const sockets = new Set<Socket>();
   /** Owner of each client port, looked up once per connection while it is open. */
   const ownerOfPort = new Map<number, number | null>();
   let port = 0;
@@ -132,119 +85,28 @@ async function startAttributingReceiver(pki: TestPki, workerPids: () => readonly
     });
   };
 
-  const server: HttpsServer = createHttpsServer({ cert: pki.certPem, key: pki.keyPem }, handler);
-  server.requestTimeout = 0;
-  server.headersTimeout = 0;
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (raw: Socket) => {
-    sockets.add(raw);
-    raw.on('error', () => undefined);
-    raw.on('close', () => sockets.delete(raw));
-  });
-  server.on('secureConnection', (tls: Socket) => {
-    tls.on('error', () => undefined);
+  const server = await listenHttps(pki, handler, (tls) => {
     // a new connection may reuse a port an earlier one had: look its owner up afresh
     ownerOfPort.delete(tls.remotePort ?? 0);
   });
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('receiver: unexpected address');
-  port = addr.port;
+  port = server.port;
   return {
     port,
     hits,
     delayFor,
     gauge,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: () => server.close(),
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 
 describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { skip: base === null ? 'PostgreSQL unreachable (not CI)' : false }, () => {
-  let dir: string;
-  let pki: TestPki;
-  let dns: DnsServer;
+  let hp: HarepostProcesses;
   let receiver: AttributingReceiver;
-  let schema: string;
-  let db: pg.Client;
-  let env: NodeJS.ProcessEnv;
-  let key: string;
-  let apiPort: number;
-  const children: Array<{ role: string; child: ChildProcess; port: number; stderr: () => string }> = [];
-  const workerPids = () => children.filter((c) => c.role === 'worker').map((c) => c.child.pid!);
-
-  const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 0, `harepost ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  };
-
-  function spawnServe(role: 'api' | 'worker', port: number) {
-    const child = spawn(process.execPath, [...CLI, 'serve', '--role', role], {
-      cwd: ROOT,
-      env: { ...env, HAREPOST_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.stdout!.on('data', (d) => (stderr += d));
-    const entry = { role, child, port, stderr: () => stderr };
-    children.push(entry);
-    return entry;
-  }
-
-  async function ready(entry: (typeof children)[number]): Promise<void> {
-    await waitFor(
-      async () => {
-        if (entry.child.exitCode !== null) throw new Error(`${entry.role} exited ${entry.child.exitCode}: ${entry.stderr()}`);
-        try {
-          const r = await request(`http://127.0.0.1:${entry.port}/readyz`);
-          await r.body.dump();
-          return r.statusCode === 200;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: `${entry.role} on port ${entry.port} did not become ready` },
-    );
-  }
-
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await request(`http://127.0.0.1:${apiPort}${path}`, {
-      method: method as 'GET',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text for the assertion message
-    }
-    return { status: res.statusCode, body: parsed };
-  }
-
-  const exited = (child: ChildProcess, ms: number) =>
-    new Promise<boolean>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(true);
-      const t = setTimeout(() => resolve(false), ms);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve(true);
-      });
-    });
-
-  const logs = () => children.map((c) => `[${c.role} ${c.child.pid}] ${c.stderr().slice(-1500)}`).join('\n');
+  const workerPids = () => hp.workerPids();
+  const api = (method: string, path: string, body?: unknown) => hp.api(method, path, body);
+  const logs = () => hp.logs(1500);
 
   async function newDestination(path: string, extra: Record<string, unknown>): Promise<string> {
     const r = await api('POST', '/v1/destinations', { url: `https://hooks.example.test:${receiver.port}${path}`, ...extra });
@@ -272,7 +134,7 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
   async function allDelivered(ids: readonly string[], timeoutMs: number, what: string): Promise<void> {
     await waitFor(
       async () => {
-        const r = await db.query(`SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE id = ANY($1::text[]) AND status = 'delivered'`, [ids]);
+        const r = await hp.db.query(`SELECT count(*)::int AS n FROM ${hp.schema}.deliveries WHERE id = ANY($1::text[]) AND status = 'delivered'`, [ids]);
         return r.rows[0].n === ids.length;
       },
       { timeoutMs, intervalMs: 100, message: `${what}: not every delivery was recorded delivered` },
@@ -296,45 +158,20 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
   const workersSeen = new Set<number>();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'harepost-flow-scale-'));
-    pki = await createTestPki({ names: ['example.test', '*.example.test'], dir: join(dir, 'pki') });
-    receiver = await startAttributingReceiver(pki, workerPids);
-    dns = await startDnsServer();
-    dns.setA('*.example.test', ['127.0.0.1']);
-    let dbUrl: string;
-    ({ url: dbUrl, schema } = freshSchemaUrl(base!));
-    env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      HAREPOST_DATABASE_URL: dbUrl,
-      HAREPOST_DNS_SERVERS: dns.address,
-      HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
-      HAREPOST_BREAKER_FAILURES: '1000',
-      HAREPOST_LOG_LEVEL: 'warn',
-    };
-    key = JSON.parse(cli('accounts', 'create', '--name', 'Flow control scale-out', '--json')).live_key;
-    db = new pg.Client({ connectionString: base!, connectionTimeoutMillis: 5000 });
-    await db.connect();
-    apiPort = await freePort();
-    spawnServe('api', apiPort);
-    for (let i = 0; i < WORKERS; i++) spawnServe('worker', await freePort());
-    await Promise.all(children.map(ready));
+    hp = await harepostProcesses(base!, {
+      tmpPrefix: 'harepost-flow-scale-',
+      accountName: 'Flow control scale-out',
+      env: { HAREPOST_BREAKER_FAILURES: '1000' },
+    });
+    receiver = await startAttributingReceiver(hp.pki, workerPids);
+    hp.spawnServe('api', await freePort());
+    for (let i = 0; i < WORKERS; i++) hp.spawnServe('worker', await freePort());
+    await hp.allReady();
   });
 
   after(async () => {
-    for (const { child } of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    }
-    for (const { child } of children) {
-      if (!(await exited(child, 5000))) child.kill('SIGKILL');
-    }
-    await db?.end().catch(() => undefined);
+    await hp?.close();
     await receiver?.close();
-    await dns?.close();
-    if (schema) await dropSchema(schema, base!);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('max_in_flight 3 holds for all workers together: the receiver never has more than 3 requests at once', { timeout: 120_000 }, async () => {
@@ -377,8 +214,8 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
     const spanMs = Math.max(...arrivals) - Math.min(...arrivals);
     // for the report: the same measure on when the workers started each attempt (their clocks, the store's record)
     const started = (
-      await db.query(
-        `SELECT a.created_at::float8 AS at FROM ${schema}.attempts a JOIN ${schema}.deliveries d ON d.seq = a.delivery_seq WHERE d.id = ANY($1::text[])`,
+      await hp.db.query(
+        `SELECT a.created_at::float8 AS at FROM ${hp.schema}.attempts a JOIN ${hp.schema}.deliveries d ON d.seq = a.delivery_seq WHERE d.id = ANY($1::text[])`,
         [ids],
       )
     ).rows.map((row: { at: number }) => Number(row.at));
@@ -403,6 +240,6 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
 
   it('the limited work was shared by more than one worker (the limits above held across processes)', () => {
     assert.ok(workersSeen.size >= 2, `requests came from ${workersSeen.size} worker(s): ${[...workersSeen].join(', ')}`);
-    for (const c of children) assert.equal(c.child.exitCode, null, `${c.role} ${c.child.pid} is still running: ${c.stderr().slice(-500)}`);
+    for (const c of hp.children) assert.equal(c.child.exitCode, null, `${c.role} ${c.child.pid} is still running: ${c.stderr().slice(-500)}`);
   });
 });

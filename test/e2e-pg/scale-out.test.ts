@@ -10,25 +10,16 @@
  * that port. Nothing in Harepost is instrumented for this.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { Pool, request } from 'undici';
-import { createTestPki, type TestPki } from '../support/ca.js';
-import { startDnsServer, type DnsServer } from '../support/dns-server.js';
+import type { TestPki } from '../support/ca.js';
 import { freePort } from '../support/free-port.js';
-import { dropSchema, freshSchemaUrl, postgresAvailable } from '../support/postgres.js';
+import { exited, harepostProcesses, listenHttps, socketOwners, type HarepostProcesses, type ServeProcess } from '../support/harepost-processes.js';
+import { postgresAvailable } from '../support/postgres.js';
 import { waitFor } from '../support/wait.js';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 
 const TOTAL = 2000;
 const SEND_CONCURRENCY = 32;
@@ -75,7 +66,6 @@ async function startCountingReceiver(pki: TestPki): Promise<CountingReceiver> {
   const byId = new Map<string, Hit[]>();
   const conns: Conn[] = [];
   const connOf = new WeakMap<Socket, Conn>();
-  const sockets = new Set<Socket>();
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const arrivedAt = performance.now();
@@ -104,29 +94,12 @@ async function startCountingReceiver(pki: TestPki): Promise<CountingReceiver> {
     });
   };
 
-  const server: HttpsServer = createHttpsServer({ cert: pki.certPem, key: pki.keyPem }, handler);
-  server.requestTimeout = 0;
-  server.headersTimeout = 0;
-  server.keepAliveTimeout = 30_000;
-  server.on('connection', (raw: Socket) => {
-    sockets.add(raw);
-    raw.on('error', () => undefined);
-    raw.on('close', () => sockets.delete(raw));
-  });
-  server.on('secureConnection', (tls: Socket) => {
+  const server = await listenHttps(pki, handler, (tls) => {
     const conn: Conn = { remotePort: tls.remotePort ?? 0, openedAt: performance.now(), pid: null };
     conns.push(conn);
     connOf.set(tls, conn);
-    tls.on('error', () => undefined);
   });
-  server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
-  });
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('receiver: unexpected address');
-  const port = addr.port;
+  const port = server.port;
 
   return {
     port,
@@ -137,179 +110,41 @@ async function startCountingReceiver(pki: TestPki): Promise<CountingReceiver> {
       const owners = socketOwners(pids, port);
       for (const c of conns) if (c.pid === null) c.pid = owners.get(c.remotePort) ?? null;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: () => server.close(),
   };
-}
-
-/** Client port → pid, for IPv4 connections to `serverPort` held by one of `pids` (Linux /proc). */
-function socketOwners(pids: readonly number[], serverPort: number): Map<number, number> {
-  const inodeOwner = new Map<string, number>();
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // gone
-    }
-    for (const fd of fds) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) inodeOwner.set(m[1]!, pid);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  const out = new Map<number, number>();
-  let table: string;
-  try {
-    table = readFileSync('/proc/net/tcp', 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of table.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
-    const localPort = Number.parseInt(f[1]!.split(':')[1] ?? '', 16);
-    const remotePort = Number.parseInt(f[2]!.split(':')[1] ?? '', 16);
-    const owner = inodeOwner.get(f[9]!);
-    if (remotePort === serverPort && owner !== undefined) out.set(localPort, owner);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 
 describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { skip: base === null ? 'PostgreSQL unreachable (not CI)' : false }, () => {
-  let dir: string;
-  let pki: TestPki;
-  let dns: DnsServer;
+  let hp: HarepostProcesses;
   let receiver: CountingReceiver;
-  let schema: string;
-  let dbUrl: string;
-  let db: pg.Client;
-  let env: NodeJS.ProcessEnv;
-  let apiPort: number;
-  let apiPool: Pool;
-  let key: string;
   let sampler: NodeJS.Timeout | undefined;
-  const children: Array<{ role: string; child: ChildProcess; port: number; stderr: () => string }> = [];
-
-  const cli = (...args: string[]) => {
-    const r = spawnSync(process.execPath, [...CLI, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 0, `harepost ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  };
-
-  function spawnServe(role: 'api' | 'worker', port: number) {
-    const child = spawn(process.execPath, [...CLI, 'serve', '--role', role], {
-      cwd: ROOT,
-      env: { ...env, HAREPOST_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    child.stdout!.on('data', (d) => (stderr += d)); // pino logs to stdout: keep warnings for the report
-    const entry = { role, child, port, stderr: () => stderr };
-    children.push(entry);
-    return entry;
-  }
-
-  async function ready(entry: (typeof children)[number]): Promise<void> {
-    await waitFor(
-      async () => {
-        if (entry.child.exitCode !== null) throw new Error(`${entry.role} exited ${entry.child.exitCode}: ${entry.stderr()}`);
-        try {
-          const r = await request(`http://127.0.0.1:${entry.port}/readyz`);
-          await r.body.dump();
-          return r.statusCode === 200;
-        } catch {
-          return false;
-        }
-      },
-      { timeoutMs: 30_000, intervalMs: 100, message: `${entry.role} on port ${entry.port} did not become ready` },
-    );
-  }
-
-  async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-    const res = await apiPool.request({
-      path,
-      method: method as 'GET',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.body.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text for the assertion message
-    }
-    return { status: res.statusCode, body: parsed };
-  }
-
-  const exited = (child: ChildProcess, ms: number) =>
-    new Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode });
-      const t = setTimeout(() => resolve(null), ms);
-      child.once('exit', (code, signal) => {
-        clearTimeout(t);
-        resolve({ code, signal });
-      });
-    });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'harepost-scale-'));
-    pki = await createTestPki({ names: ['example.test', '*.example.test'], dir: join(dir, 'pki') });
-    receiver = await startCountingReceiver(pki);
-    dns = await startDnsServer();
-    dns.setA('*.example.test', ['127.0.0.1']);
-    ({ url: dbUrl, schema } = freshSchemaUrl(base!));
-    env = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_EXTRA_CA_CERTS: pki.caCertPath,
-      HAREPOST_DATABASE_URL: dbUrl,
-      HAREPOST_DNS_SERVERS: dns.address,
-      HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
-      HAREPOST_LEASE_MARGIN_MS: '1000',
-      HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
-      HAREPOST_LOG_LEVEL: 'warn',
-    };
-    key = JSON.parse(cli('accounts', 'create', '--name', 'Scale out', '--json')).live_key;
-    db = new pg.Client({ connectionString: base!, connectionTimeoutMillis: 5000 });
-    await db.connect();
+    hp = await harepostProcesses(base!, {
+      tmpPrefix: 'harepost-scale-',
+      accountName: 'Scale out',
+      env: { HAREPOST_LEASE_MARGIN_MS: '1000' },
+    });
+    receiver = await startCountingReceiver(hp.pki);
   });
 
   after(async () => {
     clearInterval(sampler);
-    for (const { child } of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    }
-    for (const { child } of children) {
-      if ((await exited(child, 5000)) === null) child.kill('SIGKILL');
-    }
-    await apiPool?.close().catch(() => undefined);
-    await db?.end().catch(() => undefined);
+    await hp?.close();
     await receiver?.close();
-    await dns?.close();
-    if (schema) await dropSchema(schema, base!);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('delivers every accepted send at least once, never two attempts of one queue_id at the same moment', { timeout: 120_000 }, async () => {
     assert.ok(existsSync('/proc/net/tcp'), 'this test tells which process sent a request through Linux /proc');
+    const { db, dns, schema, api } = hp;
     const t0 = performance.now();
-    apiPort = await freePort();
-    const apiProc = spawnServe('api', apiPort);
-    const workers: Array<ReturnType<typeof spawnServe>> = [];
-    for (let i = 0; i < WORKERS; i++) workers.push(spawnServe('worker', await freePort()));
-    await Promise.all(children.map(ready));
-    apiPool = new Pool(`http://127.0.0.1:${apiPort}`, { connections: SEND_CONCURRENCY });
+    const apiProc = hp.spawnServe('api', await freePort());
+    const workers: ServeProcess[] = [];
+    for (let i = 0; i < WORKERS; i++) workers.push(hp.spawnServe('worker', await freePort()));
+    await hp.allReady();
+    hp.poolApi(SEND_CONCURRENCY);
     const workerPids = workers.map((w) => w.child.pid!);
     const tReady = performance.now();
 
@@ -384,7 +219,7 @@ describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { s
       { timeoutMs: 60_000, intervalMs: 100, message: 'receiver did not see every accepted queue_id' },
     ).catch((err: Error) => {
       const seen = [...acceptedSet].filter((id) => receiver.byId.has(id)).length;
-      throw new Error(`${err.message} (saw ${seen} of ${acceptedSet.size})\nworker logs:\n${children.map((c) => `[${c.role} ${c.child.pid}] ${c.stderr().slice(-2000)}`).join('\n')}`);
+      throw new Error(`${err.message} (saw ${seen} of ${acceptedSet.size})\nworker logs:\n${hp.logs(2000)}`);
     });
     const tReceived = performance.now();
 

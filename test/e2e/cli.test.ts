@@ -3,64 +3,21 @@
  * SQLite file, keys stored only as hashes, revocation seen by a service on the same file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { type Harepost, startHarepost } from '../../src/cli/compose.js';
 import { loadConfig } from '../../src/config.js';
+import { type CliResult, runCli as runCliWith, showCli as show } from '../support/run-cli.js';
 
-/** The project root (/work/main): the CLI runs from there, like `npx harepost`. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LIVE_KEY = /^hp_live_[A-Za-z0-9]{32,}$/;
 const TEST_KEY = /^hp_test_[A-Za-z0-9]{32,}$/;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `node --import tsx src/cli/main.ts ...args` with HAREPOST_DATABASE_URL set to `db`. */
-function runCli(db: string, args: string[], timeoutMs = 30_000): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // Keep the child hermetic: no inherited Harepost settings, no test-runner context.
-    if (k.startsWith('HAREPOST_') || k.startsWith('NODE_TEST')) continue;
-    env[k] = v;
-  }
-  env.HAREPOST_DATABASE_URL = db;
-  env.HAREPOST_LOG_LEVEL = 'silent';
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`harepost ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function show(r: CliResult): string {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+function runCli(db: string, args: string[]): Promise<CliResult> {
+  return runCliWith(args, { HAREPOST_DATABASE_URL: db });
 }
 
 /** The single JSON line a `--json` command prints. */

@@ -34,6 +34,25 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const FINAL = new Set(['delivered', 'dead_letter', 'rejected']);
 
+/** A delivery to put straight into a store: a POST of no body to `target`, one attempt, unsigned. */
+function oneAttemptDelivery(id: string, account_id: string, mode: KeyMode, target: string, created_at: number): NewDelivery {
+  return {
+    id,
+    account_id,
+    mode,
+    target,
+    origin: new URL(target).origin,
+    method: 'POST',
+    headers: {},
+    body: null,
+    policy: { ...DEFAULT_POLICY, max_attempts: 1 },
+    idempotency_key: null,
+    metadata: null,
+    sign: false,
+    created_at,
+  };
+}
+
 /** One GET with its path exactly as given (no client-side dot-segment resolution), on loopback. */
 function rawGet(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -504,7 +523,7 @@ describe('dashboard server', () => {
       const testSession = await signIn(ov.account_id, 'test');
       const empty = await dash('GET', '/overview', session);
       assert.equal(empty.status, 200, empty.text);
-      assert.deepEqual(empty.body.deliveries, { queued: 0, retrying: 0, delivered: 0, dead_letter: 0, rejected: 0 });
+      assert.deepEqual(empty.body.deliveries, { accepted: 0, retrying: 0, delivered: 0, dead_letter: 0, rejected: 0 });
       assert.equal(empty.body.dead_letter_count, 0);
       assert.equal(empty.body.series.length, 12);
       assert.ok(empty.body.series.every((b: { attempts: number; failures: number }) => b.attempts === 0 && b.failures === 0));
@@ -520,22 +539,8 @@ describe('dashboard server', () => {
         await send(ov.live_key, '/reject/1'),
       ];
       const testId = await send(ov.test_key, '/fail/test');
-      // created two hours ago: its attempt happens now, but it is not one of the last hour's deliveries
-      const old: NewDelivery = {
-        id: newId(ID_PREFIX.delivery),
-        account_id: ov.account_id,
-        mode: 'live',
-        target: stack.target('/ok/old'),
-        origin: new URL(stack.target('/ok/old')).origin,
-        method: 'POST',
-        headers: {},
-        body: null,
-        policy: { ...DEFAULT_POLICY, max_attempts: 1 },
-        idempotency_key: null,
-        metadata: null,
-        sign: false,
-        created_at: Date.now() - 2 * HOUR,
-      };
+      // created two hours ago: its attempt happens now (counted), but it was not accepted in the last hour
+      const old = oneAttemptDelivery(newId(ID_PREFIX.delivery), ov.account_id, 'live', stack.target('/ok/old'), Date.now() - 2 * HOUR);
       await stack.hp.store.enqueueDeliveries(ov.account_id, 'live', [old]);
       const details = await waitFor(
         async () => {
@@ -551,9 +556,11 @@ describe('dashboard server', () => {
       assert.deepEqual(Object.keys(r.body).sort(), ['dead_letter_count', 'deliveries', 'series', 'since', 'until']);
       const since = Date.parse(r.body.since);
       const until = Date.parse(r.body.until);
-      assert.equal(until - since, HOUR);
+      assert.equal(since % MINUTE, 0, 'the window starts on a whole minute');
+      assert.ok(until - since > HOUR - MINUTE && until - since <= HOUR, 'the 60 minutes ending with the current one');
       assert.ok(Math.abs(until - Date.now()) < 10_000);
-      assert.deepEqual(r.body.deliveries, { queued: 0, retrying: 0, delivered: 3, dead_letter: 2, rejected: 1 });
+      // accepted in the window; and the status each attempt left its delivery in
+      assert.deepEqual(r.body.deliveries, { accepted: 6, retrying: 0, delivered: 4, dead_letter: 2, rejected: 1 });
       assert.equal(r.body.dead_letter_count, 2);
       assert.equal(r.body.series.length, 12);
       const expected = Array.from({ length: 12 }, (_, i) => ({ at: new Date(since + i * 5 * MINUTE).toISOString(), attempts: 0, failures: 0 }));
@@ -571,7 +578,7 @@ describe('dashboard server', () => {
       assert.equal(failures, 3);
 
       const t = await dash('GET', '/overview', testSession);
-      assert.deepEqual(t.body.deliveries, { queued: 0, retrying: 0, delivered: 0, dead_letter: 1, rejected: 0 });
+      assert.deepEqual(t.body.deliveries, { accepted: 1, retrying: 0, delivered: 0, dead_letter: 1, rejected: 0 });
       assert.equal(t.body.dead_letter_count, 1);
       assert.equal(t.body.series.reduce((n: number, b: { attempts: number }) => n + b.attempts, 0), 1);
     });
@@ -582,23 +589,10 @@ describe('dashboard server', () => {
       try {
         await store.migrate();
         for (const id of ['acct_ov_a', 'acct_ov_b']) await store.createAccount({ id, name: id, created_at: 1 });
-        const T0 = 1_700_000_000_000;
+        const T0 = 28_333_334 * MINUTE; // a whole minute, as the route's windows are
         const bucket_ms = 5 * MINUTE;
-        const make = (n: number, created_at: number, account_id = 'acct_ov_a', mode: KeyMode = 'live'): NewDelivery => ({
-          id: `hr_ov_${n}`,
-          account_id,
-          mode,
-          target: 'https://a.example.test/hook',
-          origin: 'https://a.example.test',
-          method: 'POST',
-          headers: {},
-          body: null,
-          policy: { ...DEFAULT_POLICY, max_attempts: 1 },
-          idempotency_key: null,
-          metadata: null,
-          sign: false,
-          created_at,
-        });
+        const make = (n: number, created_at: number, account_id = 'acct_ov_a', mode: KeyMode = 'live') =>
+          oneAttemptDelivery(`hr_ov_${n}`, account_id, mode, 'https://a.example.test/hook', created_at);
         const plan = [
           { d: make(1, T0 - 1), at: T0, outcome: 'delivered', status: 'delivered' },
           { d: make(2, T0), at: T0 + bucket_ms - 1, outcome: 'failed', status: 'dead_letter' },
@@ -627,17 +621,20 @@ describe('dashboard server', () => {
             next_attempt_at: null,
           })),
         );
-        const counts = await store.dashboardOverview('acct_ov_a', 'live', { since: T0, until: T0 + HOUR, bucket_ms });
-        assert.deepEqual(counts.created_by_status, { dead_letter: 1, rejected: 1, delivered: 1 });
+        const window = { since: T0, until: T0 + HOUR, bucket_ms, buckets: 12 };
+        const buckets = (set: Record<number, { attempts: number; failures: number }>) =>
+          Array.from({ length: 12 }, (_, i) => set[i] ?? { attempts: 0, failures: 0 });
+        const counts = await store.dashboardOverview('acct_ov_a', 'live', window);
+        // accepted: #2, #3 and #7 (#1 before the window, #4 at its end); attempts' statuses by attempt time
+        assert.deepEqual(counts.totals, { accepted: 3, delivered: 2, retrying: 0, rejected: 1, dead_letter: 1 });
         assert.equal(counts.dead_letter, 2, 'every dead letter of the account and mode, whenever made');
-        assert.deepEqual(counts.attempt_buckets, [
-          { bucket: 0, attempts: 2, failures: 1 },
-          { bucket: 1, attempts: 1, failures: 1 },
-          { bucket: 11, attempts: 1, failures: 0 },
-        ]);
-        const test = await store.dashboardOverview('acct_ov_a', 'test', { since: T0, until: T0 + HOUR, bucket_ms });
-        assert.deepEqual(test.created_by_status, { dead_letter: 1 });
-        assert.deepEqual(test.attempt_buckets, [{ bucket: 11, attempts: 1, failures: 1 }]);
+        assert.deepEqual(
+          counts.attempt_buckets,
+          buckets({ 0: { attempts: 2, failures: 1 }, 1: { attempts: 1, failures: 1 }, 11: { attempts: 1, failures: 0 } }),
+        );
+        const test = await store.dashboardOverview('acct_ov_a', 'test', window);
+        assert.deepEqual(test.totals, { accepted: 1, delivered: 0, retrying: 0, rejected: 0, dead_letter: 1 });
+        assert.deepEqual(test.attempt_buckets, buckets({ 11: { attempts: 1, failures: 1 } }));
       } finally {
         await store.close();
         await db.drop();

@@ -77,6 +77,44 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
     else assert.match(String(r.body.error.field), field, `${what}: ${r.text}`);
   }
 
+  /**
+   * A destination on `path` limited to rate_limit 1/s and max_in_flight 1, with 30 events of `type`
+   * published to it; the receiver holds its first request until `hold` is opened and answers the
+   * rest at once.
+   */
+  async function heldBacklog(path: string, type: string) {
+    const hold = latch();
+    let first: string | null = null;
+    routes.set(path, async (req) => {
+      if (first === null || first === req.headers['x-harepost-queue-id']) {
+        first = req.headers['x-harepost-queue-id'] ?? '';
+        await hold.promise;
+      }
+      return { status: 200, body: 'ok' };
+    });
+    const dest = await newDestination(path, {
+      events: [type],
+      rate_limit: { per_second: 1 },
+      max_in_flight: 1,
+      delivery: { timeout_ms: 30_000 },
+    });
+    const ids = (await publish(type, 30)).get(dest.id) ?? [];
+    return { hold, dest, ids };
+  }
+
+  /** PATCHes the destination's limits; asserts a 200; returns [rate_limit, max_in_flight] as it answered. */
+  async function patchLimits(id: string, body: Record<string, unknown>) {
+    const r = await stack.api('PATCH', `/v1/destinations/${id}`, { key, body });
+    assert.equal(r.status, 200, r.text);
+    return [r.body.rate_limit, r.body.max_in_flight];
+  }
+
+  /** Resolves once all 30 requests of a held backlog arrived, the first of them still held. */
+  async function backlogWent(path: string, hold: ReturnType<typeof latch>) {
+    await waitFor(() => hits(path).length >= 30, { timeoutMs: 20_000, intervalMs: 50, message: `backlog after lifting: ${hits(path).length} of 30 arrived` });
+    assert.equal(hold.opened(), false, 'the first request was still held');
+  }
+
   it('shows rate_limit and max_in_flight in the destination JSON: null by default, set on create, changed and cleared by PATCH', async () => {
     const plain = await newDestination('/fc/json-plain');
     assert.ok('rate_limit' in plain && 'max_in_flight' in plain, JSON.stringify(plain));
@@ -95,11 +133,7 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
     const listedPlain = (list.body.data as any[]).find((d) => d.id === plain.id);
     assert.deepEqual([listedPlain?.rate_limit, listedPlain?.max_in_flight], [null, null]);
 
-    const patch = async (body: unknown) => {
-      const r = await stack.api('PATCH', `/v1/destinations/${limited.id}`, { key, body });
-      assert.equal(r.status, 200, r.text);
-      return [r.body.rate_limit, r.body.max_in_flight];
-    };
+    const patch = (body: Record<string, unknown>) => patchLimits(limited.id, body);
     assert.deepEqual(await patch({ rate_limit: { per_second: 7 } }), [{ per_second: 7 }, 3], 'only rate_limit changes');
     assert.deepEqual(await patch({ max_in_flight: 1 }), [{ per_second: 7 }, 1], 'only max_in_flight changes');
     assert.deepEqual(await patch({ name: 'renamed' }), [{ per_second: 7 }, 1], 'other changes keep the limits');
@@ -198,42 +232,21 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
 
   it('lifting the limits by PATCH lets a waiting backlog go: rate_limit null, then max_in_flight null', { timeout: 90_000 }, async () => {
     const path = '/fc/lift';
-    const hold = latch();
-    let first: string | null = null;
-    routes.set(path, async (req) => {
-      // the first request is held until the test lets it go; the rest are answered at once
-      if (first === null || first === req.headers['x-harepost-queue-id']) {
-        first = req.headers['x-harepost-queue-id'] ?? '';
-        await hold.promise;
-      }
-      return { status: 200, body: 'ok' };
-    });
-    const dest = await newDestination(path, {
-      events: ['fc.lift'],
-      rate_limit: { per_second: 1 },
-      max_in_flight: 1,
-      delivery: { timeout_ms: 30_000 },
-    });
-    const ids = (await publish('fc.lift', 30)).get(dest.id) ?? [];
+    const { hold, dest, ids } = await heldBacklog(path, 'fc.lift');
     assert.equal(ids.length, 30);
     try {
       await waitFor(() => hits(path).length >= 1, { timeoutMs: 15_000, message: 'the first delivery never arrived' });
       await sleep(1500);
       assert.equal(hits(path).length, 1, 'max_in_flight 1 with one held: nothing else goes (the rate alone would let one more through)');
 
-      const r1 = await stack.api('PATCH', `/v1/destinations/${dest.id}`, { key, body: { rate_limit: null } });
-      assert.equal(r1.status, 200, r1.text);
-      assert.deepEqual([r1.body.rate_limit, r1.body.max_in_flight], [null, 1]);
+      assert.deepEqual(await patchLimits(dest.id, { rate_limit: null }), [null, 1]);
       await sleep(1500);
       assert.equal(hits(path).length, 1, 'max_in_flight 1 still holds the backlog');
 
-      const r2 = await stack.api('PATCH', `/v1/destinations/${dest.id}`, { key, body: { max_in_flight: null } });
-      assert.equal(r2.status, 200, r2.text);
-      assert.deepEqual([r2.body.rate_limit, r2.body.max_in_flight], [null, null]);
+      assert.deepEqual(await patchLimits(dest.id, { max_in_flight: null }), [null, null]);
       // the other 29 now go out while the first is still held: max_in_flight 1 would never allow
       // that, and at 1/s they would need 28 s or more (the timeout here is only "eventually")
-      await waitFor(() => hits(path).length >= 30, { timeoutMs: 20_000, intervalMs: 50, message: `backlog after lifting: ${hits(path).length} of 30 arrived` });
-      assert.equal(hold.opened(), false, 'the first request was still held');
+      await backlogWent(path, hold);
     } finally {
       hold.open();
     }
@@ -243,31 +256,13 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
 
   it('lifting both limits in one PATCH lets a waiting backlog go', { timeout: 90_000 }, async () => {
     const path = '/fc/lift-both';
-    const hold = latch();
-    let first: string | null = null;
-    routes.set(path, async (req) => {
-      if (first === null || first === req.headers['x-harepost-queue-id']) {
-        first = req.headers['x-harepost-queue-id'] ?? '';
-        await hold.promise;
-      }
-      return { status: 200, body: 'ok' };
-    });
-    const dest = await newDestination(path, {
-      events: ['fc.liftboth'],
-      rate_limit: { per_second: 1 },
-      max_in_flight: 1,
-      delivery: { timeout_ms: 30_000 },
-    });
-    const ids = (await publish('fc.liftboth', 30)).get(dest.id) ?? [];
+    const { hold, dest, ids } = await heldBacklog(path, 'fc.liftboth');
     try {
       await waitFor(() => hits(path).length >= 1, { timeoutMs: 15_000, message: 'the first delivery never arrived' });
       await sleep(1500);
       assert.equal(hits(path).length, 1, 'held back by its limits');
-      const r = await stack.api('PATCH', `/v1/destinations/${dest.id}`, { key, body: { rate_limit: null, max_in_flight: null } });
-      assert.equal(r.status, 200, r.text);
-      assert.deepEqual([r.body.rate_limit, r.body.max_in_flight], [null, null]);
-      await waitFor(() => hits(path).length >= 30, { timeoutMs: 20_000, intervalMs: 50, message: `backlog after lifting: ${hits(path).length} of 30 arrived` });
-      assert.equal(hold.opened(), false, 'the first request was still held');
+      assert.deepEqual(await patchLimits(dest.id, { rate_limit: null, max_in_flight: null }), [null, null]);
+      await backlogWent(path, hold);
     } finally {
       hold.open();
     }
@@ -347,8 +342,7 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
     console.log(`neighbours: the free destination had all 20 delivered while the limited one had ${limitedSoFar}`);
     assert.ok(limitedSoFar < 20, 'the limited one was still working through its backlog');
     // drain the limited one so nothing is left for later tests
-    const r = await stack.api('PATCH', `/v1/destinations/${limited.id}`, { key, body: { rate_limit: null, max_in_flight: null } });
-    assert.equal(r.status, 200, r.text);
+    await patchLimits(limited.id, { rate_limit: null, max_in_flight: null });
     await allDelivered(limitedIds, 30_000, 'the limited destination after lifting');
   });
 });

@@ -1,11 +1,9 @@
-import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { usePolling, useResource } from '../hooks';
 import type { DeliveryFilter } from '../types';
 import { DeliveryTable } from './DeliveryTable';
-import { ErrorMessage } from './ErrorMessage';
-import { Loading } from './Loading';
-import { Pager } from './Pager';
+import { LoadState } from './LoadState';
+import { CursorPager, useCursorPages } from './Pager';
 
 interface Props {
   filter: DeliveryFilter;
@@ -25,10 +23,8 @@ interface Props {
  * filter starts from the newest page.
  */
 export function DeliveryList({ filter, caption, live = true, liveMs = 3000, limit = 25, empty, reloadKey = 0 }: Props) {
-  // cursors[i] is the cursor of page i (null for the newest page).
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const page = cursors.length - 1;
-  const cursor = cursors[page] ?? null;
+  const pages = useCursorPages();
+  const { page, cursor } = pages;
   const res = useResource((signal) => api.listDeliveries({ ...filter, limit, cursor }, signal), [cursor, reloadKey]);
   // Keeps polling after a failed refresh too, so a blip heals by itself.
   usePolling(res.refresh, liveMs, live && page === 0);
@@ -40,39 +36,21 @@ export function DeliveryList({ filter, caption, live = true, liveMs = 3000, limi
 
   return (
     <div class="delivery-list" data-testid="delivery-list" aria-busy={res.loading}>
-      <ErrorMessage error={res.error} title="Could not load deliveries" />
-      {res.error ? (
-        <button type="button" class="btn btn-small" onClick={() => void res.reload()}>
-          Try again
-        </button>
-      ) : null}
-      {res.loading && !res.data ? <Loading what="Loading deliveries" /> : null}
-      {res.data ? (
-        rows.length === 0 ? (
-          <p class="empty" data-testid="empty-state">
-            {page === 0 ? (empty ?? 'No deliveries match.') : 'No older deliveries on this page.'}
-          </p>
-        ) : (
-          <DeliveryTable rows={rows} caption={caption} />
-        )
-      ) : null}
+      <LoadState
+        res={res}
+        failed="Could not load deliveries"
+        loading="Loading deliveries"
+        empty={rows.length === 0 ? (page === 0 ? (empty ?? 'No deliveries match.') : 'No older deliveries on this page.') : null}
+        small
+      />
+      {res.data && rows.length > 0 ? <DeliveryTable rows={rows} caption={caption} /> : null}
       {ignoredFilter ? (
         <p class="muted small">
           Showing only the deliveries on this page whose idempotency key is exactly “{filter.idempotency_key}”.
         </p>
       ) : null}
       <div class="list-footer">
-        <Pager
-          page={page}
-          hasOlder={Boolean(res.data?.next_cursor)}
-          busy={res.loading}
-          onNewest={() => setCursors([null])}
-          onNewer={() => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c))}
-          onOlder={() => {
-            const next = res.data?.next_cursor;
-            if (next) setCursors((c) => [...c, next]);
-          }}
-        />
+        <CursorPager pages={pages} res={res} />
         {live && page === 0 && !res.error ? (
           <span class="live muted small" data-testid="live-indicator">
             <span class="live-dot" aria-hidden="true" /> Live · updates every {Math.round(liveMs / 1000)} s

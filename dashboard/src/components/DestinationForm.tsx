@@ -1,3 +1,4 @@
+import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import type { ApiFailure } from '../api';
 import { splitList } from '../format';
@@ -102,6 +103,78 @@ export function patchBody(before: DestinationValues, v: DestinationValues): Reco
   return body;
 }
 
+type TextKey = Exclude<FieldKey, 'enabled'>;
+
+/** What each text field takes from the form it is in. */
+interface FormState {
+  /** The prefix of the inputs' ids: 'new' (create form) or 'edit'. */
+  p: string;
+  v: DestinationValues;
+  /** The field the error shown is about, and its message. */
+  errKey: FieldKey | null;
+  errText: string | null | undefined;
+  set: (k: TextKey, value: string) => void;
+}
+
+/**
+ * One labelled input for the value `k` (id `<p>-<id>`, `id` being `k` unless given), with its hint
+ * (id `<p>-<id>-hint`) and the error message when the error is about it (id `<k>-error`).
+ */
+function TextField({
+  form,
+  k,
+  id = k,
+  label,
+  optional = false,
+  testid,
+  hint,
+  input,
+}: {
+  form: FormState;
+  k: TextKey;
+  id?: string;
+  label: string;
+  /** Marks the label "(optional)". */
+  optional?: boolean;
+  testid: string;
+  hint?: ComponentChildren;
+  /** The input's own attributes (type, placeholder, …). */
+  input: InputHTMLAttributes<HTMLInputElement>;
+}) {
+  const inputId = `${form.p}-${id}`;
+  const hintId = hint ? `${inputId}-hint` : undefined;
+  const invalid = form.errKey === k;
+  const described = [hintId, invalid ? `${k}-error` : undefined].filter(Boolean).join(' ');
+  return (
+    <div class="field">
+      <label for={inputId}>
+        {label}
+        {optional ? (
+          <>
+            {' '}
+            <span class="optional">(optional)</span>
+          </>
+        ) : null}
+      </label>
+      <input
+        id={inputId}
+        {...input}
+        data-testid={testid}
+        value={form.v[k]}
+        aria-invalid={invalid ? true : undefined}
+        aria-describedby={described || undefined}
+        onInput={(e) => form.set(k, e.currentTarget.value)}
+      />
+      {hint ? (
+        <p class="hint" id={hintId}>
+          {hint}
+        </p>
+      ) : null}
+      <FieldError id={`${k}-error`} message={invalid ? form.errText : null} />
+    </div>
+  );
+}
+
 interface Props {
   mode: 'create' | 'edit';
   initial: DestinationValues;
@@ -124,11 +197,8 @@ export function DestinationForm({ mode, initial, submitLabel, busy, error, onSub
   const errKey = local?.key ?? inputFor(error?.field);
   const errText = local?.message ?? error?.message;
   const fieldErr = (k: FieldKey) => (errKey === k ? errText : null);
-  const described = (k: FieldKey, hint?: string) => {
-    const ids = [hint, errKey === k ? `${k}-error` : undefined].filter(Boolean).join(' ');
-    return ids || undefined;
-  };
   const p = mode === 'create' ? 'new' : 'edit';
+  const form: FormState = { p, v, errKey, errText, set };
 
   return (
     <form
@@ -144,69 +214,29 @@ export function DestinationForm({ mode, initial, submitLabel, busy, error, onSub
       }}
     >
       <ErrorMessage error={local ? { code: 'invalid_request', message: local.message } : error} title="Not saved" />
-      <div class="field">
-        <label for={`${p}-url`}>URL</label>
-        <input
-          id={`${p}-url`}
-          type="url"
-          required
-          inputMode="url"
-          placeholder="https://your-app.example/webhooks"
-          data-testid="destination-url-input"
-          value={v.url}
-          aria-invalid={errKey === 'url' ? true : undefined}
-          aria-describedby={described('url')}
-          onInput={(e) => set('url', e.currentTarget.value)}
-        />
-        <FieldError id="url-error" message={fieldErr('url')} />
-      </div>
+      <TextField
+        form={form}
+        k="url"
+        label="URL"
+        testid="destination-url-input"
+        input={{ type: 'url', required: true, inputMode: 'url', placeholder: 'https://your-app.example/webhooks' }}
+      />
       <div class="field-row">
-        <div class="field">
-          <label for={`${p}-name`}>Name <span class="optional">(optional)</span></label>
-          <input
-            id={`${p}-name`}
-            type="text"
-            data-testid="destination-name-input"
-            value={v.name}
-            aria-invalid={errKey === 'name' ? true : undefined}
-            aria-describedby={described('name')}
-            onInput={(e) => set('name', e.currentTarget.value)}
-          />
-          <FieldError id="name-error" message={fieldErr('name')} />
-        </div>
-        <div class="field">
-          <label for={`${p}-description`}>Description <span class="optional">(optional)</span></label>
-          <input
-            id={`${p}-description`}
-            type="text"
-            data-testid="destination-description-input"
-            value={v.description}
-            aria-invalid={errKey === 'description' ? true : undefined}
-            aria-describedby={described('description')}
-            onInput={(e) => set('description', e.currentTarget.value)}
-          />
-          <FieldError id="description-error" message={fieldErr('description')} />
-        </div>
+        <TextField form={form} k="name" label="Name" optional testid="destination-name-input" input={{ type: 'text' }} />
+        <TextField form={form} k="description" label="Description" optional testid="destination-description-input" input={{ type: 'text' }} />
       </div>
-      <div class="field">
-        <label for={`${p}-events`}>Events</label>
-        <input
-          id={`${p}-events`}
-          type="text"
-          placeholder="order.created, invoice.* or *"
-          data-testid="destination-events-input"
-          autoComplete="off"
-          spellcheck={false}
-          value={v.events}
-          aria-invalid={errKey === 'events' ? true : undefined}
-          aria-describedby={described('events', `${p}-events-hint`)}
-          onInput={(e) => set('events', e.currentTarget.value)}
-        />
-        <p class="hint" id={`${p}-events-hint`}>
-          Separate with commas or spaces. Exact types, a prefix like <code>order.*</code>, or <code>*</code> for all.
-        </p>
-        <FieldError id="events-error" message={fieldErr('events')} />
-      </div>
+      <TextField
+        form={form}
+        k="events"
+        label="Events"
+        testid="destination-events-input"
+        input={{ type: 'text', placeholder: 'order.created, invoice.* or *', autoComplete: 'off', spellcheck: false }}
+        hint={
+          <>
+            Separate with commas or spaces. Exact types, a prefix like <code>order.*</code>, or <code>*</code> for all.
+          </>
+        }
+      />
       <div class="field field-check">
         <input
           id={`${p}-enabled`}
@@ -221,40 +251,22 @@ export function DestinationForm({ mode, initial, submitLabel, busy, error, onSub
       <fieldset class="fieldset">
         <legend>Flow control</legend>
         <div class="field-row">
-          <div class="field">
-            <label for={`${p}-rate`}>Rate limit (deliveries per second)</label>
-            <input
-              id={`${p}-rate`}
-              type="number"
-              min="0"
-              step="any"
-              inputMode="decimal"
-              placeholder="No limit"
-              data-testid="destination-rate-input"
-              value={v.perSecond}
-              aria-invalid={errKey === 'perSecond' ? true : undefined}
-              aria-describedby={described('perSecond')}
-              onInput={(e) => set('perSecond', e.currentTarget.value)}
-            />
-            <FieldError id="perSecond-error" message={fieldErr('perSecond')} />
-          </div>
-          <div class="field">
-            <label for={`${p}-inflight`}>Max in flight</label>
-            <input
-              id={`${p}-inflight`}
-              type="number"
-              min="1"
-              step="1"
-              inputMode="numeric"
-              placeholder="No limit"
-              data-testid="destination-max-in-flight-input"
-              value={v.maxInFlight}
-              aria-invalid={errKey === 'maxInFlight' ? true : undefined}
-              aria-describedby={described('maxInFlight')}
-              onInput={(e) => set('maxInFlight', e.currentTarget.value)}
-            />
-            <FieldError id="maxInFlight-error" message={fieldErr('maxInFlight')} />
-          </div>
+          <TextField
+            form={form}
+            k="perSecond"
+            id="rate"
+            label="Rate limit (deliveries per second)"
+            testid="destination-rate-input"
+            input={{ type: 'number', min: '0', step: 'any', inputMode: 'decimal', placeholder: 'No limit' }}
+          />
+          <TextField
+            form={form}
+            k="maxInFlight"
+            id="inflight"
+            label="Max in flight"
+            testid="destination-max-in-flight-input"
+            input={{ type: 'number', min: '1', step: '1', inputMode: 'numeric', placeholder: 'No limit' }}
+          />
         </div>
         <p class="hint">Leave empty for no limit.</p>
       </fieldset>

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { ErrorMessage } from '../components/ErrorMessage';
-import { Loading } from '../components/Loading';
+import { DataTable } from '../components/DataTable';
+import { LoadState } from '../components/LoadState';
 import { StatusBadge } from '../components/StatusBadge';
 import { takeFlash } from '../flash';
 import { formatTime } from '../format';
@@ -37,52 +37,38 @@ export function Destinations() {
           {flash}
         </p>
       ) : null}
-      <ErrorMessage error={res.error} title="Could not load destinations" />
-      {res.error ? (
-        <button type="button" class="btn" onClick={() => void res.reload()}>
-          Try again
-        </button>
-      ) : null}
-      {res.loading && !res.data ? <Loading what="Loading destinations" /> : null}
-      {res.data && rows.length === 0 ? (
-        <p class="empty" data-testid="empty-state">
-          No destinations yet. <a href="#/destinations/new">Create one</a> to deliver events to it.
-        </p>
-      ) : null}
+      <LoadState
+        res={res}
+        failed="Could not load destinations"
+        loading="Loading destinations"
+        empty={
+          rows.length === 0 ? (
+            <>
+              No destinations yet. <a href="#/destinations/new">Create one</a> to deliver events to it.
+            </>
+          ) : null
+        }
+      />
       {rows.length > 0 ? (
-        <div class="table-wrap" tabIndex={0} role="region" aria-label="Destinations">
-          <table class="table">
-            <caption class="sr-only">Destinations</caption>
-            <thead>
-              <tr>
-                <th scope="col">Destination</th>
-                <th scope="col">Events</th>
-                <th scope="col">State</th>
-                <th scope="col">Limits</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((d) => (
-                <tr key={d.id} data-testid="destination-row" data-destination-id={d.id}>
-                  <td>
-                    <a href={href(`/destinations/${seg(d.id)}`)}>{d.name || d.url}</a>
-                    <div class="sub mono">{d.name ? d.url : d.id}</div>
-                  </td>
-                  <td class="events-cell">{d.events.length ? d.events.join(', ') : <span class="muted">none</span>}</td>
-                  <td>
-                    <StatusBadge status={d.enabled ? 'enabled' : 'disabled'} />
-                    {!d.enabled && d.disabled_reason ? <div class="sub">{d.disabled_reason}</div> : null}
-                  </td>
-                  <td>{limitsText(d)}</td>
-                  <td>
-                    <time dateTime={d.created_at}>{formatTime(d.created_at)}</time>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable label="Destinations" caption="Destinations" columns={['Destination', 'Events', 'State', 'Limits', 'Created']}>
+          {rows.map((d) => (
+            <tr key={d.id} data-testid="destination-row" data-destination-id={d.id}>
+              <td>
+                <a href={href(`/destinations/${seg(d.id)}`)}>{d.name || d.url}</a>
+                <div class="sub mono">{d.name ? d.url : d.id}</div>
+              </td>
+              <td class="events-cell">{d.events.length ? d.events.join(', ') : <span class="muted">none</span>}</td>
+              <td>
+                <StatusBadge status={d.enabled ? 'enabled' : 'disabled'} />
+                {!d.enabled && d.disabled_reason ? <div class="sub">{d.disabled_reason}</div> : null}
+              </td>
+              <td>{limitsText(d)}</td>
+              <td>
+                <time dateTime={d.created_at}>{formatTime(d.created_at)}</time>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );

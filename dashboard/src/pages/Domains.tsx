@@ -2,7 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import { api, type ApiFailure } from '../api';
 import { CopyButton } from '../components/CopyButton';
 import { ErrorMessage } from '../components/ErrorMessage';
-import { Loading } from '../components/Loading';
+import { LoadState } from '../components/LoadState';
 import { StatusBadge } from '../components/StatusBadge';
 import { formatTime } from '../format';
 import { toFailure, useResource, useTitle } from '../hooks';
@@ -151,18 +151,7 @@ export function Domains() {
           {add.message ? <p class="alert alert-success">{add.message}</p> : null}
         </div>
       </form>
-      <ErrorMessage error={res.error} title="Could not load domains" />
-      {res.error ? (
-        <button type="button" class="btn" onClick={() => void res.reload()}>
-          Try again
-        </button>
-      ) : null}
-      {res.loading && !res.data ? <Loading what="Loading domains" /> : null}
-      {res.data && rows.length === 0 ? (
-        <p class="empty" data-testid="empty-state">
-          No domains yet.
-        </p>
-      ) : null}
+      <LoadState res={res} failed="Could not load domains" loading="Loading domains" empty={rows.length === 0 ? 'No domains yet.' : null} />
       {rows.length > 0 ? (
         <ul class="domains" aria-label="Domains">
           {rows.map((d) => (

@@ -1,13 +1,24 @@
 import { api } from '../api';
-import { ErrorMessage } from '../components/ErrorMessage';
-import { Loading } from '../components/Loading';
+import { LoadState } from '../components/LoadState';
 import { OverviewChart } from '../components/OverviewChart';
-import { formatClock, statusLabel } from '../format';
+import { formatClock } from '../format';
 import { usePolling, useResource, useTitle } from '../hooks';
 import { href } from '../router';
-import { DELIVERY_STATUSES } from '../types';
+import type { OverviewCount } from '../types';
 
-/** The last hour at a glance: deliveries by status, dead letters now, attempts over time. */
+/** The home page's cards: what happened in the window, and the list each one opens. */
+const CARDS: ReadonlyArray<{ key: OverviewCount; label: string; status?: string }> = [
+  { key: 'accepted', label: 'Accepted' },
+  { key: 'delivered', label: 'Delivered', status: 'delivered' },
+  { key: 'retrying', label: 'Retried', status: 'retrying' },
+  { key: 'rejected', label: 'Rejected', status: 'rejected' },
+  { key: 'dead_letter', label: 'Dead-lettered', status: 'dead_letter' },
+];
+
+/**
+ * The last hour at a glance: deliveries accepted, what their attempts ended in (an attempt that
+ * will be tried again counts as retried), dead letters now, attempts over time.
+ */
 export function Home() {
   useTitle('Home');
   const res = useResource((signal) => api.overview(signal), []);
@@ -21,27 +32,21 @@ export function Home() {
         </h1>
         {o ? (
           <p class="muted small">
-            Deliveries created from <time dateTime={o.since}>{formatClock(o.since)}</time> to{' '}
+            From <time dateTime={o.since}>{formatClock(o.since)}</time> to{' '}
             <time dateTime={o.until}>{formatClock(o.until)}</time>
           </p>
         ) : null}
       </div>
-      <ErrorMessage error={res.error} title="Could not load the overview" />
-      {res.error ? (
-        <button type="button" class="btn" onClick={() => void res.reload()}>
-          Try again
-        </button>
-      ) : null}
-      {!o && res.loading ? <Loading /> : null}
+      <LoadState res={res} failed="Could not load the overview" />
       {o ? (
         <>
-          <ul class="cards" aria-label="Deliveries created in the last hour, by status">
-            {DELIVERY_STATUSES.map((s) => (
-              <li key={s}>
-                <a class={`card card-${s}`} href={href('/deliveries', { status: s })}>
-                  <span class="card-label">{statusLabel(s)}</span>
-                  <span class="card-value" data-testid={`overview-count-${s}`}>
-                    {o.deliveries[s] ?? 0}
+          <ul class="cards" aria-label="Deliveries in the last hour: accepted, and what their attempts ended in">
+            {CARDS.map((c) => (
+              <li key={c.key}>
+                <a class={`card card-${c.status ?? 'queued'}`} href={href('/deliveries', c.status ? { status: c.status } : {})}>
+                  <span class="card-label">{c.label}</span>
+                  <span class="card-value" data-testid={`overview-count-${c.key}`}>
+                    {o.deliveries[c.key] ?? 0}
                   </span>
                 </a>
               </li>

@@ -3,15 +3,14 @@
  * page must send back), signing out, and the home page's last hour.
  */
 import type { FastifyInstance } from 'fastify';
-import type { DeliveryStatus, Store } from '../../store/store.js';
+import type { Store } from '../../store/store.js';
 import { iso } from '../present.js';
 import { clearedSessionCookie } from './cookie.js';
 
-const HOUR_MS = 60 * 60 * 1000;
+const MINUTE_MS = 60 * 1000;
+const HOUR_MS = 60 * MINUTE_MS;
 const BUCKET_MS = 5 * 60 * 1000;
 const BUCKETS = HOUR_MS / BUCKET_MS;
-/** The statuses the home page counts, zeros included (the contract with the front-end). */
-const COUNTED: readonly DeliveryStatus[] = ['queued', 'retrying', 'delivered', 'dead_letter', 'rejected'];
 
 const hidden = { schema: { hide: true } };
 
@@ -27,20 +26,19 @@ export function sessionRoutes(app: FastifyInstance, store: Store): void {
   });
 
   /**
-   * The last hour up to now: deliveries created in it by current status, every dead letter, and
-   * attempts (and failed ones: any outcome but delivered) in 12 five-minute buckets from `since`.
+   * The last hour up to now, from the per-minute counters (cheap whatever the traffic): deliveries
+   * accepted, and how many attempts left a delivery delivered, retrying, rejected or dead_letter;
+   * every dead letter now; attempts (and failed ones: any outcome but delivered) in 12 five-minute
+   * buckets from `since`, which is a whole minute: the window is the 60 minutes that end with the
+   * current one.
    */
   app.get('/overview', hidden, async (request) => {
     const until = Date.now();
-    const since = until - HOUR_MS;
+    // whole minutes (the counters' grain): the 60 minutes that end with the current one
+    const since = (Math.floor(until / MINUTE_MS) + 1) * MINUTE_MS - HOUR_MS;
     const { account_id, mode } = request.auth;
-    const counts = await store.dashboardOverview(account_id, mode, { since, until, bucket_ms: BUCKET_MS });
-    const deliveries = Object.fromEntries(COUNTED.map((s) => [s, counts.created_by_status[s] ?? 0]));
-    const series = Array.from({ length: BUCKETS }, (_, i) => ({ at: iso(since + i * BUCKET_MS), attempts: 0, failures: 0 }));
-    for (const b of counts.attempt_buckets) {
-      const slot = series[b.bucket];
-      if (slot) Object.assign(slot, { attempts: b.attempts, failures: b.failures });
-    }
-    return { since: iso(since), until: iso(until), deliveries, dead_letter_count: counts.dead_letter, series };
+    const counts = await store.dashboardOverview(account_id, mode, { since, until, bucket_ms: BUCKET_MS, buckets: BUCKETS });
+    const series = counts.attempt_buckets.map((b, i) => ({ at: iso(since + i * BUCKET_MS), attempts: b.attempts, failures: b.failures }));
+    return { since: iso(since), until: iso(until), deliveries: counts.totals, dead_letter_count: counts.dead_letter, series };
   });
 }

@@ -5,12 +5,12 @@
 import type {
   DashboardOverviewCounts,
   DashboardSession,
-  DeliveryStatus,
   KeyMode,
   LoginToken,
   NewDashboardSession,
   OverviewWindow,
 } from '../store.js';
+import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
 import type { Querier } from './postgres-store.js';
 
 const SESSION_COLUMNS = 'id_hash, account_id, mode, csrf_token, created_at, expires_at';
@@ -69,36 +69,19 @@ export class PgDashboard {
   }
 
   async overview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {
-    const [byStatus, dead, buckets] = await Promise.all([
+    const { first, end } = minutesOf(w.since, w.until);
+    const [rows, dead] = await Promise.all([
       this.q(
-        `SELECT status, COUNT(*) AS n FROM deliveries
-         WHERE account_id = $1 AND mode = $2 AND created_at >= $3 AND created_at < $4
-         GROUP BY status`,
-        [accountId, mode, w.since, w.until],
+        `SELECT minute, ${STATS_COUNTERS.map((c) => `SUM(${c})::bigint AS ${c}`).join(', ')} FROM delivery_stats
+         WHERE account_id = $1 AND mode = $2 AND minute >= $3 AND minute < $4 GROUP BY minute`,
+        [accountId, mode, first, end],
       ),
       this.q(`SELECT COUNT(*) AS n FROM deliveries WHERE account_id = $1 AND mode = $2 AND status = 'dead_letter'`, [
         accountId,
         mode,
       ]),
-      this.q(
-        `SELECT (a.created_at - $3::bigint) / $5::bigint AS bucket, COUNT(*) AS attempts,
-           COUNT(*) FILTER (WHERE a.outcome <> 'delivered') AS failures
-         FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq
-         WHERE a.created_at >= $3 AND a.created_at < $4 AND d.account_id = $1 AND d.mode = $2
-         GROUP BY 1 ORDER BY 1`,
-        [accountId, mode, w.since, w.until, w.bucket_ms],
-      ),
     ]);
-    const created_by_status: DashboardOverviewCounts['created_by_status'] = {};
-    for (const r of byStatus) created_by_status[r.status as DeliveryStatus] = r.n as number;
-    return {
-      created_by_status,
-      dead_letter: dead[0]!.n as number,
-      attempt_buckets: buckets.map((r) => ({
-        bucket: r.bucket as number,
-        attempts: r.attempts as number,
-        failures: r.failures as number,
-      })),
-    };
+    const summary = summarizeStats(rows as never, w.since, w.bucket_ms, w.buckets);
+    return { totals: summary.totals, dead_letter: Number(dead[0]!.n), attempt_buckets: summary.buckets };
   }
 }

@@ -1,4 +1,5 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on PostgreSQL. */
+import { MINUTE_MS } from '../delivery-stats.js';
 import { gateOf } from '../rows.js';
 import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
 import type { Querier } from './postgres-store.js';
@@ -60,6 +61,11 @@ export class PgMaintenance {
       const seqs = old.map((r) => r.seq as number);
       await q('DELETE FROM attempts WHERE delivery_seq = ANY($1::bigint[])', [seqs]);
       const deliveries = (await q('DELETE FROM deliveries WHERE seq = ANY($1::bigint[]) RETURNING seq', [seqs])).length;
+      await q(
+        `DELETE FROM delivery_stats WHERE ctid IN (
+           SELECT ctid FROM delivery_stats WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [Math.floor(req.deliveriesBefore / MINUTE_MS), req.limit],
+      );
       const events = (
         await q(
           'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING seq',

@@ -46,6 +46,10 @@ import type {
   GatedClaimRequest,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
+import { STATS_COUNTERS, StatsTally } from '../delivery-stats.js';
+
+/** delivery_stats rows per (account, mode, minute): concurrent commits pick one at random. */
+const STATS_SHARDS = 8;
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgMaintenance } from './maintenance.js';
@@ -357,7 +361,12 @@ export class PostgresStore implements Store {
         out.push(null);
       }
       if (events.length > 0) await this.ev.insertEvents(q, events);
-      if (deliveries.length > 0) await insertDeliveries(q, deliveries);
+      if (deliveries.length > 0) {
+        await insertDeliveries(q, deliveries);
+        const stats = new StatsTally();
+        for (const d of deliveries) stats.accepted(d.account_id, d.mode, d.created_at, 1);
+        await addStats(q, stats);
+      }
       if (origins.size > 0) {
         const payload = JSON.stringify([...origins]);
         await q('SELECT pg_notify($1, $2)', [this.channel, payload.length < 7900 ? payload : '']);
@@ -454,7 +463,7 @@ export class PostgresStore implements Store {
          FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[])
            AS r(id, token, status, attempt, http_status, next)
          WHERE d.id = r.id AND d.lease_token = r.token
-         RETURNING d.seq, d.id`,
+         RETURNING d.seq, d.id, d.account_id, d.mode, d.status`,
         [
           items.map((i) => i.delivery_id),
           items.map((i) => i.lease_token),
@@ -486,6 +495,14 @@ export class PostgresStore implements Store {
           kept.map((i) => i.attempt.created_at),
         ],
       );
+      // last: the counters' row lock is held only until the commit
+      const byId = new Map(finished.map((r) => [r.id as string, r]));
+      const stats = new StatsTally();
+      for (const i of kept) {
+        const f = byId.get(i.delivery_id)!;
+        stats.attempt(f.account_id as string, f.mode as string, i.attempt.created_at, i.attempt.outcome, f.status as string);
+      }
+      await addStats(q, stats);
     }, true);
     return items.map(() => undefined);
   }
@@ -713,6 +730,29 @@ export class PostgresStore implements Store {
 }
 
 /** All the deliveries of one commit in one statement. */
+/** Adds a commit's tallies to delivery_stats, in one statement (inside that commit). */
+async function addStats(q: Querier, stats: StatsTally): Promise<void> {
+  const rows = stats.all;
+  if (rows.length === 0) return;
+  const counters = STATS_COUNTERS.map((c, i) => ({ c, param: `$${i + 5}::int[]` }));
+  await q(
+    `INSERT INTO delivery_stats (account_id, mode, minute, shard, ${STATS_COUNTERS.join(', ')})
+     SELECT a, m, t, $4::int, ${STATS_COUNTERS.map((c) => `u.${c}`).join(', ')}
+     FROM unnest($1::text[], $2::text[], $3::bigint[], ${counters.map((x) => x.param).join(', ')})
+       AS u(a, m, t, ${STATS_COUNTERS.join(', ')})
+     ORDER BY 1, 2, 3
+     ON CONFLICT (account_id, mode, minute, shard) DO UPDATE SET
+       ${STATS_COUNTERS.map((c) => `${c} = delivery_stats.${c} + excluded.${c}`).join(', ')}`,
+    [
+      rows.map((r) => r.account_id),
+      rows.map((r) => r.mode),
+      rows.map((r) => r.minute),
+      Math.floor(Math.random() * STATS_SHARDS),
+      ...STATS_COUNTERS.map((c) => rows.map((r) => r[c])),
+    ],
+  );
+}
+
 async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]): Promise<void> {
   const rows = deliveries.map(deliveryParams);
   const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);

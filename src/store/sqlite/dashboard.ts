@@ -2,6 +2,7 @@
  * The dashboard's data on the embedded store: one-time login tokens, sessions, and the counts
  * behind its home page. Tokens and session ids are kept only as SHA-256 hashes.
  */
+import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
 import type { Database as Db } from 'better-sqlite3';
 import type { Row } from '../rows.js';
 import type {
@@ -38,23 +39,12 @@ export class SqliteDashboard {
       deleteSession: db.prepare('DELETE FROM dashboard_sessions WHERE id_hash = ?'),
       expireTokens: db.prepare('DELETE FROM dashboard_login_tokens WHERE expires_at <= ?'),
       expireSessions: db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?'),
-      createdByStatus: db.prepare(
-        `SELECT status, COUNT(*) AS n FROM deliveries
-         WHERE account_id = :account_id AND mode = :mode AND created_at >= :since AND created_at < :until
-         GROUP BY status`,
+      statsMinutes: db.prepare(
+        `SELECT minute, ${STATS_COUNTERS.map((c) => `SUM(${c}) AS ${c}`).join(', ')} FROM delivery_stats
+         WHERE account_id = ? AND mode = ? AND minute >= ? AND minute < ? GROUP BY minute`,
       ),
       deadLetters: db.prepare(
         `SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND mode = ? AND status = 'dead_letter'`,
-      ),
-      attemptBuckets: db.prepare(
-        // CROSS JOIN keeps attempts the outer loop (SQLite's way to fix join order): the hour's attempts
-        // by attempts_by_age, then each one's delivery by seq — never a walk over all of an account's
-        // deliveries. Numbers may be bound as REAL: the cast makes the bucket a whole number.
-        `SELECT CAST((a.created_at - :since) / :bucket_ms AS INTEGER) AS bucket, COUNT(*) AS attempts,
-           SUM(CASE WHEN a.outcome = 'delivered' THEN 0 ELSE 1 END) AS failures
-         FROM attempts a CROSS JOIN deliveries d ON d.seq = a.delivery_seq
-         WHERE a.created_at >= :since AND a.created_at < :until AND d.account_id = :account_id AND d.mode = :mode
-         GROUP BY bucket ORDER BY bucket`,
       ),
     };
   }
@@ -92,16 +82,13 @@ export class SqliteDashboard {
   }
 
   overview(accountId: string, mode: KeyMode, w: OverviewWindow): DashboardOverviewCounts {
-    const params = { account_id: accountId, mode, since: w.since, until: w.until, bucket_ms: w.bucket_ms };
-    // one read transaction: the three counts see the same moment
+    const { first, end } = minutesOf(w.since, w.until);
+    // one read transaction: both counts see the same moment
     return this.db.transaction(() => {
-      const created_by_status: DashboardOverviewCounts['created_by_status'] = {};
-      for (const r of this.s.createdByStatus.all(params) as Array<{ status: DeliveryStatus; n: number }>) {
-        created_by_status[r.status] = r.n;
-      }
+      const rows = this.s.statsMinutes.all(accountId, mode, first, end) as never;
       const dead = this.s.deadLetters.get(accountId, mode) as { n: number };
-      const attempt_buckets = this.s.attemptBuckets.all(params) as DashboardOverviewCounts['attempt_buckets'];
-      return { created_by_status, dead_letter: dead.n, attempt_buckets };
+      const summary = summarizeStats(rows, w.since, w.bucket_ms, w.buckets);
+      return { totals: summary.totals, dead_letter: dead.n, attempt_buckets: summary.buckets };
     })();
   }
 }

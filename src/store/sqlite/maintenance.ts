@@ -1,4 +1,5 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on SQLite. */
+import { MINUTE_MS } from '../delivery-stats.js';
 import { gateOf } from '../rows.js';
 import type { Database as Db } from 'better-sqlite3';
 import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
@@ -28,6 +29,9 @@ export class SqliteMaintenance {
       ),
       deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_seq IN (SELECT value FROM json_each(?))'),
       deleteDeliveries: db.prepare('DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))'),
+      deleteStats: db.prepare(
+        'DELETE FROM delivery_stats WHERE rowid IN (SELECT rowid FROM delivery_stats WHERE minute < ? LIMIT ?)',
+      ),
       deleteEvents: db.prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < ? LIMIT ?)'),
       deleteIdempotency: db.prepare(
         `DELETE FROM idempotency_keys WHERE (account_id, mode, key) IN (
@@ -64,6 +68,7 @@ export class SqliteMaintenance {
       this.s.deleteAttempts.run(seqs);
       const deliveries = this.s.deleteDeliveries.run(seqs).changes;
       const events = this.s.deleteEvents.run(req.eventsBefore, req.limit).changes;
+      this.s.deleteStats.run(Math.floor(req.deliveriesBefore / MINUTE_MS), req.limit);
       const idempotency_keys = this.s.deleteIdempotency.run(req.idempotencyBefore, req.limit).changes;
       return { deliveries, events, idempotency_keys };
     })();

@@ -196,7 +196,7 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
-    name: 'dashboard login tokens and sessions, overview and idempotency_key indexes',
+    name: 'dashboard login tokens and sessions, idempotency_key index',
     sql: `
       -- only SHA-256 hashes of login tokens and session ids are kept (like API keys)
       CREATE TABLE dashboard_login_tokens (
@@ -221,10 +221,6 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       -- GET /v1/deliveries?idempotency_key=…, newest first
       CREATE INDEX deliveries_list_by_idempotency_key ON deliveries(account_id, mode, idempotency_key, seq)
         WHERE idempotency_key IS NOT NULL;
-      -- the dashboard's home page: deliveries created in the last hour (columns that never change)
-      CREATE INDEX deliveries_by_owner_age ON deliveries(account_id, mode, created_at);
-      -- … and the attempts of the last hour, joined to their deliveries by seq (append-only)
-      CREATE INDEX attempts_by_age ON attempts(created_at, delivery_seq, outcome);
     `,
   },
   {
@@ -246,6 +242,28 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX deliveries_due ON deliveries(run_at, origin) WHERE run_at IS NOT NULL AND gate IS NULL;
       CREATE INDEX deliveries_due_by_origin ON deliveries(origin, run_at) WHERE run_at IS NOT NULL AND gate IS NULL;
       CREATE INDEX deliveries_gated_due ON deliveries(gate, run_at) WHERE run_at IS NOT NULL AND gate IS NOT NULL;
+    `,
+  },
+  {
+    version: 8,
+    name: 'per-minute delivery counters for the dashboard',
+    sql: `
+      CREATE TABLE delivery_stats (
+        account_id  TEXT NOT NULL,
+        mode        TEXT NOT NULL,
+        minute      INTEGER NOT NULL,
+        -- commits on PostgreSQL spread over a few rows per minute, so that concurrent ones seldom wait on one
+        shard       INTEGER NOT NULL DEFAULT 0,
+        accepted    INTEGER NOT NULL DEFAULT 0,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        failures    INTEGER NOT NULL DEFAULT 0,
+        delivered   INTEGER NOT NULL DEFAULT 0,
+        retrying    INTEGER NOT NULL DEFAULT 0,
+        rejected    INTEGER NOT NULL DEFAULT 0,
+        dead_letter INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (account_id, mode, minute, shard)
+      );
+      CREATE INDEX delivery_stats_by_age ON delivery_stats(minute);
     `,
   },
 ];

@@ -35,6 +35,7 @@ import {
   type GatedClaimRequest,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
+import { STATS_COUNTERS, StatsTally } from '../delivery-stats.js';
 import {
   CLAIMED_COLUMNS,
   DELIVERY_COLUMNS,
@@ -261,7 +262,7 @@ export class SqliteStore implements Store {
            next_attempt_at = CASE WHEN ${DESTINATION_GONE} THEN NULL ELSE :next END,
            run_at = CASE WHEN ${DESTINATION_GONE} OR ${DESTINATION_DISABLED} THEN NULL ELSE :next END
          WHERE id = :id AND lease_token = :token
-         RETURNING seq`,
+         RETURNING seq, account_id, mode, status`,
       ),
       insertAttempt: db.prepare(
         `INSERT OR REPLACE INTO attempts (delivery_seq, attempt, outcome, http_status, latency_ms, error,
@@ -296,6 +297,12 @@ export class SqliteStore implements Store {
       retireSecret: db.prepare(
         `UPDATE signing_secrets SET retired_at = :at
          WHERE account_id = :account_id AND mode = :mode AND retired_at IS NULL`,
+      ),
+      addStats: db.prepare(
+        `INSERT INTO delivery_stats (account_id, mode, minute, ${STATS_COUNTERS.join(', ')})
+         VALUES (:account_id, :mode, :minute, ${STATS_COUNTERS.map((c) => ':' + c).join(', ')})
+         ON CONFLICT (account_id, mode, minute, shard) DO UPDATE SET
+           ${STATS_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
       ),
       nextDue: db.prepare(
         `SELECT run_at FROM deliveries
@@ -387,11 +394,17 @@ export class SqliteStore implements Store {
     return (this.s.getIdempotencyKey.get(accountId, mode, key, notBefore) as IdempotentResponse | undefined) ?? null;
   }
 
+  /** Adds a commit's tallies to delivery_stats (inside that commit). */
+  private addStats(stats: StatsTally): void {
+    for (const row of stats.all) this.s.addStats.run(row);
+  }
+
   private commitInserts(calls: InsertCall[]): Array<IdempotentResponse | null> {
     const insert = this.s.insertDelivery;
+    const stats = new StatsTally();
     const origins = new Set<string>();
-    const results = this.db.transaction(() =>
-      calls.map((call) => {
+    const results = this.db.transaction(() => {
+      const out = calls.map((call) => {
         const idem = call.options.idempotency;
         if (idem) {
           const claimed = this.s.claimIdempotencyKey.run({
@@ -408,10 +421,13 @@ export class SqliteStore implements Store {
         for (const d of call.deliveries) {
           origins.add(d.origin);
           insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0 });
+          stats.accepted(call.accountId, call.mode, d.created_at, 1);
         }
         return null;
-      }),
-    )();
+      });
+      this.addStats(stats);
+      return out;
+    })();
     if (origins.size > 0) this.events.emit('work', [...origins]);
     return results;
   }
@@ -511,6 +527,7 @@ export class SqliteStore implements Store {
 
   private commitResults(items: AttemptOutcomeRecord[]): void[] {
     const now = Date.now();
+    const stats = new StatsTally();
     this.relaxed(() => this.db.transaction(() => {
       for (const r of items) {
         const row = this.s.finishAttempt.get({
@@ -524,7 +541,9 @@ export class SqliteStore implements Store {
         }) as Row | undefined;
         if (!row) continue; // the lease was lost: another claim owns this delivery now
         this.s.insertAttempt.run({ seq: row.seq, ...r.attempt });
+        stats.attempt(row.account_id as string, row.mode as string, r.attempt.created_at, r.attempt.outcome, row.status as string);
       }
+      this.addStats(stats);
     })());
     // a retry's time is known to the dispatcher that recorded it; nobody else needs waking
     return items.map(() => undefined);
