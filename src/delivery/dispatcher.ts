@@ -23,8 +23,12 @@ import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from
 
 /** An origin open this long gets its due backlog parked out of the due index … */
 const PARK_AFTER_MS = 2_000;
-/** … until this far ahead (or its recovery), parked again this often while it stays open. */
-const PARK_FOR_MS = 30_000;
+/**
+ * … until this far ahead (or its recovery). While it stays open, what arrived since and what
+ * would come due before the next look is parked again this often: each parked batch is moved
+ * once per PARK_FOR_MS, never the whole backlog at once.
+ */
+const PARK_FOR_MS = 5 * 60_000;
 const PARK_EVERY_MS = 10_000;
 /** With no destination under flow control, new work looks for one at most this often. */
 const GATE_LOOK_MS = 250;
@@ -232,7 +236,10 @@ export class Dispatcher {
       let delay = this.idlePollMs;
       if (this.inFlight < this.opts.maxInFlight) {
         try {
-          if (this.nextDue === undefined) this.nextDue = await this.opts.store.nextDueAt(this.saturatedOrigins());
+          // only as far as the longest sleep: what is due later is looked for after it
+          if (this.nextDue === undefined) {
+            this.nextDue = await this.opts.store.nextDueAt(this.saturatedOrigins(), this.now() + this.idlePollMs);
+          }
           if (this.nextDue !== null) delay = Math.max(0, Math.min(delay, this.nextDue - this.now()));
           const change = this.health.nextChange();
           if (change !== null) delay = Math.max(0, Math.min(delay, change - this.now() + 1));
@@ -304,7 +311,7 @@ export class Dispatcher {
       const parked = this.parkedAt.get(origin);
       if (now - since < PARK_AFTER_MS || (parked !== undefined && now - parked < PARK_EVERY_MS)) continue;
       this.parkedAt.set(origin, now);
-      await this.opts.store.parkOrigin(origin, now + PARK_FOR_MS, now);
+      await this.opts.store.parkOrigin(origin, now + PARK_FOR_MS, now + 2 * PARK_EVERY_MS);
     }
   }
 

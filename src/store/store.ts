@@ -455,11 +455,11 @@ export interface Store {
    */
   claimGated(request: GatedClaimRequest): Promise<GatedClaim>;
   /**
-   * An origin is held (its circuit is open): its due deliveries step out of the due index until
-   * `until` (or until expediteOrigin), so claims across origins do not walk a growing held
-   * backlog. Its refill claims still find them. Returns how many.
+   * An origin is held (its circuit is open): its deliveries due by `dueBy` step out of the due
+   * index until `until` (or until expediteOrigin), so claims across origins do not walk a growing
+   * held backlog. Its refill claims still find them. Returns how many.
    */
-  parkOrigin(origin: string, until: number, now: number): Promise<number>;
+  parkOrigin(origin: string, until: number, dueBy: number): Promise<number>;
   /**
    * Gives claimed deliveries back unattempted: due again at once. Wakes dispatchers unless
    * `quiet` (the caller will claim them itself when it has room).
@@ -467,8 +467,12 @@ export interface Store {
   releaseClaims(claims: readonly ReleasedClaim[], options?: { quiet?: boolean }): Promise<void>;
   /** Records finished attempts and the resulting status; grouped into one commit. */
   recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void>;
-  /** The earliest time any delivery not in `excludeOrigins` is due (or its lease runs out). */
-  nextDueAt(excludeOrigins: readonly string[]): Promise<number | null>;
+  /**
+   * The earliest time any delivery not in `excludeOrigins` is due (or its lease runs out) — only
+   * looking before `before` when given (null: none by then), so the look costs what is due soon,
+   * never the whole schedule (a parked backlog, retries hours away).
+   */
+  nextDueAt(excludeOrigins: readonly string[], before?: number): Promise<number | null>;
   /**
    * Called whenever new work may be due now, with the origins it is for when known (null:
    * could be any). Returns an unsubscribe.

@@ -705,6 +705,9 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
       assert.equal(await s.parkOrigin(origin, t + 1000, t + 10), 2);
       assert.deepEqual(await claimAll(s, t + 999), []);
       assert.equal(await s.nextDueAt([]), t + 1000);
+      // a look bounded by `before` sees only what is due before it
+      assert.equal(await s.nextDueAt([], t + 1000), null);
+      assert.equal(await s.nextDueAt([], t + 1001), t + 1000);
       const back = await claimAll(s, t + 1000);
       assert.deepEqual(back.map((c) => c.id).sort(), items.map((d) => d.id).sort());
       assert.equal(await s.parkOrigin('https://nobody.example.test', t + 5000, t + 10), 0);

@@ -532,11 +532,11 @@ export class PostgresStore implements Store {
     return rows.length;
   }
 
-  async parkOrigin(origin: string, until: number, now: number): Promise<number> {
+  async parkOrigin(origin: string, until: number, dueBy: number): Promise<number> {
     const rows = await this.work(
       `UPDATE deliveries SET run_at = $2, parked = true
        WHERE origin = $1 AND gate IS NULL AND run_at <= $3 AND lease_token IS NULL RETURNING seq`,
-      [origin, until, now],
+      [origin, until, dueBy],
     );
     return rows.length;
   }
@@ -609,12 +609,13 @@ export class PostgresStore implements Store {
     return out;
   }
 
-  async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
+  async nextDueAt(excludeOrigins: readonly string[], before = Number.MAX_SAFE_INTEGER): Promise<number | null> {
     const r = (
       await this.q(
-        `SELECT run_at FROM deliveries WHERE run_at IS NOT NULL AND gate IS NULL AND NOT (origin = ANY($1::text[]))
+        `SELECT run_at FROM deliveries
+         WHERE run_at IS NOT NULL AND run_at < $2 AND gate IS NULL AND NOT (origin = ANY($1::text[]))
          ORDER BY run_at LIMIT 1`,
-        [[...excludeOrigins]],
+        [[...excludeOrigins], before],
       )
     )[0];
     return r ? (r.run_at as number) : null;

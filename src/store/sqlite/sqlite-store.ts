@@ -229,7 +229,7 @@ export class SqliteStore implements Store {
       ),
       parkOrigin: db.prepare(
         `UPDATE deliveries SET run_at = :until, parked = 1
-         WHERE origin = :origin AND gate IS NULL AND run_at <= :now AND lease_token IS NULL`,
+         WHERE origin = :origin AND gate IS NULL AND run_at <= :due_by AND lease_token IS NULL`,
       ),
       expediteOrigin: db.prepare(
         `UPDATE deliveries SET run_at = :now, next_attempt_at = :now, parked = 0
@@ -306,7 +306,7 @@ export class SqliteStore implements Store {
       ),
       nextDue: db.prepare(
         `SELECT run_at FROM deliveries
-         WHERE run_at IS NOT NULL AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(?))
+         WHERE run_at IS NOT NULL AND run_at < ? AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(?))
          ORDER BY run_at LIMIT 1`,
       ),
     };
@@ -574,8 +574,8 @@ export class SqliteStore implements Store {
     return this.relaxed(() => this.s.expediteOrigin.run({ origin, now }).changes);
   }
 
-  async parkOrigin(origin: string, until: number, now: number): Promise<number> {
-    return this.relaxed(() => this.s.parkOrigin.run({ origin, until, now }).changes);
+  async parkOrigin(origin: string, until: number, dueBy: number): Promise<number> {
+    return this.relaxed(() => this.s.parkOrigin.run({ origin, until, due_by: dueBy }).changes);
   }
 
   async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
@@ -628,8 +628,8 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  async nextDueAt(excludeOrigins: readonly string[]): Promise<number | null> {
-    const r = this.s.nextDue.get(JSON.stringify(excludeOrigins)) as Row | undefined;
+  async nextDueAt(excludeOrigins: readonly string[], before = Number.MAX_SAFE_INTEGER): Promise<number | null> {
+    const r = this.s.nextDue.get(before, JSON.stringify(excludeOrigins)) as Row | undefined;
     return r ? (r.run_at as number) : null;
   }
 
