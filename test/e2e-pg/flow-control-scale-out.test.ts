@@ -201,7 +201,7 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
     for (const pid of r.perPid.keys()) assert.ok(pid === null || workerPids().includes(pid), `request from unknown pid ${pid}`);
   });
 
-  it('rate_limit 20/s holds for all workers together: no 1 s window holds more than 20 + 2 (+1 skew) arrivals', { timeout: 120_000 }, async () => {
+  it('rate_limit 20/s holds for all workers together: no 1 s window holds more than 20 + 2 (+1 skew) attempt starts', { timeout: 120_000 }, async () => {
     const path = '/flow/rate';
     const dest = await newDestination(path, { events: ['flow.rate'], rate_limit: { per_second: 20 } });
     const ids = await publish('flow.rate', 60, dest);
@@ -229,10 +229,13 @@ describe('flow control across processes on PostgreSQL: 1 api + 3 workers', { ski
     assert.deepEqual(r.strangers, []);
     assert.deepEqual(r.missing, [], 'every delivery reached the receiver');
     assert.equal(r.duplicates, 0, 'no worker crashed, so no delivery was attempted twice');
-    // GCRA at 20/s with bursts of ceil(20/10) = 2: at most 20 + 2 starts in any closed 1 s window,
-    // all workers together. The receiver sees arrivals, not claims (three processes on a small
-    // machine: one request can be a little late on its way): +1 for that skew.
-    assert.ok(worst.count <= 20 + 2 + 1, `${worst.count} arrivals within 1 s from +${worst.from! - Math.min(...arrivals)} ms`);
+    // GCRA at 20/s with bursts of ceil(20/10) = 2: at most 20 + 2 claims in any 1 s window, all
+    // workers together. Judged on the attempt starts the workers recorded (each a few ms after its
+    // claim: +1 for that skew), not on arrivals: with three processes and the rest of the suite on
+    // two cores, requests reach the receiver bunched (24 in one window in a CI run whose starts
+    // never exceeded 22).
+    assert.ok(worstStarted.count <= 20 + 2 + 1, `${worstStarted.count} attempt starts within 1 s`);
+    assert.equal(started.length, 60, 'one recorded attempt per delivery');
     // 60 starts at 20/s after a burst of 2 need (60 - 2) / 20 = 2.9 s; leave room for skew
     assert.ok(spanMs >= 1800, `60 deliveries at 20/s arrived within ${spanMs} ms`);
     for (const pid of r.perPid.keys()) assert.ok(pid === null || workerPids().includes(pid), `request from unknown pid ${pid}`);

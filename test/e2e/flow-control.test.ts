@@ -210,7 +210,7 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
     assert.ok(span >= 6 * 300 - 50, `12 × 300 ms requests, 2 at a time, took only ${span} ms`);
   });
 
-  it('rate_limit 10/s: 30 deliveries, no 1 s window holds more than 10 + 1 (+1 skew), first to last ≥ 1.8 s', { timeout: 60_000 }, async () => {
+  it('rate_limit 10/s: 30 deliveries, no 1 s window holds more than 10 + 1 (+1 skew) attempt starts, first to last ≥ 1.8 s', { timeout: 60_000 }, async () => {
     const path = '/fc/rate';
     const dest = await newDestination(path, { events: ['fc.rate'], rate_limit: { per_second: 10 } });
     const ids = (await publish('fc.rate', 30)).get(dest.id) ?? [];
@@ -221,11 +221,18 @@ describe('flow control per destination: rate_limit and max_in_flight', () => {
     assert.deepEqual([...new Set(queueIdsAt(path))].sort(), [...ids].sort());
     const worst = maxInWindow(arrivals, 1000);
     const spanMs = Math.max(...arrivals) - Math.min(...arrivals);
-    console.log(`rate_limit 10/s: at most ${worst.count} arrivals in a 1 s window; first to last ${spanMs} ms`);
-    // GCRA at 10/s with bursts of ceil(10/10) = 1: at most 10 + 1 starts in any closed 1 s window.
-    // The receiver sees arrivals, not claims: one request may be a little slower on its way than the
-    // next (connection set-up, event loop), which can squeeze one more into a window: +1 for that skew.
-    assert.ok(worst.count <= 10 + 1 + 1, `${worst.count} arrivals within 1 s from +${worst.from! - Math.min(...arrivals)} ms`);
+    console.log(`rate_limit 10/s: at most ${worst.count} arrivals in a 1 s window (reported, not judged); first to last ${spanMs} ms`);
+    // GCRA at 10/s with bursts of ceil(10/10) = 1: at most 10 + 1 claims in any 1 s window. Judged
+    // on the attempt starts Harepost recorded (each a few ms after its claim: +1 for that skew), not
+    // on arrivals, which a busy machine can bunch on their way to the receiver.
+    const starts: number[] = [];
+    for (const id of ids) {
+      const d = await stack.api('GET', `/v1/deliveries/${id}`, { key });
+      for (const a of d.body.attempts as Array<{ created_at: string }>) starts.push(Date.parse(a.created_at));
+    }
+    assert.equal(starts.length, 30, 'one attempt each');
+    const worstStart = maxInWindow(starts, 1000);
+    assert.ok(worstStart.count <= 10 + 1 + 1, `${worstStart.count} attempt starts within 1 s`);
     // 30 starts at 10/s after a burst of 1 need (30 - 1) / 10 = 2.9 s; leave room for the same skew
     assert.ok(spanMs >= 1800, `30 deliveries at 10/s arrived within ${spanMs} ms`);
   });
