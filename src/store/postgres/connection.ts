@@ -104,6 +104,8 @@ export class WorkListener {
   private client: pg.Client | null = null;
   private stopped = false;
   private retryMs = 250;
+  /** The connect under way, if any: stop() waits for it so that it cannot outlive the stop. */
+  private connecting: Promise<void> | null = null;
 
   constructor(
     private readonly settings: PgSettings,
@@ -112,7 +114,15 @@ export class WorkListener {
   ) {}
 
   start(): void {
-    void this.connect();
+    this.connectOnce();
+  }
+
+  private connectOnce(): void {
+    if (this.stopped) return;
+    const attempt = this.connect().finally(() => {
+      if (this.connecting === attempt) this.connecting = null;
+    });
+    this.connecting = attempt;
   }
 
   private async connect(): Promise<void> {
@@ -137,6 +147,11 @@ export class WorkListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${this.channel}`);
+      if (this.stopped) {
+        // stopped while connecting (a short-lived process): this connection must not keep it alive
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.client = client;
       this.retryMs = 250;
       this.onWork(null);
@@ -148,12 +163,13 @@ export class WorkListener {
 
   private retry(): void {
     if (this.stopped) return;
-    setTimeout(() => void this.connect(), this.retryMs).unref();
+    setTimeout(() => this.connectOnce(), this.retryMs).unref();
     this.retryMs = Math.min(this.retryMs * 2, 5000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.connecting;
     await this.client?.end().catch(() => undefined);
   }
 }
