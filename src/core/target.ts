@@ -74,6 +74,11 @@ export function parseTarget(input: unknown, opts: { allowHttp: boolean; field?: 
   else if (host.endsWith('.')) host = host.slice(0, -1);
   host = host.toLowerCase();
   if (host === '') return invalid(field, `${field} must have a host name`);
+  // ".." or "a..b" (WHATWG lets them through; no DNS name has an empty label, and such a URL does
+  // not even survive a re-parse unchanged)
+  if (!v6 && host.split('.').some((label) => label === '')) {
+    return invalid(field, `${field} has an invalid host name (an empty label between dots)`);
+  }
 
   const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   return valid({ url, href: url.href, host, port, ipLiteral: v6 || IPV4.test(host) });

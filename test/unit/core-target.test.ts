@@ -164,3 +164,14 @@ describe('parseTarget', () => {
     assert.match(bad('http://a.example/', false, 'url').message, /http targets are not allowed/);
   });
 });
+
+describe('parseTarget: host names with empty labels', () => {
+  it('refuses "..", "a..b" and ".a" (found by the hostile-input property with seed -470387997)', () => {
+    for (const t of ['https://..\\.example.test/', 'https://../x', 'https://a..example.test/', 'https://.example.test/']) {
+      const r = parseTarget(t, { allowHttp: false });
+      assert.ok(!r.ok, t);
+      if (!r.ok) assert.equal(r.field, 'target');
+    }
+    assert.ok(parseTarget('https://hooks.example.test./x', { allowHttp: false }).ok, 'one trailing dot is still fine');
+  });
+});
