@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import pino from 'pino';
 import { buildApi, type ApiOptions } from '../../src/api/app.js';
 import { sessionCookie } from '../../src/api/dashboard/cookie.js';
 import { CROSS_SITE_PAGE, LINK_REFUSED_PAGE } from '../../src/api/dashboard/login.js';
@@ -25,6 +23,7 @@ import { createAddressPolicy } from '../../src/net/address-policy.js';
 import { createHostResolver } from '../../src/net/resolver.js';
 import { openStore } from '../../src/store/open-store.js';
 import type { KeyMode, NewDelivery, Store } from '../../src/store/store.js';
+import { capturedLogger } from '../support/captured-logger.js';
 import { startStack, type ApiResponse, type Stack, type TestAccount } from '../support/stack.js';
 import { testDatabase } from '../support/test-database.js';
 import { waitFor } from '../support/wait.js';
@@ -155,13 +154,7 @@ describe('dashboard server', () => {
   const apps: FastifyInstance[] = [];
 
   before(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    stack = await startStack({ logger: pino({ level: 'trace' }, sink) });
+    stack = await startStack({ logger: capturedLogger(lines) });
     stack.receiver.respond((req) => {
       if (req.path.startsWith('/fail')) return { status: 500, body: 'no' };
       if (req.path.startsWith('/reject')) return { status: 400, body: 'bad' };

@@ -3,9 +3,8 @@
  * (captured at trace level over a full run) or in error bodies.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import pino from 'pino';
+import { capturedLogger } from '../support/captured-logger.js';
 import { startStack, type Stack, type TestAccount } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
 
@@ -17,13 +16,7 @@ describe('secrets never leak', () => {
   const bodies: string[] = [];
 
   before(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    stack = await startStack({ logger: pino({ level: 'trace' }, sink) });
+    stack = await startStack({ logger: capturedLogger(lines) });
     acct = await stack.createAccount();
     secrets.push(acct.live_key, acct.test_key);
   });

@@ -8,7 +8,6 @@ import type { Row } from '../rows.js';
 import type {
   DashboardOverviewCounts,
   DashboardSession,
-  DeliveryStatus,
   KeyMode,
   LoginToken,
   NewDashboardSession,

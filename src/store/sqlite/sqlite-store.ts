@@ -19,7 +19,6 @@ import {
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryPage,
-  type DeliveryRecord,
   type DeliveryWithAttempts,
   type DomainRecord,
   type EnqueueOptions,
