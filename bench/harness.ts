@@ -261,7 +261,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const created = spawnSync(process.execPath, [...cli, 'accounts', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
   if (created.status !== 0) throw new Error(created.stderr);
   const key = JSON.parse(created.stdout).live_key as string;
-  const child = track(spawn(process.execPath, [...cli, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
+  // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": Node flags for the service alone
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = track(spawn(process.execPath, [...nodeArgs, ...cli, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
 
   const api = new Pool(`http://127.0.0.1:${port}`, { connections: opts.connections, pipelining: 1 });

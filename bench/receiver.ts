@@ -44,7 +44,7 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     }
     stats.ok++;
     const id = req.headers['x-harepost-queue-id'];
-    if (typeof id === 'string') arrivals.push([id, Date.now()]);
+    if (typeof id === 'string') arrivals.push([id, performance.timeOrigin + performance.now()]); // wall clock, sub-ms
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
     res.end('ok');
   });

@@ -8,17 +8,22 @@
  *   7 × POST /v1/send to a healthy target (hooks.example.test, answers 200 at once);
  *   1 × POST /v1/events fanned out to --fanout subscribed destinations (events.example.test, 200);
  *   1 × POST /v1/send to a failing target (failing.example.test answers 500): max_attempts 3,
- *       fixed 500 ms backoff, so each one is dead-lettered after 3 attempts;
+ *       fixed 500 ms backoff — the breaker opens on this origin within seconds, so from then on
+ *       its sends are held (parked) and only its probes reach it: the pending count grows by
+ *       about --rate/10 a second, which is the point (a growing held backlog must not slow the rest);
  *   1 × POST /v1/send to a slow target (slow.example.test answers 200 after 2–3 s).
  * Each origin is its own host name on the one receiver.
  *
  * The first --warmup seconds (15) of that load are not reported (JIT, connection pools, caches).
  * Then every minute (--interval seconds) it prints: deliveries completed in that minute (200s answered
- * by the receiver: healthy sends, event deliveries and slow ones) and per second; p99 from the 202
- * to arrival at the receiver for the healthy sends that arrived in that minute; the service's RSS
- * (VmRSS from /proc/<pid>/status); failed attempts and dead-lettered deliveries so far, and the
- * deliveries pending (queued or retrying) at that moment (/metrics).
- * At the end: first vs last minute RSS and p99 and whether each stayed within ±25 %, after
+ * by the receiver: healthy sends, event deliveries and slow ones) and per second; p50 and p99 from
+ * the 202 to arrival at the receiver for the healthy sends that arrived in that minute (both sides
+ * stamp with sub-millisecond wall clocks); the service's RSS (VmRSS from /proc/<pid>/status), its
+ * event-loop delay p99 and max over the minute (prom-client's sampler at 10-ms resolution, so an
+ * idle loop reads ≈10 ms) and its time in garbage collection; failed attempts and dead-lettered
+ * deliveries so far, and the deliveries pending (queued or retrying) at that moment (/metrics).
+ * At the end: first vs last minute RSS and p99 and whether each stayed within ±25 %, and the
+ * least-squares trend of each over the rows (change across the run, against the rows' mean), after
  * waiting (at most 30 s) for what is still on its way (healthy and slow deliveries, the failing
  * sends' last attempts, until their counts stop moving) so the counts close; then it stops
  * everything and exits 0. HAREPOST_* variables in the environment reach the service (e.g.
@@ -78,14 +83,37 @@ const CYCLE: readonly Kind[] = ['healthy', 'healthy', 'healthy', 'event', 'healt
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (from: number, to: number) => (from === 0 ? (to === 0 ? 0 : Infinity) : (to - from) / from);
+/** Wall-clock milliseconds with sub-millisecond precision (the receiver stamps arrivals the same way). */
+const wallNow = () => performance.timeOrigin + performance.now();
+/** Least-squares slope of ys against 0..n-1, times (n-1): the change across the run the trend line says. */
+function trendAcross(ys: number[]): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return (num / den) * (n - 1);
+}
+const mean = (ys: number[]) => ys.reduce((a, y) => a + y, 0) / ys.length;
 const signed = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
 
 interface Row {
   minute: number;
   completed: number;
   perSecond: number;
+  p50: number;
   p99: number;
   samples: number;
+  /** The service's event-loop delay over the row (prom-client's sampler, reset by each scrape). */
+  loopP99: number;
+  loopMax: number;
+  /** Time the service spent in garbage collection during the row. */
+  gcMs: number;
   rssMiB: number;
   failedAttempts: number;
   deadLettered: number;
@@ -125,8 +153,9 @@ async function main() {
   );
   console.log(`service pid ${service.pid}, RSS before the load ${service.rssMiB().toFixed(1)} MiB`);
   const header = () => console.log(
-    `\n${'min'.padStart(5)} ${'deliveries'.padStart(11)} ${'/s'.padStart(6)} ${'p99 ms'.padStart(7)} ${'(n)'.padStart(8)} ` +
-      `${'RSS MiB'.padStart(8)} ${'failed'.padStart(9)} ${'dead-lettered'.padStart(14)} ${'pending'.padStart(8)}`,
+    `\n${'min'.padStart(5)} ${'deliveries'.padStart(11)} ${'/s'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'(n)'.padStart(8)} ` +
+      `${'RSS MiB'.padStart(8)} ${'loop p99'.padStart(9)} ${'loop max'.padStart(9)} ${'GC ms'.padStart(6)} ` +
+      `${'failed'.padStart(9)} ${'dead-lettered'.padStart(14)} ${'pending'.padStart(8)}`,
   );
 
   // Accepted healthy sends waiting for their arrival, and arrivals that beat their 202 back.
@@ -168,7 +197,7 @@ async function main() {
           });
     op.then(
       (r) => {
-        const now = Date.now();
+        const now = wallNow();
         if (r.status !== 202) {
           counts.errors++;
           firstError ??= `${kind}: ${r.status} ${JSON.stringify(r.body)}`;
@@ -206,7 +235,12 @@ async function main() {
 
   const metricsNow = async () => {
     const m = await service.metrics();
+    let gcSeconds = 0;
+    for (const [name, value] of m) if (name.startsWith('harepost_nodejs_gc_duration_seconds_sum')) gcSeconds += value;
     return {
+      gcSeconds,
+      loopP99: (m.get('harepost_nodejs_eventloop_lag_p99_seconds') ?? NaN) * 1000,
+      loopMax: (m.get('harepost_nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
       failed: m.get('harepost_attempts_total{outcome="failed"}') ?? NaN,
       dead: m.get('harepost_deliveries{status="dead_letter"}') ?? NaN,
       pending: (m.get('harepost_deliveries{status="queued"}') ?? NaN) + (m.get('harepost_deliveries{status="retrying"}') ?? NaN),
@@ -220,6 +254,7 @@ async function main() {
   const endAt = start + MINUTES * 60_000;
   let completedBefore = totals.ok + totals.slow;
   let lastRowAt = start;
+  let gcBefore = 0;
 
   const takeRow = async (now: number) => {
     await drainOnce();
@@ -227,23 +262,29 @@ async function main() {
     latencies = [];
     const completed = totals.ok + totals.slow - completedBefore;
     completedBefore = totals.ok + totals.slow;
-    const { failed, dead, pending } = await metricsNow();
+    const { failed, dead, pending, gcSeconds, loopP99, loopMax } = await metricsNow();
     const row: Row = {
       minute: (now - start) / 60_000,
       completed,
       perSecond: completed / ((now - lastRowAt) / 1000),
+      p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
       samples: sorted.length,
+      loopP99,
+      loopMax,
+      gcMs: (gcSeconds - gcBefore) * 1000,
       rssMiB: service.rssMiB(),
       failedAttempts: failed,
       deadLettered: dead,
       pending,
     };
     lastRowAt = now;
+    gcBefore = gcSeconds;
     rows.push(row);
     console.log(
       `${(Math.abs(row.minute - Math.round(row.minute)) < 0.01 ? String(Math.round(row.minute)) : row.minute.toFixed(2)).padStart(5)} ${fmt(row.completed).padStart(11)} ${row.perSecond.toFixed(0).padStart(6)} ` +
-        `${String(row.p99).padStart(7)} ${`(${row.samples})`.padStart(8)} ${row.rssMiB.toFixed(1).padStart(8)} ` +
+        `${row.p50.toFixed(2).padStart(7)} ${row.p99.toFixed(2).padStart(7)} ${`(${row.samples})`.padStart(8)} ${row.rssMiB.toFixed(1).padStart(8)} ` +
+        `${row.loopP99.toFixed(1).padStart(9)} ${row.loopMax.toFixed(1).padStart(9)} ${row.gcMs.toFixed(0).padStart(6)} ` +
         `${fmt(row.failedAttempts).padStart(9)} ${fmt(row.deadLettered).padStart(14)} ${fmt(row.pending).padStart(8)}`,
     );
   };
@@ -258,6 +299,7 @@ async function main() {
     await drainOnce();
     latencies = [];
     completedBefore = totals.ok + totals.slow;
+    gcBefore = (await metricsNow()).gcSeconds; // also restarts the service's event-loop sampler
     lastRowAt = performance.now();
     if (WARMUP_MS > 0) console.log(`warm-up done (${WARMUP_MS / 1000} s): RSS ${service.rssMiB().toFixed(1)} MiB`);
     header();
@@ -327,7 +369,12 @@ async function main() {
   row('failed attempts / dead-lettered / pending, at the end', `${fmt(final.failed)} / ${fmt(final.dead)} / ${fmt(final.pending)} (${fmt(sent.failing)} failing sends)`);
   row('healthy sends accepted, not arrived at the end', `${fmt(acceptedAt.size)} (${lateLatencies} arrived after the last row)`);
   row('RSS MiB first → last minute (max)', `${first.rssMiB.toFixed(1)} → ${last.rssMiB.toFixed(1)} (${maxRss.toFixed(1)}): ${signed(rssChange)}, ${Math.abs(rssChange) <= BAND ? 'within' : 'OUTSIDE'} ±${BAND * 100} %`);
-  row('p99 ms first → last minute (min–max)', `${first.p99} → ${last.p99} (${Math.min(...p99s)}–${Math.max(...p99s)}): ${signed(p99Change)}, ${Math.abs(p99Change) <= BAND ? 'within' : 'OUTSIDE'} ±${BAND * 100} %`);
+  row('p99 ms first → last minute (min–max)', `${first.p99.toFixed(2)} → ${last.p99.toFixed(2)} (${Math.min(...p99s).toFixed(2)}–${Math.max(...p99s).toFixed(2)}): ${signed(p99Change)}, ${Math.abs(p99Change) <= BAND ? 'within' : 'OUTSIDE'} ±${BAND * 100} %`);
+  const rssTrend = trendAcross(rows.map((r) => r.rssMiB));
+  const p99Trend = trendAcross(p99s);
+  const p99Mean = mean(p99s);
+  row('RSS trend across the run (least squares)', `${rssTrend >= 0 ? '+' : ''}${rssTrend.toFixed(1)} MiB on a mean of ${mean(rows.map((r) => r.rssMiB)).toFixed(1)}: ${signed(rssTrend / mean(rows.map((r) => r.rssMiB)))}`);
+  row('p99 trend across the run (least squares)', `${p99Trend >= 0 ? '+' : ''}${p99Trend.toFixed(2)} ms on a mean of ${p99Mean.toFixed(2)}: ${signed(p99Trend / p99Mean)}, ${Math.abs(p99Trend / p99Mean) <= BAND ? 'within' : 'OUTSIDE'} ±${BAND * 100} %`);
   row('ran', `${((Date.now() - startWall) / 60_000).toFixed(2)} min: ${WARMUP_MS / 1000} s warm-up, ${MINUTES} min measured, ${settleSeconds.toFixed(1)} s settling`);
 
   await service.stop(15_000);

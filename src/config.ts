@@ -37,6 +37,8 @@ export interface Config {
   /** Final deliveries and events older than this are deleted. */
   retentionDays: number;
   retentionIntervalMs: number;
+  /** How often workers check whether the store needs a VACUUM (PostgreSQL); 0 turns it off. */
+  vacuumIntervalMs: number;
   /**
    * Where people reach this Harepost (HAREPOST_PUBLIC_URL, e.g. https://hooks.example.com), for
    * the links it prints (dashboard login links); null → http://HAREPOST_HOST:HAREPOST_PORT.
@@ -61,6 +63,19 @@ function int(min: number, max: number) {
       throw new ConfigError(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
     }
     return n;
+  };
+}
+
+/** 0 (off), or a whole number from min to max. */
+function intOrOff(min: number, max: number) {
+  const within = int(min, max);
+  return (raw: string, name: string): number => {
+    if (raw.trim() === '0') return 0;
+    try {
+      return within(raw, name);
+    } catch {
+      throw new ConfigError(`${name} must be 0 (off) or a whole number from ${min} to ${max} (got "${raw}")`);
+    }
   };
 }
 
@@ -227,6 +242,13 @@ const SETTINGS = [
     flag: 'retention-interval-ms',
     parse: int(1000, 86_400_000),
     fallback: 60_000,
+  },
+  {
+    key: 'vacuumIntervalMs',
+    env: 'HAREPOST_VACUUM_INTERVAL_MS',
+    flag: 'vacuum-interval-ms',
+    parse: intOrOff(1000, 86_400_000),
+    fallback: 10_000,
   },
   { key: 'publicUrl', env: 'HAREPOST_PUBLIC_URL', flag: 'public-url', parse: baseUrl, fallback: null },
 ] as const satisfies ReadonlyArray<Setting<keyof Config>>;

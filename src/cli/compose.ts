@@ -11,6 +11,7 @@ import { devSinkRoutes } from '../api/dev-sink.js';
 import type { Config } from '../config.js';
 import { Dispatcher } from '../delivery/dispatcher.js';
 import { RetentionPruner } from '../delivery/retention.js';
+import { StorageUpkeep } from '../delivery/storage-upkeep.js';
 import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
 import { createGuardedAgent } from '../net/guarded-agent.js';
 import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
@@ -74,7 +75,13 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
     onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'counting deliveries for metrics failed'),
   });
   let pruner: RetentionPruner | null = null;
+  let upkeep: StorageUpkeep | null = null;
   if (config.role !== 'api') {
+    upkeep = new StorageUpkeep({
+      store,
+      intervalMs: config.vacuumIntervalMs,
+      logger: logger.child({ component: 'storage-upkeep' }),
+    });
     pruner = new RetentionPruner({
       store,
       retentionDays: config.retentionDays,
@@ -116,6 +123,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       : null;
   dispatcher?.start();
   pruner?.start();
+  upkeep?.start();
   logger.info({ url, role: config.role, store: store.kind }, 'harepost started');
 
   let closing: Promise<void> | null = null;
@@ -124,6 +132,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       logger.info('shutting down: no new work taken');
       await api.close();
       await pruner?.stop();
+      await upkeep?.stop();
       await dispatcher?.stop(config.shutdownGraceMs);
       await store.close();
       // attempts past the shutdown grace were given back: cut their connections rather than wait

@@ -320,6 +320,16 @@ export interface PruneResult {
   idempotency_keys: number;
 }
 
+/** One table the storage upkeep vacuumed or analyzed. */
+export interface UpkeepAction {
+  table: string;
+  vacuumed: boolean;
+  analyzed: boolean;
+  /** Dead row versions the statistics counted before. */
+  dead: number;
+  ms: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -434,6 +444,13 @@ export interface Store {
   requeueDeliveries(accountId: string, mode: KeyMode, filter: RequeueFilter, limit: number, now: number): Promise<number>;
   /** Deletes one batch of what retention no longer keeps; returns what it deleted. */
   prune(request: PruneRequest): Promise<PruneResult>;
+  /**
+   * Reclaims what updates and deletes left behind, where the database needs it done: on
+   * PostgreSQL, VACUUM (and ANALYZE) of Harepost's tables whose dead row versions passed the
+   * thresholds of vacuum-policy.ts, skipping a table another process is vacuuming. SQLite reuses
+   * freed pages itself: nothing to do. Returns what it did.
+   */
+  upkeep(): Promise<UpkeepAction[]>;
 
   /**
    * An origin answers again: its deliveries waiting on their own retry schedule become due now

@@ -1,8 +1,21 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on PostgreSQL. */
 import { MINUTE_MS } from '../delivery-stats.js';
 import { gateOf } from '../rows.js';
-import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store.js';
+import type { KeyMode, PruneRequest, PruneResult, RequeueFilter, UpkeepAction } from '../store.js';
+import { type UpkeepThresholds, DEFAULT_UPKEEP, upkeepPlan } from '../vacuum-policy.js';
 import type { Querier } from './postgres-store.js';
+
+/** Harepost's tables whose rows are updated or deleted: the ones that collect dead row versions. */
+const CHURNING_TABLES = [
+  'deliveries',
+  'attempts',
+  'events',
+  'destinations',
+  'delivery_stats',
+  'idempotency_keys',
+  'dashboard_login_tokens',
+  'dashboard_sessions',
+];
 
 const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
 const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
@@ -49,6 +62,46 @@ export class PgMaintenance {
       params,
     );
     return rows.length;
+  }
+
+  /**
+   * VACUUM / ANALYZE of the churning tables in this schema that passed the thresholds, one at a
+   * time. SKIP_LOCKED: a table another process (or autovacuum) is vacuuming is left to it.
+   */
+  async upkeep(thresholds: UpkeepThresholds = DEFAULT_UPKEEP): Promise<UpkeepAction[]> {
+    const tables = await this.q(
+      `SELECT relname, format('%I.%I', schemaname, relname) AS qualified, n_live_tup AS live, n_dead_tup AS dead,
+         n_mod_since_analyze AS modified, (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analyzed
+       FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY($1::text[])
+       ORDER BY n_dead_tup DESC`,
+      [CHURNING_TABLES],
+    );
+    const done: UpkeepAction[] = [];
+    for (const t of tables) {
+      const plan = upkeepPlan(
+        {
+          table: t.relname as string,
+          live: Number(t.live),
+          dead: Number(t.dead),
+          modifiedSinceAnalyze: Number(t.modified),
+          analyzed: t.analyzed as boolean,
+        },
+        thresholds,
+      );
+      if (!plan.vacuum && !plan.analyze) continue;
+      const started = performance.now();
+      const options = ['SKIP_LOCKED', ...(plan.analyze ? ['ANALYZE'] : [])].join(', ');
+      // the name comes from format('%I.%I') above; VACUUM cannot take it as a parameter
+      await this.q(plan.vacuum ? `VACUUM (${options}) ${t.qualified as string}` : `ANALYZE (SKIP_LOCKED) ${t.qualified as string}`);
+      done.push({
+        table: t.relname as string,
+        vacuumed: plan.vacuum,
+        analyzed: plan.analyze,
+        dead: Number(t.dead),
+        ms: Math.round(performance.now() - started),
+      });
+    }
+    return done;
   }
 
   prune(req: PruneRequest): Promise<PruneResult> {

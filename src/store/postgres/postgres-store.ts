@@ -523,6 +523,10 @@ export class PostgresStore implements Store {
     return this.maintenance.prune(req);
   }
 
+  upkeep() {
+    return this.maintenance.upkeep();
+  }
+
   async expediteOrigin(origin: string, now: number): Promise<number> {
     const rows = await this.work(
       `UPDATE deliveries SET run_at = $2, next_attempt_at = $2, parked = false

@@ -32,6 +32,7 @@ import {
   type Store,
   type GatedClaim,
   type GatedClaimRequest,
+  type UpkeepAction,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { STATS_COUNTERS, StatsTally } from '../delivery-stats.js';
@@ -567,6 +568,11 @@ export class SqliteStore implements Store {
 
   async prune(req: Parameters<Store['prune']>[0]) {
     return this.m.prune(req);
+  }
+
+  /** SQLite keeps no dead row versions (freed pages are reused), so there is nothing to reclaim. */
+  async upkeep(): Promise<UpkeepAction[]> {
+    return [];
   }
 
   async expediteOrigin(origin: string, now: number): Promise<number> {
