@@ -22,6 +22,9 @@ export type StoreKind = 'sqlite' | 'postgres';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Wall-clock milliseconds with sub-millisecond precision; the bench receiver stamps arrivals with it. */
+export const wallNow = () => performance.timeOrigin + performance.now();
+
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;

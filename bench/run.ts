@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
-import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind } from './harness.js';
+import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind, wallNow } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -138,11 +138,11 @@ async function main() {
     const due = start + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const issued = Date.now();
+    const issued = wallNow();
     inflight.push(
       call('POST', '/v1/send', sendBody(i)).then((r) => {
         if (r.status !== 202) throw new Error(`send ${r.status}`);
-        latAccepted.set(r.body.queue_id, Date.now());
+        latAccepted.set(r.body.queue_id, wallNow());
         latIssued.set(r.body.queue_id, issued);
       }),
     );
@@ -195,8 +195,8 @@ async function main() {
   row('sends accepted (202, durable), per second', (N / acceptSeconds).toFixed(0));
   row('deliveries completed end to end, per second', (distinct / e2eSeconds).toFixed(0));
   row('  delivered / sent (distinct queue ids)', `${distinct} / ${N} (${arrived.arrivals.length - distinct} duplicates)`);
-  row(`202 received → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(latencies, 50)} / ${percentile(latencies, 99)}`);
-  row(`send issued → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(fromIssue, 50)} / ${percentile(fromIssue, 99)}`);
+  row(`202 received → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(latencies, 50).toFixed(2)} / ${percentile(latencies, 99).toFixed(2)}`);
+  row(`send issued → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(fromIssue, 50).toFixed(2)} / ${percentile(fromIssue, 99).toFixed(2)}`);
   row(`  delivered / sent at fixed load`, `${latencies.length} / ${total}`);
   row(`events accepted (202, ${FANOUT} deliveries each), per second`, (EVENTS / eventSeconds).toFixed(0));
   row('event deliveries completed end to end, per second', (evDistinct / ((evLast - ev0) / 1000)).toFixed(0));

@@ -39,7 +39,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
-import { type ReceiverStats, type StoreKind, benchDatabase, onCleanup, percentile, runMain, sleep, startReceiverProcess, startService } from './harness.js';
+import { type ReceiverStats, type StoreKind, benchDatabase, onCleanup, percentile, runMain, sleep, wallNow, startReceiverProcess, startService } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -83,8 +83,6 @@ const CYCLE: readonly Kind[] = ['healthy', 'healthy', 'healthy', 'event', 'healt
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const pct = (from: number, to: number) => (from === 0 ? (to === 0 ? 0 : Infinity) : (to - from) / from);
-/** Wall-clock milliseconds with sub-millisecond precision (the receiver stamps arrivals the same way). */
-const wallNow = () => performance.timeOrigin + performance.now();
 /** Least-squares slope of ys against 0..n-1, times (n-1): the change across the run the trend line says. */
 function trendAcross(ys: number[]): number {
   const n = ys.length;
