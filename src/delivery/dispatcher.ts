@@ -26,10 +26,11 @@ const PARK_AFTER_MS = 2_000;
 /**
  * … until this far ahead (or its recovery). While it stays open, what arrived since and what
  * would come due before the next look is parked again this often: each parked batch is moved
- * once per PARK_FOR_MS, never the whole backlog at once.
+ * once per PARK_FOR_MS, never the whole backlog at once, and a claim across origins walks at most
+ * about this long's arrivals of a held origin.
  */
 const PARK_FOR_MS = 5 * 60_000;
-const PARK_EVERY_MS = 10_000;
+const PARK_EVERY_MS = 1_000;
 /** With no destination under flow control, new work looks for one at most this often. */
 const GATE_LOOK_MS = 250;
 

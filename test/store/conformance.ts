@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEFAULT_POLICY } from '../../src/core/policy.js';
 import { rateBurst } from '../../src/core/flow-control.js';
 import { maxInWindow } from '../support/flow.js';
+import { newDelivery } from '../support/new-delivery.js';
 import {
   type ClaimRequest,
   type GatedClaimRequest,
@@ -18,22 +19,12 @@ import {
 let n = 0;
 function delivery(over: Partial<NewDelivery> = {}): NewDelivery {
   n++;
-  return {
-    id: `hr_conf${String(n).padStart(6, '0')}${Math.random().toString(36).slice(2, 8)}`,
-    account_id: 'acct_a',
-    mode: 'live',
-    target: 'https://a.example.test/hook',
-    origin: 'https://a.example.test',
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: Buffer.from('{"x":1}'),
+  return newDelivery(`hr_conf${String(n).padStart(6, '0')}${Math.random().toString(36).slice(2, 8)}`, {
     policy: { ...DEFAULT_POLICY, timeout_ms: 1000 },
-    idempotency_key: null,
     metadata: { order: n },
-    sign: false,
     created_at: 1_000_000 + n,
     ...over,
-  };
+  });
 }
 
 export function storeConformance(name: string, open: () => Promise<Store>): void {

@@ -7,31 +7,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { DEFAULT_POLICY } from '../../src/core/policy.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
 import type { NewDelivery, UpkeepAction } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { dropSchema, freshSchemaUrl, postgresAvailable } from '../support/postgres.js';
+import { newDelivery } from '../support/new-delivery.js';
 import { waitFor } from '../support/wait.js';
 
 const base = await postgresAvailable();
 
 function delivery(i: number): NewDelivery {
-  return {
-    id: `hr_upkeep${String(i).padStart(6, '0')}`,
+  return newDelivery(`hr_upkeep${String(i).padStart(6, '0')}`, {
     account_id: 'acct_u',
-    mode: 'live',
     target: 'https://u.example.test/hook',
     origin: 'https://u.example.test',
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: Buffer.from('{"x":1}'),
-    policy: DEFAULT_POLICY,
-    idempotency_key: null,
-    metadata: null,
-    sign: false,
     created_at: 1_000_000 + i,
-  };
+  });
 }
 
 describe('storage upkeep: SQLite', () => {

@@ -1,7 +1,9 @@
 /**
- * The embedded store: one SQLite file (WAL, synchronous=FULL) through better-sqlite3.
+ * The embedded store: one SQLite file (WAL) through better-sqlite3.
  * Every statement is prepared once; writes on the hot paths (new deliveries, attempt results)
- * go through a GroupCommit so concurrent callers share one transaction and one fsync.
+ * go through a GroupCommit so concurrent callers share one transaction and one fsync. New
+ * deliveries are made durable by an fdatasync of the WAL off the event loop (wal-sync.ts) before
+ * their callers are answered; everything else commits with `synchronous=FULL`.
  */
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
@@ -55,11 +57,28 @@ import { SqliteEvents } from './events.js';
 import { SqliteMaintenance } from './maintenance.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteDashboard } from './dashboard.js';
+import { type FileDataSync, SharedSync, type SyncFn, fileDataSync } from './wal-sync.js';
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
   SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id))`;
 const DESTINATION_DISABLED = `(destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations d WHERE d.id = deliveries.destination_id AND d.enabled = 0))`;
+
+export interface SqliteStoreOptions {
+  /**
+   * Makes the WAL durable (default: fdatasync of `<path>-wal`; unused where the database is not in
+   * WAL mode). Tests pass their own to see that nobody is answered before it settles.
+   */
+  walSync?: SyncFn;
+  /** The same on the calling thread, for big batches (default: fdatasync of `<path>-wal`). */
+  walSyncNow?: () => void;
+}
+
+/**
+ * A batch of at least this many calls had a busy event loop behind it: its WAL is flushed on the
+ * loop (≈0.3 ms) rather than waiting a whole busy turn for the thread pool's answer.
+ */
+const FLUSH_ON_LOOP_AT = 8;
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -67,8 +86,9 @@ export class SqliteStore implements Store {
   private readonly events = new EventEmitter();
   private stmts: ReturnType<SqliteStore['prepare']> | null = null;
   private claimCounter = 0;
-  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | null>((calls) =>
-    this.commitInserts(calls),
+  /** Commits of new sends and events; each caller then waits for its batch's WAL flush. */
+  private readonly inserts = new GroupCommit<InsertCall, { result: IdempotentResponse | null; durable: Promise<void> }>(
+    (calls) => this.commitInserts(calls),
   );
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   private closed = false;
@@ -77,10 +97,22 @@ export class SqliteStore implements Store {
   private eventsRepo: SqliteEvents | null = null;
   private maintenance: SqliteMaintenance | null = null;
 
-  constructor(path: string) {
+  /**
+   * Flushes committed WAL frames to disk, shared by the commits waiting for it. Null where the
+   * database is not in WAL mode (`:memory:`, or a file system without WAL support): there new
+   * sends commit with `synchronous=FULL` like everything else.
+   */
+  private readonly durable: SharedSync | null;
+  private readonly walFile: FileDataSync | null;
+  private readonly flushNow: () => void;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
+    const journal = this.db.pragma('journal_mode = WAL', { simple: true });
+    this.walFile = journal === 'wal' ? fileDataSync(`${path}-wal`) : null;
+    this.durable = this.walFile ? new SharedSync(options.walSync ?? this.walFile.sync) : null;
+    this.flushNow = options.walSyncNow ?? this.walFile?.syncNow ?? (() => undefined);
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
@@ -93,9 +125,10 @@ export class SqliteStore implements Store {
   private readonly syncNormal;
 
   /**
-   * Runs the dispatcher's bookkeeping (claims, releases, attempt results) without an fsync of
-   * its own. Losing it to a power cut only means an attempt is made again (at least once), and
-   * the next durable commit (a send's) syncs it anyway. A process crash loses nothing (WAL).
+   * Runs a commit without an fsync on the event loop. The dispatcher's bookkeeping (claims,
+   * releases, attempt results) needs none: losing it to a power cut only means an attempt is made
+   * again (at least once), and the next durable commit syncs it anyway. New sends and events wait
+   * for `durable.sync()` after it. A process crash loses nothing either way (WAL).
    */
   private relaxed<T>(fn: () => T): T {
     this.syncNormal.run();
@@ -141,9 +174,11 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.inserts.drain();
+    await this.durable?.sync().catch(() => undefined); // a flush after the last commit: callers answered
     await this.results.drain();
     this.closed = true;
     this.db.close();
+    this.walFile?.close();
   }
 
   private get events_(): SqliteEvents {
@@ -210,21 +245,26 @@ export class SqliteStore implements Store {
         `SELECT attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at
          FROM attempts WHERE delivery_seq = ? ORDER BY attempt`,
       ),
-      claim: db.prepare(
-        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
-         WHERE seq IN (
-           SELECT seq FROM deliveries
+      // A claim picks its rows with a plain SELECT, then leases them one by one by seq, in one
+      // transaction: the same UPDATE with the SELECT as its subquery took 3× as long.
+      dueSeqs: db
+        .prepare(
+          `SELECT seq FROM deliveries
            WHERE run_at <= :now AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(:excluded))
-           ORDER BY run_at LIMIT :limit)
-         RETURNING ${CLAIM_RETURNING}`,
-      ),
+           ORDER BY run_at LIMIT :limit`,
+        )
+        .pluck(),
       // an origin's own claim also takes what was parked while it was held
-      claimOrigin: db.prepare(
-        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
-         WHERE seq IN (
-           SELECT seq FROM deliveries WHERE origin = :origin AND gate IS NULL AND run_at IS NOT NULL
+      dueSeqsOfOrigin: db
+        .prepare(
+          `SELECT seq FROM deliveries WHERE origin = :origin AND gate IS NULL AND run_at IS NOT NULL
              AND (run_at <= :now OR (parked = 1 AND lease_token IS NULL))
-           ORDER BY run_at LIMIT :limit)
+           ORDER BY run_at LIMIT :limit`,
+        )
+        .pluck(),
+      lease: db.prepare(
+        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
+         WHERE seq = :seq
          RETURNING ${CLAIM_RETURNING}`,
       ),
       parkOrigin: db.prepare(
@@ -243,11 +283,9 @@ export class SqliteStore implements Store {
       leasedOf: db.prepare(
         'SELECT COUNT(*) AS n FROM deliveries WHERE gate = ? AND run_at > ? AND lease_token IS NOT NULL',
       ),
-      claimGate: db.prepare(
-        `UPDATE deliveries SET run_at = :now + timeout_ms + :margin, lease_token = :token, parked = 0
-         WHERE seq IN (SELECT seq FROM deliveries WHERE gate = :gate AND run_at <= :now ORDER BY run_at LIMIT :limit)
-         RETURNING ${CLAIM_RETURNING}`,
-      ),
+      dueSeqsOfGate: db
+        .prepare('SELECT seq FROM deliveries WHERE gate = :gate AND run_at <= :now ORDER BY run_at LIMIT :limit')
+        .pluck(),
       setRateTat: db.prepare('UPDATE destinations SET rate_tat = ? WHERE id = ?'),
       release: db.prepare(
         `UPDATE deliveries SET run_at = next_attempt_at, lease_token = NULL
@@ -382,7 +420,10 @@ export class SqliteStore implements Store {
     deliveries: readonly NewDelivery[],
     options: EnqueueOptions = {},
   ): Promise<IdempotentResponse | null> {
-    return this.inserts.add({ accountId, mode, deliveries, options });
+    return this.inserts.add({ accountId, mode, deliveries, options }).then(async ({ result, durable }) => {
+      await durable;
+      return result;
+    });
   }
 
   async findIdempotentResponse(
@@ -399,11 +440,18 @@ export class SqliteStore implements Store {
     for (const row of stats.all) this.s.addStats.run(row);
   }
 
-  private commitInserts(calls: InsertCall[]): Array<IdempotentResponse | null> {
+  /**
+   * Commits a batch of sends and events without an fsync of SQLite's own, then flushes the WAL:
+   * a small batch starts (or joins) a flush off the event loop, and the next batch commits
+   * meanwhile and shares the next one; a big batch (FLUSH_ON_LOOP_AT) is flushed at once on the
+   * loop. Either way each caller (and its 202) is answered only once its flush is done. The
+   * dispatcher may start on the new work at once (at least once either way).
+   */
+  private commitInserts(calls: InsertCall[]): Array<{ result: IdempotentResponse | null; durable: Promise<void> }> {
     const insert = this.s.insertDelivery;
     const stats = new StatsTally();
     const origins = new Set<string>();
-    const results = this.db.transaction(() => {
+    const commit = this.db.transaction(() => {
       const out = calls.map((call) => {
         const idem = call.options.idempotency;
         if (idem) {
@@ -427,9 +475,20 @@ export class SqliteStore implements Store {
       });
       this.addStats(stats);
       return out;
-    })();
+    });
+    const results = this.durable ? this.relaxed(commit) : commit();
     if (origins.size > 0) this.events.emit('work', [...origins]);
-    return results;
+    const durable = this.durable === null ? Promise.resolve() : calls.length >= FLUSH_ON_LOOP_AT ? this.flushOnLoop() : this.durable.sync();
+    return results.map((result) => ({ result, durable }));
+  }
+
+  private flushOnLoop(): Promise<void> {
+    try {
+      this.flushNow();
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]> {
@@ -485,30 +544,31 @@ export class SqliteStore implements Store {
     };
   }
 
-  async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
-    if (req.limit <= 0) return [];
-    const token = `${req.owner}.${++this.claimCounter}`;
-    const rows = this.relaxed(() =>
-      req.origin !== undefined
-        ? this.s.claimOrigin.all({
-            now: req.now,
-            margin: req.leaseMarginMs,
-            token,
-            origin: req.origin,
-            limit: req.limit,
-            secrets_after: req.secretsRetiredAfter,
-          })
-        : this.s.claim.all({
-            now: req.now,
-            margin: req.leaseMarginMs,
-            token,
-            excluded: JSON.stringify(req.excludeOrigins),
-            limit: req.limit,
-            secrets_after: req.secretsRetiredAfter,
-          }),
-    ) as Row[];
+  /** Leases the deliveries `seqs` names (picked inside the same transaction), oldest first. */
+  private leaseSeqs(seqs: readonly number[], lease: { now: number; margin: number; token: string; secrets_after: number }): ClaimedDelivery[] {
+    const rows = seqs.map((seq) => this.s.lease.get({ ...lease, seq }) as Row);
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map(toClaimed);
+  }
+
+  async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
+    if (req.limit <= 0) return [];
+    const lease = {
+      now: req.now,
+      margin: req.leaseMarginMs,
+      token: `${req.owner}.${++this.claimCounter}`,
+      secrets_after: req.secretsRetiredAfter,
+    };
+    return this.relaxed(() =>
+      this.db.transaction(() => {
+        const seqs = (
+          req.origin !== undefined
+            ? this.s.dueSeqsOfOrigin.all({ now: req.now, origin: req.origin, limit: req.limit })
+            : this.s.dueSeqs.all({ now: req.now, excluded: JSON.stringify(req.excludeOrigins), limit: req.limit })
+        ) as number[];
+        return this.leaseSeqs(seqs, lease);
+      })(),
+    );
   }
 
   async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
@@ -606,18 +666,16 @@ export class SqliteStore implements Store {
           out.inFlightBound ||= allow.inFlightBound;
           if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, allow.rateNextAt);
           if (allow.take <= 0) continue;
-          const rows = this.s.claimGate.all({
+          const seqs = this.s.dueSeqsOfGate.all({ gate: g.id, now: req.now, limit: allow.take }) as number[];
+          const claimed = this.leaseSeqs(seqs, {
             now: req.now,
             margin: req.leaseMarginMs,
             token: `${req.owner}.${++this.claimCounter}`,
-            gate: g.id,
-            limit: allow.take,
             secrets_after: req.secretsRetiredAfter,
-          }) as Row[];
-          rows.sort((a, b) => (a.seq as number) - (b.seq as number));
-          out.claimed.push(...rows.map(toClaimed));
-          used.set(origin, (used.get(origin) ?? 0) + rows.length);
-          if (state.perSecond !== null) this.s.setRateTat.run(tatAfter(state.perSecond, state.tat, req.now, rows.length), g.id);
+          });
+          out.claimed.push(...claimed);
+          used.set(origin, (used.get(origin) ?? 0) + claimed.length);
+          if (state.perSecond !== null) this.s.setRateTat.run(tatAfter(state.perSecond, state.tat, req.now, claimed.length), g.id);
         }
       })(),
     );
