@@ -31,7 +31,7 @@ const settled = async <T>(p: Promise<T>): Promise<boolean> => {
     () => (done = true),
     () => (done = true),
   );
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // a few turns of the loop
   return done;
 };
 
@@ -89,22 +89,50 @@ describe('fileDataSync', () => {
 });
 
 const delivery = (n: number) => newDelivery(`hr_durable${n}`, { created_at: 1_000 + n });
+const turn = () => new Promise((r) => setImmediate(r));
+/** Waits until the manual sync has been started `n` times. */
+const runsReach = async (m: ReturnType<typeof manualSync>, n: number) => {
+  while (m.runs.length < n) await turn();
+};
+
+/** A migrated store on `path` with account acct_a. */
+async function openStore(path: string, options: ConstructorParameters<typeof SqliteStore>[1] = {}): Promise<SqliteStore> {
+  const store = new SqliteStore(path, options);
+  await store.migrate();
+  await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
+  return store;
+}
+
+/** Committed deliveries whose id starts with `prefix`, as another connection sees them. */
+function committed(path: string, prefix = 'hr_durable'): number {
+  const other = new Database(path, { readonly: true });
+  try {
+    return other.prepare('SELECT COUNT(*) FROM deliveries WHERE id LIKE ?').pluck().get(`${prefix}%`) as number;
+  } finally {
+    other.close();
+  }
+}
+
+/** Closes the store, which waits for a flush after the last commit: the test ends that flush. */
+async function closeWith(store: SqliteStore, m: ReturnType<typeof manualSync>): Promise<void> {
+  const closing = store.close();
+  const n = m.runs.length + 1;
+  await runsReach(m, n);
+  assert.equal(await settled(closing), false, 'closing waits for a flush after the last commit');
+  m.runs[n - 1]!.resolve();
+  await closing;
+}
 
 describe('SqliteStore: durable before the caller is answered', () => {
   it('commits first, syncs the WAL after, and answers only once the sync is done', async () => {
     const path = join(dir, 'h.db');
     const m = manualSync();
-    const store = new SqliteStore(path, { walSync: m.fn });
-    await store.migrate();
-    await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
+    const store = await openStore(path, { walSync: m.fn });
 
     const accepted = Promise.all([1, 2, 3].map((n) => store.enqueueDeliveries('acct_a', 'live', [delivery(n)])));
-    while (m.runs.length === 0) await new Promise((r) => setImmediate(r));
+    await runsReach(m, 1);
     // the sync starts after the commit: another connection already sees the rows
-    const other = new Database(path, { readonly: true });
-    const seen = other.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE id LIKE 'hr_durable%'").pluck().get();
-    other.close();
-    assert.equal(seen, 3);
+    assert.equal(committed(path), 3);
     assert.equal(m.runs.length, 1, 'one group commit, one sync');
     assert.equal(await settled(accepted), false, 'nobody is answered before the WAL is synced');
 
@@ -112,85 +140,57 @@ describe('SqliteStore: durable before the caller is answered', () => {
     await accepted;
 
     const failing = store.enqueueDeliveries('acct_a', 'live', [delivery(4)]);
-    while (m.runs.length < 2) await new Promise((r) => setImmediate(r));
+    await runsReach(m, 2);
     m.runs[1]!.reject(new Error('EIO: the disk is gone'));
     await assert.rejects(failing, /EIO/, 'a failed sync is an error for its callers, never a silent success');
 
-    // closing waits for a flush after the last commit
-    const closing = store.close();
-    while (m.runs.length < 3) await new Promise((r) => setImmediate(r));
-    assert.equal(await settled(closing), false);
-    m.runs[2]!.resolve();
-    await closing;
+    await closeWith(store, m);
   });
 
   it('a batch that comes during a flush commits at once and is answered after the next flush', async () => {
     const path = join(dir, 'pipelined.db');
     const m = manualSync();
-    const store = new SqliteStore(path, { walSync: m.fn });
-    await store.migrate();
-    await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
-    const count = () => {
-      const other = new Database(path, { readonly: true });
-      try {
-        return other.prepare("SELECT COUNT(*) FROM deliveries WHERE id LIKE 'hr_durable%'").pluck().get() as number;
-      } finally {
-        other.close();
-      }
-    };
+    const store = await openStore(path, { walSync: m.fn });
 
     const first = store.enqueueDeliveries('acct_a', 'live', [delivery(11)]);
-    while (m.runs.length === 0) await new Promise((r) => setImmediate(r));
+    await runsReach(m, 1);
     const second = store.enqueueDeliveries('acct_a', 'live', [delivery(12)]);
-    while (count() < 2) await new Promise((r) => setImmediate(r)); // committed while the first flush runs
+    while (committed(path) < 2) await turn(); // committed while the first flush runs
     assert.equal(m.runs.length, 1, 'the second batch waits for the running flush to end before its own');
 
     m.runs[0]!.resolve();
     await first;
     assert.equal(await settled(second), false, 'the first flush may have started before its commit');
-    while (m.runs.length < 2) await new Promise((r) => setImmediate(r));
+    await runsReach(m, 2);
     m.runs[1]!.resolve();
     await second;
 
-    const closing = store.close();
-    while (m.runs.length < 3) await new Promise((r) => setImmediate(r));
-    m.runs[2]!.resolve();
-    await closing;
+    await closeWith(store, m);
   });
 
   it('a big batch (a busy loop) is flushed on the loop before its callers are answered, not off it', async () => {
     const path = join(dir, 'big-batch.db');
     const m = manualSync();
     let onLoop = 0;
-    const other = () => new Database(path, { readonly: true });
     let seenAtFlush = -1;
-    const store = new SqliteStore(path, {
+    const store = await openStore(path, {
       walSync: m.fn,
       walSyncNow: () => {
         onLoop++;
-        const db = other();
-        seenAtFlush = db.prepare("SELECT COUNT(*) FROM deliveries WHERE id LIKE 'hr_durable2%'").pluck().get() as number;
-        db.close();
+        seenAtFlush = committed(path, 'hr_durable2');
       },
     });
-    await store.migrate();
-    await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
     // ten callers in one turn of the loop: one group commit of ten
     await Promise.all(Array.from({ length: 10 }, (_, i) => store.enqueueDeliveries('acct_a', 'live', [delivery(200 + i)])));
     assert.equal(onLoop, 1, 'one flush for the batch');
     assert.equal(seenAtFlush, 10, 'flushed after the commit');
     assert.equal(m.runs.length, 0, 'nothing waited for the thread pool');
-    const closing = store.close();
-    while (m.runs.length < 1) await new Promise((r) => setImmediate(r));
-    m.runs[0]!.resolve();
-    await closing;
+    await closeWith(store, m);
   });
 
   it('a database not in WAL mode (:memory:) commits as it always did and never waits for a WAL', async () => {
     const m = manualSync();
-    const store = new SqliteStore(':memory:', { walSync: m.fn });
-    await store.migrate();
-    await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
+    const store = await openStore(':memory:', { walSync: m.fn });
     await store.enqueueDeliveries('acct_a', 'live', [delivery(7)]);
     assert.equal(m.runs.length, 0);
     assert.equal((await store.countPendingDeliveries()).queued, 1);
@@ -198,9 +198,7 @@ describe('SqliteStore: durable before the caller is answered', () => {
   });
 
   it('with its own WAL sync (the default) a file store accepts and closes', async () => {
-    const store = new SqliteStore(join(dir, 'default.db'));
-    await store.migrate();
-    await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
+    const store = await openStore(join(dir, 'default.db'));
     await Promise.all([5, 6].map((n) => store.enqueueDeliveries('acct_a', 'live', [delivery(n)])));
     assert.equal((await store.countPendingDeliveries()).queued, 2);
     await store.close();
