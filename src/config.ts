@@ -2,6 +2,7 @@
  * Every setting Harepost reads, its environment name, default and validation, in one place.
  * CLI flags mirror the environment: `--port 9000` overrides `HAREPOST_PORT`.
  */
+import { NAMED_SCHEMES, type NamedScheme } from './core/signature-scheme.js';
 
 export type Role = 'api' | 'worker' | 'all';
 
@@ -44,6 +45,11 @@ export interface Config {
    * the links it prints (dashboard login links); null → http://HAREPOST_HOST:HAREPOST_PORT.
    */
   publicUrl: string | null;
+  /**
+   * The signature scheme of destinations created through /v1/destinations without one
+   * (HAREPOST_DEFAULT_SIGNATURE); /v1/webhooks always defaults to posthawk.
+   */
+  defaultSignature: NamedScheme;
 }
 
 interface Setting<K extends keyof Config> {
@@ -110,6 +116,13 @@ function role(raw: string, name: string): Role {
   const v = raw.trim();
   if (v === 'api' || v === 'worker' || v === 'all') return v;
   throw new ConfigError(`${name} must be one of api, worker, all (got "${raw}")`);
+}
+
+function signatureScheme(raw: string, name: string): NamedScheme {
+  const v = raw.trim();
+  const found = NAMED_SCHEMES.find((s) => s === v);
+  if (found) return found;
+  throw new ConfigError(`${name} must be one of ${NAMED_SCHEMES.join(', ')} (got "${raw}")`);
 }
 
 function logLevel(raw: string, name: string): string {
@@ -251,6 +264,13 @@ const SETTINGS = [
     fallback: 10_000,
   },
   { key: 'publicUrl', env: 'HAREPOST_PUBLIC_URL', flag: 'public-url', parse: baseUrl, fallback: null },
+  {
+    key: 'defaultSignature',
+    env: 'HAREPOST_DEFAULT_SIGNATURE',
+    flag: 'default-signature',
+    parse: signatureScheme,
+    fallback: 'standard-webhooks',
+  },
 ] as const satisfies ReadonlyArray<Setting<keyof Config>>;
 
 /** Names of the flags `loadConfig` understands (without the leading `--`). */

@@ -12,9 +12,11 @@ import type {
   DeliveryFilter,
   DeliverySummary,
   Destination,
+  DestinationSecret,
   Domain,
   EventDetail,
   EventSummary,
+  Mode,
   Overview,
   Page,
   RotatedSecret,
@@ -134,6 +136,8 @@ export async function getSession(signal?: Sig): Promise<Session | null> {
 
 export const api = {
   logout: () => request<void>('POST', '/logout', { quiet401: true }),
+  /** Moves the session to the other mode of its account: the new session (new CSRF token). */
+  switchMode: (mode: Mode) => request<Session>('POST', '/session/mode', { body: { mode } }),
   overview: (signal?: Sig) => request<Overview>('GET', '/overview', { signal }),
 
   listDeliveries: (f: DeliveryFilter & { limit?: number; cursor?: string | null }, signal?: Sig) =>
@@ -164,6 +168,8 @@ export const api = {
   deleteDestination: (id: string) => request<{ id: string; deleted: boolean }>('DELETE', `/v1/destinations/${enc(id)}`),
   testDestination: (id: string) => request<TestResult>('POST', `/v1/destinations/${enc(id)}/test`),
   rotateSecret: (id: string) => request<RotatedSecret>('POST', `/v1/destinations/${enc(id)}/rotate-secret`),
+  /** GET /v1/destinations/{id}/secret: its current signing secret (readable at any time). */
+  getDestinationSecret: (id: string) => request<DestinationSecret>('GET', `/v1/destinations/${enc(id)}/secret`),
 
   listDomains: (signal?: Sig) => request<{ data: Domain[] }>('GET', '/v1/domains', { signal }),
   addDomain: (domain: string) => request<Domain>('POST', '/v1/domains', { body: { domain } }),

@@ -4,9 +4,9 @@ import { ErrorMessage } from './components/ErrorMessage';
 import { TopBar } from './components/TopBar';
 import { toFailure } from './hooks';
 import { SignIn } from './pages/SignIn';
-import { useLocation } from './router';
+import { navigate, useLocation } from './router';
 import { Route } from './routes';
-import type { Session } from './types';
+import type { Mode, Session } from './types';
 
 type State =
   | { kind: 'checking' }
@@ -20,6 +20,10 @@ export function App() {
   const [checking, setChecking] = useState(false);
   const [signingOut, setSigningOut] = useState(false);
   const [signOutError, setSignOutError] = useState<ApiFailure | null>(null);
+  const [switchingMode, setSwitchingMode] = useState(false);
+  const [switchError, setSwitchError] = useState<ApiFailure | null>(null);
+  /** Said to screen readers after a switch: the page under the top bar now shows the other mode. */
+  const [modeNotice, setModeNotice] = useState('');
   const loc = useLocation();
   const path = `/${loc.segments.map(encodeURIComponent).join('/')}`;
 
@@ -61,6 +65,29 @@ export function App() {
     setCsrfToken(null);
     setSigningOut(false);
     setState({ kind: 'signed-out', message: 'You are signed out.' });
+  };
+
+  /**
+   * Moves the session to `mode` of the same account. The server answers with the new session (a
+   * new CSRF token); the page is shown again from scratch, and a detail page gives way to its
+   * list, since what it showed belongs to the other mode.
+   */
+  const switchMode = async (mode: Mode) => {
+    setSwitchingMode(true);
+    setSwitchError(null);
+    try {
+      const session = await api.switchMode(mode);
+      setCsrfToken(session.csrf_token);
+      setState({ kind: 'ready', session });
+      setModeNotice(`Now showing ${mode === 'test' ? 'test-mode' : 'live'} data.`);
+      const section = loc.segments[0];
+      if (loc.segments.length > 1 || loc.query.toString() !== '') navigate(section ? `/${encodeURIComponent(section)}` : '/', true);
+    } catch (err) {
+      const f = toFailure(err);
+      if (f.status !== 401) setSwitchError(f);
+    } finally {
+      setSwitchingMode(false);
+    }
   };
 
   // Keyboard and screen-reader users land on the new page's heading after navigating.
@@ -107,14 +134,30 @@ export function App() {
       }}>
         Skip to content
       </a>
-      <TopBar session={state.session} section={loc.segments[0] ?? ''} signingOut={signingOut} onSignOut={signOut} />
+      <TopBar
+        session={state.session}
+        section={loc.segments[0] ?? ''}
+        signingOut={signingOut}
+        onSignOut={signOut}
+        switchingMode={switchingMode}
+        onSwitchMode={switchMode}
+      />
+      <p class="sr-only" role="status" data-testid="mode-notice">
+        {modeNotice}
+      </p>
       {signOutError ? (
         <div class="container">
           <ErrorMessage error={signOutError} title="Could not sign out" />
         </div>
       ) : null}
+      {switchError ? (
+        <div class="container">
+          <ErrorMessage error={switchError} title="Could not switch mode" />
+        </div>
+      ) : null}
       <main id="main" class="container">
-        <Route key={path} loc={loc} />
+        {/* keyed by mode too: after a switch every page loads its data again, in the new mode */}
+        <Route key={`${state.session.mode}:${path}`} loc={loc} />
       </main>
     </>
   );

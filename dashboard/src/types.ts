@@ -109,8 +109,23 @@ export interface Destination {
   delivery: DeliveryPolicy | null;
   rate_limit?: RateLimit | null;
   max_in_flight?: number | null;
+  /** How its deliveries are signed: a scheme's name, or a custom header set through the API. */
+  signature?: SignatureScheme;
   created_at: string;
   updated_at: string | null;
+}
+
+export type SignatureScheme =
+  | 'standard-webhooks'
+  | 'posthawk'
+  | 'harbor'
+  | 'github'
+  | { header: string; encoding: 'hex' | 'base64'; prefix: string; timestamped: boolean };
+
+/** GET /v1/destinations/{id}/secret */
+export interface DestinationSecret {
+  id: string;
+  signing_secret: string;
 }
 
 export interface CreatedDestination extends Destination {

@@ -2,9 +2,10 @@
  * The HTTP API as a Fastify instance. Nothing here knows which store or network is behind it:
  * the CLI hands in ApiDeps.
  */
+import { isUtf8 } from 'node:buffer';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
-import { clientError, frameworkError } from './errors.js';
+import { clientError, frameworkError, notUtf8 } from './errors.js';
 import { OneLinePerRequest } from './request-log.js';
 import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
@@ -41,17 +42,19 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
   installErrorHandling(app);
 
   // Every body is read as JSON whatever its Content-Type (curl -d sends form encoding by default);
-  // an empty body is "no body", which each route judges for itself.
+  // an empty body is "no body", which each route judges for itself. JSON is UTF-8: bytes that are
+  // not are refused (400), never replaced with U+FFFD and accepted altered.
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
   type Done = (err: Error | null, body?: unknown) => void;
   const parse = (req: Parameters<typeof json>[0], body: string | Buffer, done: Done) => {
+    if (typeof body !== 'string' && !isUtf8(body)) return done(notUtf8());
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     return (json as (r: typeof req, b: string, d: Done) => void)(req, text, done);
   };
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parse);
-  app.addContentTypeParser('*', { parseAs: 'string' }, parse);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parse);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, parse);
 
   const metrics = options.metrics ?? new Metrics({ store: deps.store });
   timeRequests(app, metrics);

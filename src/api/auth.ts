@@ -64,7 +64,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       throw new ApiError(401, 'unauthorized', 'Missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"');
     }
     const auth = keyMode(key) === null ? null : await opts.store.authenticate(hashApiKey(key));
-    if (auth === null) throw new ApiError(401, 'unauthorized', 'Invalid or revoked API key');
+    if (auth === null) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked: send an active key');
     const allowed = limiter.take(auth.key_id);
     if (!allowed.ok) {
       throw new ApiError(429, 'rate_limited', `Rate limit exceeded; retry in ${allowed.retryAfterSeconds} s`, undefined, {

@@ -1,4 +1,5 @@
 /** What the API needs from the rest of Harepost; the CLI builds it. */
+import type { NamedScheme } from '../core/signature-scheme.js';
 import type { AddressPolicy } from '../net/address-policy.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
 import type { HostResolver } from '../net/resolver.js';
@@ -12,6 +13,8 @@ export interface ApiDeps {
   maxBodyBytes: number;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** The signature scheme of a destination created through /v1/destinations without one (absent: Standard Webhooks). */
+  defaultSignature?: NamedScheme;
   /** Makes one HTTP request through the guarded client (destination tests). */
   attempt: (req: AttemptRequest) => Promise<AttemptResult>;
 }

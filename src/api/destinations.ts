@@ -6,7 +6,9 @@ import { parseDestinationInput, type DestinationInput } from '../core/destinatio
 import { ID_PREFIX, newId } from '../core/ids.js';
 import { attemptHeaders } from '../core/outgoing.js';
 import { DEFAULT_POLICY } from '../core/policy.js';
-import { ROTATION_OVERLAP_MS, generateSigningSecret, signatureHeaders } from '../core/signing.js';
+import { signatureHeaders, withHeaders } from '../core/signature-headers.js';
+import type { SignatureScheme } from '../core/signature-scheme.js';
+import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../core/signing.js';
 import type { AuthContext, DestinationRecord, NewSubscription } from '../store/store.js';
 import type { ApiDeps } from './deps.js';
 import { badRequest, notFound } from './errors.js';
@@ -20,7 +22,7 @@ function checked(
   if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
   const url = parsed.value.url;
   if (url?.ipLiteral && !deps.addressPolicy.isAllowed(url.host)) {
-    throw badRequest('url', 'url is an address in a blocked (private, loopback or reserved) range');
+    throw badRequest('url', 'url is an address in a blocked (private, loopback or reserved) range: use a public address');
   }
   return parsed.value;
 }
@@ -28,11 +30,16 @@ function checked(
 const subscriptionsFor = (events: readonly string[]): NewSubscription[] =>
   events.map((event_type) => ({ id: newId(ID_PREFIX.subscription), event_type }));
 
+/**
+ * Creates a destination. `defaultSignature` is the scheme when the body names none (the view's
+ * default); it is stored resolved, so a later change of the default leaves this one alone.
+ */
 export async function createDestination(
   deps: ApiDeps,
   auth: AuthContext,
   body: unknown,
   require: readonly ('url' | 'events')[],
+  defaultSignature: SignatureScheme,
 ): Promise<{ destination: DestinationRecord; secret: string }> {
   const input = checked(deps, body, { require });
   const now = Date.now();
@@ -52,6 +59,7 @@ export async function createDestination(
       policy: input.policy ?? DEFAULT_POLICY,
       rate_limit: input.rate_limit ?? null,
       max_in_flight: input.max_in_flight ?? null,
+      signature: input.signature ?? defaultSignature,
       created_at: now,
       updated_at: now,
     },
@@ -78,6 +86,7 @@ export async function updateDestination(deps: ApiDeps, auth: AuthContext, id: st
       ...(input.policy ? { policy: input.policy } : {}),
       ...(input.rate_limit !== undefined ? { rate_limit: input.rate_limit } : {}),
       ...(input.max_in_flight !== undefined ? { max_in_flight: input.max_in_flight } : {}),
+      ...(input.signature !== undefined ? { signature: input.signature } : {}),
     },
     input.events ? subscriptionsFor(input.events) : null,
     Date.now(),
@@ -96,6 +105,14 @@ export async function deleteDestination(deps: ApiDeps, auth: AuthContext, id: st
 export async function currentSecret(deps: ApiDeps, destinationId: string): Promise<string | null> {
   const secrets = await deps.store.getDestinationSecrets(destinationId, Date.now());
   return secrets.find((s) => s.retired_at === null)?.secret ?? null;
+}
+
+/** The caller's destination's current signing secret (it can be read again at any time). */
+export async function readDestinationSecret(deps: ApiDeps, auth: AuthContext, id: string): Promise<{ id: string; signing_secret: string }> {
+  const d = await deps.store.getDestination(auth.account_id, auth.mode, id);
+  const secret = d ? await currentSecret(deps, d.id) : null;
+  if (!d || secret === null) throw notFound('Destination');
+  return { id: d.id, signing_secret: secret };
 }
 
 export async function rotateDestinationSecret(deps: ApiDeps, auth: AuthContext, id: string) {
@@ -122,13 +139,15 @@ export async function testDestination(deps: ApiDeps, auth: AuthContext, id: stri
     }),
   );
   const secrets = (await deps.store.getDestinationSecrets(d.id, now - ROTATION_OVERLAP_MS)).map((s) => s.secret);
-  const headers = {
-    ...attemptHeaders(
-      { id: messageId, headers: { 'Content-Type': 'application/json', ...d.headers }, idempotency_key: null, event_id: eventId, event_type: 'harepost.test' },
+  const eventType = 'harepost.test';
+  // signed as its real deliveries are: with its scheme, over the bytes sent
+  const headers = withHeaders(
+    attemptHeaders(
+      { id: messageId, headers: withHeaders({ 'Content-Type': 'application/json' }, d.headers), idempotency_key: null, event_id: eventId, event_type: eventType },
       1,
     ),
-    ...signatureHeaders(secrets, messageId, Math.floor(now / 1000), body),
-  };
+    signatureHeaders(d.signature, { secrets, messageId, timestampSec: Math.floor(now / 1000), body, eventType }),
+  );
   const result = await deps.attempt({ url: d.url, method: 'POST', headers, body, timeoutMs: d.policy.timeout_ms });
   if (result.kind === 'response') {
     return { success: result.status >= 200 && result.status < 300, status: result.status, body: result.excerpt };

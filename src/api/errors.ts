@@ -4,7 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { printable } from '../core/plain.js';
 import { StoreUnavailableError, UnstorableInputError } from '../store/store.js';
+import { closestName } from './closest-name.js';
 
 export class ApiError extends Error {
   constructor(
@@ -19,7 +21,8 @@ export class ApiError extends Error {
 }
 
 export const badRequest = (field: string, message: string) => new ApiError(400, 'invalid_request', message, field);
-export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+export const notFound = (what: string) =>
+  new ApiError(404, 'not_found', `${what} was not found: check the id, and that the key is of the account and mode (live or test) it belongs to`);
 
 export interface ErrorBody {
   error: { code: string; message: string; field?: string };
@@ -29,43 +32,152 @@ function body(code: string, message: string, field?: string): ErrorBody {
   return { error: field === undefined ? { code, message } : { code, message, field } };
 }
 
-/** `/delivery/max_attempts` → `delivery.max_attempts` */
-function fieldOf(err: FastifyError): string | undefined {
-  const v = err.validation?.[0];
-  if (!v) return undefined;
-  const path = v.instancePath.split('/').filter(Boolean).join('.');
-  const missing = (v.params as { missingProperty?: string }).missingProperty;
-  if (missing) return path ? `${path}.${missing}` : missing;
-  return path || undefined;
+/** One Ajv error, as Fastify hands it over in `err.validation`. */
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  schemaPath: string;
+  params: Record<string, unknown>;
+  message?: string;
 }
 
-const article = (t: string) => (t === 'object' || t === 'array' ? `an ${t}` : `a ${t}`);
+const unescapePointer = (segment: string) => segment.replace(/~1/g, '/').replace(/~0/g, '~');
 
-/** A schema failure as a sentence a person can act on. */
-function sentence(err: FastifyError, field: string | undefined): string {
-  const v = err.validation?.[0];
-  const subject = field ?? (err.validationContext === 'body' ? 'The request body' : 'The request');
-  if (!v) return `${subject} is invalid`;
-  const p = v.params as Record<string, unknown>;
+/**
+ * The path of the input an error is about: `/delivery` + additionalProperty `max_attemps` →
+ * ['delivery', 'max_attemps']; a missing required field is named too. Names sent by the client
+ * are made printable and cut to 100 characters.
+ */
+function pathOf(v: SchemaError): string[] {
+  const parts = v.instancePath.split('/').filter(Boolean).map(unescapePointer);
+  const { missingProperty, additionalProperty } = v.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  if (v.keyword === 'required' && typeof missingProperty === 'string') parts.push(missingProperty);
+  if (v.keyword === 'additionalProperties' && typeof additionalProperty === 'string') parts.push(printable(additionalProperty));
+  return parts;
+}
+
+const isUnion = (v: SchemaError) => v.keyword === 'oneOf' || v.keyword === 'anyOf';
+
+/**
+ * The error to report. Usually the first; but when a value matched none of a oneOf's forms, Ajv
+ * lists what each form found wrong, then the oneOf itself: the error deepest inside the value
+ * (e.g. `signature.encoding` of a custom signature) says most, and when none goes deeper than the
+ * value itself, the oneOf does ("must be one of these forms").
+ */
+function primaryError(errors: SchemaError[]): SchemaError {
+  const union = errors.find(isUnion);
+  if (!union) return errors[0]!;
+  let best = union;
+  let depth = pathOf(union).length;
+  for (const e of errors) {
+    const d = pathOf(e).length;
+    if (!isUnion(e) && d > depth) {
+      best = e;
+      depth = d;
+    }
+  }
+  return best;
+}
+
+/** The schema node at an Ajv schemaPath (`#/properties/delivery/additionalProperties`), if there is one. */
+function schemaAt(root: unknown, schemaPath: string): Record<string, unknown> | undefined {
+  let node = root;
+  for (const segment of schemaPath.replace(/^#/, '').split('/').filter(Boolean)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[unescapePointer(segment)];
+  }
+  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : undefined;
+}
+
+/** `a`, `a or b`, `a, b or c` */
+function words(list: readonly string[], last: 'and' | 'or'): string {
+  return list.length > 1 ? `${list.slice(0, -1).join(', ')} ${last} ${list[list.length - 1]}` : (list[0] ?? '');
+}
+
+const article = (t: string) => (t === 'object' || t === 'array' || t === 'integer' ? `an ${t}` : `a ${t}`);
+
+/** What the forms of a oneOf accept, in words: `"hex", "base64" or an object with header (and optionally …)`. */
+function forms(branches: unknown): string | null {
+  if (!Array.isArray(branches)) return null;
+  const out: string[] = [];
+  for (const b of branches as Array<Record<string, unknown>>) {
+    if (Array.isArray(b.enum)) out.push(...b.enum.map((v) => JSON.stringify(v)));
+    else if (b.type === 'object') {
+      const required = (b.required as string[] | undefined) ?? [];
+      const optional = Object.keys((b.properties as object | undefined) ?? {}).filter((k) => !required.includes(k));
+      const also = optional.length > 0 ? ` (and optionally ${words(optional, 'and')})` : '';
+      out.push(required.length > 0 ? `an object with ${words(required, 'and')}${also}` : 'an object');
+    } else if (typeof b.type === 'string') out.push(article(b.type));
+  }
+  return out.length > 0 ? words(out, 'or') : null;
+}
+
+/**
+ * "foo is not a known field: …", with what is known there, or the near miss. A name that is empty
+ * (`{"": 1}`, `?=1`) cannot be a field path: the error is then about the object that holds it.
+ */
+function unknownName(v: SchemaError, path: string[], context: string | undefined, root: unknown): { message: string; field?: string } {
+  const sent = path[path.length - 1]!;
+  const parent = path.slice(0, -1).join('.');
+  const query = context === 'querystring';
+  const what = query ? 'query parameter' : 'field';
+  const at = schemaAt(root, v.schemaPath.replace(/\/additionalProperties$/, ''));
+  const known = Object.keys((at?.properties as object | undefined) ?? {});
+  const owner = parent ? parent : query ? 'this operation' : 'this request';
+  const takes =
+    known.length === 0 ? `${owner} takes no ${query ? 'query parameters' : 'fields'}` : `${owner} takes ${words(known, 'and')}`;
+  if (sent === '') {
+    const holder = parent ? parent : query ? 'The query string' : 'The request body';
+    const message = `${holder} has a ${query ? 'parameter' : 'field'} with an empty name, which is not known: ${takes}`;
+    return parent ? { message, field: parent } : { message };
+  }
+  const name = path.join('.');
+  const near = closestName(sent, known);
+  if (near !== null) return { message: `${name} is not a known ${what}: did you mean ${parent ? `${parent}.${near}` : near}?`, field: name };
+  return { message: `${name} is not a known ${what}: ${takes}`, field: name };
+}
+
+/** A schema failure as a sentence a person can act on, and the field it is about. */
+function describeValidation(err: FastifyError, request: FastifyRequest): { message: string; field?: string } {
+  const errors = (err.validation ?? []) as SchemaError[];
+  const context = err.validationContext;
+  if (errors.length === 0) return { message: `${context === 'body' ? 'The request body' : 'The request'} is invalid` };
+  const v = primaryError(errors);
+  const path = pathOf(v);
+  const field = path.length > 0 ? path.join('.') : undefined;
+  const subject = field ?? (context === 'body' ? 'The request body' : 'The request');
+  const schemas = request.routeOptions.schema as Record<string, unknown> | undefined;
+  const root = context === 'body' ? schemas?.body : context === 'querystring' ? schemas?.querystring : undefined;
+  const p = v.params;
+  const done = (message: string) => (field === undefined ? { message } : { message, field });
   switch (v.keyword) {
     case 'required':
-      return `${subject} is required`;
+      return done(`${subject} is required`);
+    case 'additionalProperties':
+      return unknownName(v, path, context, root);
     case 'type': {
       const types = String(p.type).split(',').filter((t) => t !== 'null');
-      const list = types.map(article);
-      const words = list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list[list.length - 1]}` : list[0];
-      return `${subject} must be ${words}`;
+      return done(`${subject} must be ${words(types.map(article), 'or')}`);
     }
     case 'enum':
-      return `${subject} must be one of ${(p.allowedValues as unknown[]).join(', ')}`;
+      return done(`${subject} must be one of ${(p.allowedValues as unknown[]).join(', ')}`);
     case 'maxLength':
-      return `${subject} must be at most ${String(p.limit)} characters`;
+      return done(`${subject} must be at most ${String(p.limit)} characters`);
     case 'pattern':
-      return `${subject} is not in the expected format`;
+      return done(`${subject} is not in the expected format`);
+    case 'oneOf':
+    case 'anyOf': {
+      const accepted = forms(schemaAt(root, v.schemaPath));
+      return done(accepted ? `${subject} must be ${accepted}` : `${subject} is not in any of the accepted forms`);
+    }
     default:
-      return `${subject} ${v.message ?? 'is invalid'}`;
+      return done(`${subject} ${v.message ?? 'is invalid'}`);
   }
 }
+
+/** A JSON body that is not UTF-8 (JSON text exchanged between systems must be: RFC 8259 §8.1). */
+export const notUtf8 = () =>
+  new ApiError(400, 'invalid_json', 'Request body is not valid UTF-8: send JSON encoded as UTF-8');
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | ApiError, request: FastifyRequest, reply: FastifyReply) => {
@@ -84,14 +196,19 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.code(400).send(body('invalid_request', err.message));
     }
     if (err.validation) {
-      const field = fieldOf(err);
-      return reply.code(400).send(body('invalid_request', sentence(err, field), field));
+      const { message, field } = describeValidation(err, request);
+      return reply.code(400).send(body('invalid_request', message, field));
     }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send(body('body_too_large', 'Request body is larger than this server accepts'));
+      return reply.code(413).send(body('body_too_large', 'The request body is larger than this server accepts: send a smaller body (the limit is HAREPOST_MAX_BODY_BYTES)'));
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      // any well-formed Content-Type is read as JSON; this one could not be parsed at all
+      const message = 'The Content-Type header is not a valid media type: send Content-Type: application/json';
+      return reply.code(415).send(body('invalid_request', message, 'Content-Type'));
     }
     if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-      return reply.code(400).send(body('invalid_json', 'Request body is not valid JSON'));
+      return reply.code(400).send(body('invalid_json', 'The request body is not valid JSON: check its quotes, commas and brackets'));
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {

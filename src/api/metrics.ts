@@ -14,6 +14,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { ATTEMPT_OUTCOMES, type AttemptOutcome } from '../core/outcome.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './errors.js';
+import { errorResponse } from './schemas/error.js';
 
 const PREFIX = 'harepost_';
 
@@ -210,7 +211,7 @@ export function metricsRoute(app: FastifyInstance, metrics: Metrics, token: stri
       const hint = 'send "Authorization: Bearer <HAREPOST_METRICS_TOKEN>"';
       throw new ApiError(401, 'unauthorized', `Missing metrics token: ${hint}`);
     }
-    if (!timingSafeEqual(digest(m[1]!), expected)) throw new ApiError(401, 'unauthorized', 'Invalid metrics token');
+    if (!timingSafeEqual(digest(m[1]!), expected)) throw new ApiError(401, 'unauthorized', 'The metrics token is wrong: send the value of HAREPOST_METRICS_TOKEN');
   };
   app.get(
     '/metrics',
@@ -221,6 +222,10 @@ export function metricsRoute(app: FastifyInstance, metrics: Metrics, token: stri
           'Open unless HAREPOST_METRICS_TOKEN is set; then send "Authorization: Bearer <that token>" ' +
           '(API keys do not work here).',
         tags: ['operations'],
+        response: {
+          200: { description: 'The metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          401: errorResponse(401, 'unauthorized: HAREPOST_METRICS_TOKEN is set and this request did not carry it.'),
+        },
       },
       onRequest: guard,
     },

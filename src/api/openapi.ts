@@ -15,6 +15,22 @@ const { version } = createRequire(import.meta.url)('../../package.json') as { ve
 /** Every /v1 route takes an API key, either way. */
 const API_KEY = [{ bearerAuth: [] }, { apiKeyHeader: [] }] as const;
 
+type Document = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { type?: unknown } }> } }>> };
+
+/**
+ * @fastify/swagger marks every request body required; a body whose schema accepts null (the
+ * operations that take no fields, or only optional ones) may in fact be left out.
+ */
+function optionalBodies<T>(document: T): T {
+  for (const operations of Object.values((document as Document).paths ?? {})) {
+    for (const op of Object.values(operations)) {
+      const type = op.requestBody?.content?.['application/json']?.schema?.type;
+      if (op.requestBody && Array.isArray(type) && type.includes('null')) op.requestBody.required = false;
+    }
+  }
+  return document;
+}
+
 export function installOpenApi(app: FastifyInstance): void {
   void app.register(swagger, {
     openapi: {
@@ -25,7 +41,10 @@ export function installOpenApi(app: FastifyInstance): void {
         version,
         description:
           'Self-hosted webhook delivery. Errors are always {"error": {"code", "message", "field"?}}. ' +
-          'Every /v1 route takes an API key (hp_live_… or hp_test_…), as a bearer token or in X-API-Key.',
+          'Every /v1 route takes an API key (hp_live_… or hp_test_…), as a bearer token or in X-API-Key. ' +
+          'Request bodies are JSON in UTF-8; a field or query parameter the operation does not list is refused ' +
+          '(400 invalid_request, error.field naming it by its path), except inside the free-form body, metadata and headers. ' +
+          'Every answer is serialised through the response schemas below.',
       },
       components: {
         securitySchemes: {
@@ -44,6 +63,7 @@ export function installOpenApi(app: FastifyInstance): void {
       const documented: FastifySchema = { tags: [resource], ...schema, security: API_KEY };
       return { schema: documented, url };
     },
+    transformObject: (documents) => ('openapiObject' in documents ? optionalBodies(documents.openapiObject) : documents.swaggerObject),
   });
   void app.register(swaggerUi, {
     routePrefix: '/docs',

@@ -18,6 +18,8 @@ export function deliverySummary(d: DeliveryRecord) {
     status: d.status,
     attempts: d.attempt_count,
     last_status: d.last_status,
+    /** The harbor quickstart's name for last_status: the same value. */
+    response_code: d.last_status,
     idempotency_key: d.idempotency_key,
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
@@ -47,6 +49,7 @@ export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]) {
     method: d.method,
     status: d.status,
     last_status: d.last_status,
+    response_code: d.last_status,
     idempotency_key: d.idempotency_key,
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
@@ -87,6 +90,7 @@ export function destinationJson(d: DestinationRecord) {
     delivery: d.policy,
     rate_limit: d.rate_limit,
     max_in_flight: d.max_in_flight,
+    signature: d.signature,
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
   };
@@ -101,6 +105,7 @@ export function webhookJson(d: DestinationRecord, secret: string | null) {
     events: d.events,
     enabled: d.enabled,
     description: d.description,
+    signature: d.signature,
     created_at: iso(d.created_at),
     updated_at: iso(d.updated_at),
   };

@@ -109,6 +109,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       maxBodyBytes: config.maxBodyBytes,
       rateLimitPerSecond: config.rateLimitPerSecond,
       rateLimitBurst: config.rateLimitBurst,
+      defaultSignature: config.defaultSignature,
       attempt,
     },
     logger,

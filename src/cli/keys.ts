@@ -2,6 +2,7 @@
 import type { KeyMode } from '../core/api-keys.js';
 import type { Config } from '../config.js';
 import { openStore } from '../store/open-store.js';
+import { noAccountMessage } from './dev-store.js';
 import { issueKey } from './issue-key.js';
 import { type CommandOptions, UsageError, requireText } from './usage.js';
 
@@ -17,7 +18,7 @@ export async function keysCommand(config: Config, args: string[], opts: CommandO
         const account = requireText(opts.account, '--account');
         const mode = opts.mode === undefined ? 'live' : requireText(opts.mode, '--mode');
         if (mode !== 'live' && mode !== 'test') throw new UsageError('--mode must be live or test');
-        if (!(await store.getAccount(account))) throw new UsageError(`no account ${account}`);
+        if (!(await store.getAccount(account))) throw new UsageError(noAccountMessage(config, account));
         const k = await issueKey(store, account, mode as KeyMode);
         const out = { id: k.id, mode: k.mode, key: k.key, prefix: k.prefix, created_at: iso(k.created_at) };
         console.log(opts.json ? JSON.stringify(out) : `${k.id}  ${k.mode}  ${k.key}\nThe key is shown once: save it now.`);
@@ -25,6 +26,10 @@ export async function keysCommand(config: Config, args: string[], opts: CommandO
       }
       case 'list': {
         const account = requireText(opts.account, '--account');
+        if (!(await store.getAccount(account))) {
+          console.error(`harepost: ${noAccountMessage(config, account)}`);
+          return 1;
+        }
         const keys = (await store.listApiKeys(account)).map((k) => ({
           id: k.id,
           mode: k.mode,

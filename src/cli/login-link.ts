@@ -8,6 +8,7 @@ import { LOGIN_TOKEN_TTL_MS, hashDashboardSecret, newDashboardSecret } from '../
 import type { Config } from '../config.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { noAccountMessage } from './dev-store.js';
 import { type CommandOptions, UsageError, requireText } from './usage.js';
 
 export interface LoginLink {
@@ -38,7 +39,7 @@ export async function loginLinkCommand(config: Config, opts: CommandOptions): Pr
   try {
     await store.migrate();
     if (!(await store.getAccount(account))) {
-      console.error(`harepost: no account ${account}`);
+      console.error(`harepost: ${noAccountMessage(config, account)}`);
       return 1;
     }
     const link = await issueLoginLink(store, account, mode, publicBase(config));

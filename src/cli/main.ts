@@ -14,7 +14,7 @@ const HELP = `harepost — self-hosted webhook delivery
 
 Usage:
   harepost serve [--role api|worker|all] [--port N] [--host H] [--database-url PATH]
-  harepost dev                      (a local sandbox: see what it prints)
+  harepost dev                      (a local sandbox in ./.harepost/dev.db: see what it prints)
   harepost migrate
   harepost accounts create --name NAME [--json]
   harepost keys create --account ACCOUNT_ID [--mode live|test] [--json]
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       return serveCommand(config);
     case 'dev':
-      return devCommand(config);
+      return devCommand(config, process.env, settingFlags);
     case 'migrate':
       return migrateCommand(config);
     case 'accounts':

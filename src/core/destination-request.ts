@@ -8,6 +8,7 @@ import { validateHeaders } from './headers.js';
 import { isPlainObject } from './plain.js';
 import { type DeliveryPolicy, resolvePolicy } from './policy.js';
 import { type Checked, invalid, valid } from './result.js';
+import { type SignatureScheme, parseSignatureScheme } from './signature-scheme.js';
 import { parseTarget } from './target.js';
 
 export interface DestinationInput {
@@ -20,6 +21,7 @@ export interface DestinationInput {
   policy?: DeliveryPolicy;
   rate_limit?: { per_second: number } | null;
   max_in_flight?: number | null;
+  signature?: SignatureScheme;
 }
 
 function limitNumber(input: unknown, field: string, max: number): Checked<number> {
@@ -105,6 +107,11 @@ export function parseDestinationInput(
       if (!m.ok) return m;
       out.max_in_flight = m.value;
     }
+  }
+  if (input.signature !== undefined) {
+    const sig = parseSignatureScheme(input.signature);
+    if (!sig.ok) return sig;
+    out.signature = sig.value;
   }
   if (input.delivery !== undefined) {
     const p = resolvePolicy(input.delivery, opts.basePolicy);

@@ -81,7 +81,7 @@ export function validateHeaders(input: unknown, field = 'headers'): Checked<Reco
     const shown = printable(name);
     const path = `${field}.${shown}`;
     if (!isHeaderName(name)) {
-      return invalid(path, `header name "${shown}" is not a valid HTTP token`);
+      return invalid(path, `header name "${shown}" is not a valid HTTP token: use only letters, digits and !#$%&'*+-.^_\`|~`);
     }
     const value = input[name];
     if (typeof value !== 'string') return invalid(path, `header "${shown}" must have a string value`);

@@ -72,7 +72,7 @@ export function parseMetadata(input: unknown, field = 'metadata'): Checked<Recor
  * a boolean when present (`null` is refused, like any other non-boolean); absent → false.
  */
 export function parseSendRequest(input: unknown, opts: { allowHttp: boolean }): Checked<SendRequest> {
-  if (!isPlainObject(input)) return invalid('request', 'the request body must be a JSON object');
+  if (!isPlainObject(input)) return invalid('request', 'The request body must be a JSON object');
 
   if (input.target === undefined || input.target === null) return invalid('target', 'target is required');
   const target = parseTarget(input.target, { allowHttp: opts.allowHttp, field: 'target' });

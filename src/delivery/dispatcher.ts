@@ -16,7 +16,8 @@ import {
   type AttemptOutcome,
 } from '../core/outcome.js';
 import { retryDelayMs } from '../core/retry.js';
-import { ROTATION_OVERLAP_MS, generateSigningSecret, signatureHeaders } from '../core/signing.js';
+import { signatureHeaders, withHeaders } from '../core/signature-headers.js';
+import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../core/signing.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
 import { type AttemptVerdict, OriginHealth } from './origin-health.js';
 import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
@@ -446,7 +447,8 @@ export class Dispatcher {
       let headers = attemptHeaders(d, attempt);
       if (d.sign) {
         const secrets = await this.signingSecrets(d);
-        headers = { ...headers, ...signatureHeaders(secrets, d.id, Math.floor(startedAt / 1000), body) };
+        const signing = { secrets, messageId: d.id, timestampSec: Math.floor(startedAt / 1000), body, eventType: d.event_type };
+        headers = withHeaders(headers, signatureHeaders(d.signature, signing));
       }
       result = await this.opts.attempt({ url: d.target, method: d.method, headers, body, timeoutMs: d.policy.timeout_ms });
     } catch (err) {

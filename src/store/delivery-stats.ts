@@ -1,6 +1,7 @@
 /**
  * Per-minute counters of what happened to each (account, mode)'s deliveries: accepted, attempts,
- * failed attempts, and the status each attempt left its delivery in. Written by the same commits
+ * failed attempts, and the status each attempt left its delivery in (plus deliveries ended as
+ * dead letters without an attempt, when their destination is deleted). Written by the same commits
  * that accept deliveries and record attempts — one upsert per (account, mode, minute) per commit,
  * not one per delivery — so the dashboard's last hour is 60 small rows to read, whatever the
  * traffic, instead of a scan of the hour's deliveries and attempts.
@@ -47,6 +48,15 @@ export class StatsTally {
     r.attempts++;
     if (outcome !== 'delivered') r.failures++;
     if (status === 'delivered' || status === 'retrying' || status === 'rejected' || status === 'dead_letter') r[status]++;
+  }
+
+  /**
+   * `n` deliveries ended in `status` without an attempt deciding it (their destination was
+   * deleted): counted with the attempts' statuses, so the dashboard's "dead-lettered in the last
+   * hour" includes every delivery that became a dead letter in it.
+   */
+  ended(accountId: string, mode: string, at: number, status: 'dead_letter', n: number): void {
+    if (n > 0) this.row(accountId, mode, at)[status] += n;
   }
 
   get all(): StatsRow[] {

@@ -2,6 +2,7 @@
  * Turning stored rows into the Store's records, for every backend: the same column names
  * everywhere; JSON kept as text; booleans as SQLite's 0/1 or PostgreSQL's true/false.
  */
+import { signatureFromStored } from '../core/signature-scheme.js';
 import type {
   ClaimedDelivery,
   DeliveryRecord,
@@ -84,6 +85,7 @@ export function toClaimed(r: Row): ClaimedDelivery {
     attempt_base: r.attempt_base as number,
     lease_token: r.lease_token as string,
     signing_secrets: secrets ? secrets.split(' ') : [],
+    signature: signatureFromStored(orNull<string>(r.signature)),
     gate: orNull<string>(r.gate),
   };
 }
@@ -100,6 +102,15 @@ export function signingSecretsColumn(d: string, after: string, orderTie: string,
   return `CASE WHEN NOT ${d}.sign THEN NULL
     WHEN ${d}.destination_id IS NOT NULL THEN ${agg('destination_secrets', `s.destination_id = ${d}.destination_id`)}
     ELSE ${agg('signing_secrets', `s.account_id = ${d}.account_id AND s.mode = ${d}.mode`)} END AS signing_secrets`;
+}
+
+/**
+ * The signature scheme of a claimed delivery's destination as it is now (NULL for a send, or a
+ * destination gone), in the claim's RETURNING. `d` is the deliveries row.
+ */
+export function signatureColumn(d: string): string {
+  return `CASE WHEN ${d}.destination_id IS NULL THEN NULL
+    ELSE (SELECT x.signature FROM destinations x WHERE x.id = ${d}.destination_id) END AS signature`;
 }
 
 export function toDomain(r: Row): DomainRecord {
@@ -128,6 +139,7 @@ export function toDestination(r: Row, events: string[]): DestinationRecord {
     policy: JSON.parse(r.policy as string),
     rate_limit: r.rate_per_second == null ? null : { per_second: Number(r.rate_per_second) },
     max_in_flight: r.max_in_flight == null ? null : Number(r.max_in_flight),
+    signature: signatureFromStored(orNull<string>(r.signature)),
     events,
     created_at: r.created_at as number,
     updated_at: r.updated_at as number,

@@ -6,8 +6,9 @@
 import type { KeyMode } from '../core/api-keys.js';
 import type { AttemptOutcome, DeliveryStatus } from '../core/outcome.js';
 import type { DeliveryPolicy } from '../core/policy.js';
+import type { SignatureScheme } from '../core/signature-scheme.js';
 
-export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy };
+export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy, SignatureScheme };
 
 export interface Account {
   id: string;
@@ -110,7 +111,10 @@ export interface ListDeliveriesQuery {
   /** Exact match on the delivery's idempotency_key. */
   idempotency_key?: string;
   limit: number;
-  /** Opaque, from a previous page's next_cursor. */
+  /**
+   * A previous page's next_cursor, or an RFC 3339 date-time: only deliveries created strictly
+   * before it (see cursor.ts). Anything else throws InvalidCursorError.
+   */
   cursor?: string;
 }
 
@@ -134,6 +138,8 @@ export interface ClaimedDelivery extends NewDelivery {
    * account's for a send — the current one and those retired after `secretsRetiredAfter`.
    */
   signing_secrets: string[];
+  /** How a signed delivery is signed: its destination's scheme as it is at the claim (Standard Webhooks for a send). */
+  signature: SignatureScheme;
   /** Set when its destination has flow control: the destination whose limits it counts against. */
   gate: string | null;
 }
@@ -226,14 +232,17 @@ export interface DestinationRecord {
   rate_limit: { per_second: number } | null;
   /** At most this many deliveries in flight at once, all processes together. */
   max_in_flight: number | null;
+  /** How its deliveries are signed (SPEC §7a), as resolved when it was created or last changed. */
+  signature: SignatureScheme;
   /** The event types of its subscriptions, in the order they were added. */
   events: string[];
   created_at: number;
   updated_at: number;
 }
 
-export type NewDestination = Omit<DestinationRecord, 'events' | 'rate_limit' | 'max_in_flight'> &
-  Partial<Pick<DestinationRecord, 'rate_limit' | 'max_in_flight'>>;
+/** Without `signature`, a destination is stored with Standard Webhooks. */
+export type NewDestination = Omit<DestinationRecord, 'events' | 'rate_limit' | 'max_in_flight' | 'signature'> &
+  Partial<Pick<DestinationRecord, 'rate_limit' | 'max_in_flight' | 'signature'>>;
 
 export interface DestinationPatch {
   url?: string;
@@ -246,6 +255,7 @@ export interface DestinationPatch {
   policy?: DeliveryPolicy;
   rate_limit?: { per_second: number } | null;
   max_in_flight?: number | null;
+  signature?: SignatureScheme;
 }
 
 export interface NewSubscription {
@@ -508,6 +518,12 @@ export interface Store {
   /** The session with this id hash, unless it has expired at `now`. */
   getDashboardSession(idHash: string, now: number): Promise<DashboardSession | null>;
   deleteDashboardSession(idHash: string): Promise<void>;
+  /**
+   * Moves a session to `mode` of its own account under a new id and CSRF token (`next`), in one
+   * transaction: the old id stops working; account, sign-in time and expiry stay. Null, and
+   * nothing changed, when no such session is open at `now`.
+   */
+  switchDashboardSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): Promise<DashboardSession | null>;
   /** The home page's counts for (account, mode) over [since, until) — see DashboardOverviewCounts. */
   dashboardOverview(accountId: string, mode: KeyMode, window: OverviewWindow): Promise<DashboardOverviewCounts>;
 }
@@ -556,6 +572,9 @@ export interface NewDashboardSession {
   created_at: number;
   expires_at: number;
 }
+
+/** The new id (as its hash) and CSRF token a session gets when it changes mode. */
+export type SessionRenewal = Pick<NewDashboardSession, 'id_hash' | 'csrf_token'>;
 
 export interface DashboardSession extends NewDashboardSession {
   account_id: string;

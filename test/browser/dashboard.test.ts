@@ -186,6 +186,67 @@ describe('dashboard in Chromium', () => {
     await shot('11-event');
   });
 
+  it('the top bar says which mode it shows, and its switch moves every page to the other mode', async () => {
+    const badge = page.getByTestId('mode-badge');
+    const rowOf = (id: string) => page.locator(`[data-testid="delivery-row"][data-queue-id="${id}"]`);
+    await stack.verifyDomain(account.test_key, 'example.test');
+    const inTest = await stack.api('POST', '/v1/send', {
+      key: account.test_key,
+      body: { target: stack.target('/test-mode'), body: { mode: 'test' } },
+    });
+    assert.equal(inTest.status, 202, inTest.text);
+    const testId = inTest.body.queue_id as string;
+    const liveIds = (await stack.api('GET', '/v1/deliveries?limit=100', { key: account.live_key })).body.data.map(
+      (d: { queue_id: string }) => d.queue_id,
+    ) as string[];
+    assert.ok(liveIds.length > 0);
+
+    await page.getByTestId('nav-deliveries').click();
+    await rowOf(liveIds[0]!).waitFor();
+    assert.equal(await badge.getAttribute('data-mode'), 'live');
+    assert.match((await badge.textContent()) ?? '', /LIVE/);
+    assert.equal(await rowOf(testId).count(), 0, 'a test-mode delivery is not among the live ones');
+    const cookieBefore = (await context.cookies()).find((c) => c.name === 'harepost_session')!;
+
+    await page.getByTestId('mode-switch').click();
+    await page.locator('[data-testid="mode-badge"][data-mode="test"]').waitFor();
+    assert.match((await badge.textContent()) ?? '', /TEST MODE/);
+    assert.match((await page.getByTestId('mode-switch').textContent()) ?? '', /Switch to live/);
+    await rowOf(testId).waitFor();
+    assert.equal(await page.getByTestId('delivery-row').count(), 1, 'only the test-mode delivery');
+    const cookieAfter = (await context.cookies()).find((c) => c.name === 'harepost_session')!;
+    assert.notEqual(cookieAfter.value, cookieBefore.value, 'a new session id');
+    assert.equal(cookieAfter.httpOnly, true);
+    assert.equal(cookieAfter.sameSite, 'Strict');
+    assert.ok(Math.abs(cookieAfter.expires - cookieBefore.expires) < 10, 'it ends when the signed-in session does');
+    assert.equal(await page.getByTestId('mode-switch').isEnabled(), true, 'the switch is ready again');
+    await shot('13-test-mode-deliveries');
+
+    // every page is test mode's: the live destination is not listed, home counts one accepted delivery
+    await page.getByTestId('nav-destinations').click();
+    await page.getByText('No destinations yet.').waitFor();
+    assert.equal(await page.getByTestId('destination-row').count(), 0);
+    await page.getByTestId('nav-home').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="overview-count-accepted"]')?.textContent?.trim() === '1');
+
+    // a reload keeps the mode: it lives in the session, on the server
+    await page.reload();
+    await page.locator('[data-testid="mode-badge"][data-mode="test"]').waitFor();
+
+    // a live delivery's page gives way to the deliveries list when switching
+    await page.getByTestId('mode-switch').click();
+    await page.locator('[data-testid="mode-badge"][data-mode="live"]').waitFor();
+    await page.goto(`${stack.hp.url}/dashboard/#/deliveries/${liveIds[0]}`);
+    await page.getByTestId('attempt-row').first().waitFor();
+    await page.getByTestId('mode-switch').click();
+    await page.waitForURL(/#\/deliveries$/);
+    await rowOf(testId).waitFor();
+    await page.getByTestId('mode-switch').click();
+    await page.locator('[data-testid="mode-badge"][data-mode="live"]').waitFor();
+    await rowOf(liveIds[0]!).waitFor();
+    assert.equal(await rowOf(testId).count(), 0);
+  });
+
   it('a narrow screen has no sideways scroll', async () => {
     await page.setViewportSize({ width: 360, height: 780 });
     await page.getByTestId('nav-deliveries').click();

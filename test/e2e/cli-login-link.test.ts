@@ -178,7 +178,7 @@ if (TEST_STORE === 'sqlite') describe('harepost dev', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints a dashboard sign-in link for its dev account (live mode)', async () => {
+  it('prints a dashboard sign-in link for its dev account, in the mode of the curl it prints (test)', async () => {
     const port = await freePort();
     child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(PROJECT_ROOT, 'src/cli/main.ts'), 'dev'], {
       cwd: dir,
@@ -206,7 +206,9 @@ if (TEST_STORE === 'sqlite') describe('harepost dev', () => {
     const session = await request(`http://127.0.0.1:${port}/dashboard/api/session`, { headers: { cookie } });
     const body = (await session.body.json()) as { account_id: string; mode: string };
     assert.equal(body.account_id, account);
-    assert.equal(body.mode, 'live');
+    assert.equal(body.mode, 'test');
+    const curlKey = /curl -X POST .*Bearer hp_(live|test)_/.exec(out)?.[1];
+    assert.equal(curlKey, body.mode, 'the curl and the link are for the same mode');
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 0);

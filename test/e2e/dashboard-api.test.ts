@@ -408,6 +408,7 @@ describe('dashboard server', () => {
         'GET /dashboard/api/overview',
         'GET /dashboard/api/session',
         'POST /dashboard/api/logout',
+        'POST /dashboard/api/session/mode',
       ]);
     });
 

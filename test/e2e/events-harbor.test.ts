@@ -63,11 +63,12 @@ describe('events: the harbor quickstart and its API', () => {
     const destId: string = dest.body.id;
     const secret: string = dest.body.signing_secret;
 
-    // the secret is shown on create only
+    // the destination object does not carry the secret; GET /v1/destinations/{id}/secret reads it again
     const read = await stack.api('GET', `/v1/destinations/${destId}`, { key });
     assert.equal(read.status, 200, read.text);
     assert.equal(read.body.id, destId);
-    assert.equal(read.body.signing_secret, undefined, 'GET must not show the signing secret again');
+    assert.equal(read.body.signing_secret, undefined, 'the destination object does not show the signing secret');
+    assert.deepEqual((await stack.api('GET', `/v1/destinations/${destId}/secret`, { key })).body, { id: destId, signing_secret: secret });
 
     // 3. subscribe to an event type
     const sub = await stack.api('POST', '/v1/subscriptions', { key, body: { destination_id: destId, event_type: 'order.created' } });

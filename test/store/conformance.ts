@@ -117,6 +117,51 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       await assert.rejects(store.listDeliveries('acct_a', 'test', { limit: 5, cursor: 'garbage!' }), InvalidCursorError);
     });
 
+    it('an RFC 3339 time as cursor lists what was created strictly before it, newest first; its next_cursor keeps that bound', async () => {
+      await store.createAccount({ id: 'acct_time', name: 'acct_time', created_at: 1 });
+      const T = Date.UTC(2026, 5, 10, 14, 22, 10);
+      // accepted in this order; created_at is not in the same order (clocks of several processes)
+      const offsets = [-5000, -4000, 0, -3000, 1, -2000, -1, 7000, -1000, -1];
+      const items = offsets.map((o) => delivery({ account_id: 'acct_time', mode: 'live', created_at: T + o }));
+      for (const d of items) await store.enqueueDeliveries(d.account_id, d.mode, [d]);
+      const before = items.filter((d) => d.created_at < T).map((d) => d.id).reverse();
+      assert.equal(before.length, 7);
+      const list = (limit: number, cursor: string) => store.listDeliveries('acct_time', 'live', { limit, cursor });
+
+      const all = await list(100, '2026-06-10T14:22:10Z');
+      assert.deepEqual(all.rows.map((r) => r.id), before, 'only created strictly before, in the list order');
+      assert.equal(all.next_cursor, null);
+      for (const same of ['2026-06-10T16:22:10+02:00', '2026-06-10T14:22:10.000Z', '2026-06-10T10:22:10-04:00']) {
+        assert.deepEqual((await list(100, same)).rows.map((r) => r.id), before, same);
+      }
+      // a fraction of a millisecond later: the delivery at exactly T is before it
+      const atT = items.filter((d) => d.created_at <= T).map((d) => d.id).reverse();
+      assert.deepEqual((await list(100, '2026-06-10T14:22:10.0001Z')).rows.map((r) => r.id), atT);
+
+      // paging from the time: each of them exactly once, never one created at or after T
+      const seen: string[] = [];
+      let page = await list(2, '2026-06-10T14:22:10Z');
+      for (;;) {
+        assert.ok(page.rows.length <= 2);
+        seen.push(...page.rows.map((r) => r.id));
+        if (page.next_cursor === null) break;
+        page = await list(2, page.next_cursor);
+      }
+      assert.deepEqual(seen, before);
+
+      const none = await list(10, '2000-01-01T00:00:00Z');
+      assert.deepEqual([none.rows, none.next_cursor], [[], null]);
+      // with a filter: the time applies with it (nothing here is delivered yet)
+      const filtered = await store.listDeliveries('acct_time', 'live', { limit: 10, cursor: '2026-06-10T14:22:10Z', status: 'queued' });
+      assert.equal(filtered.rows.length, 7);
+      assert.deepEqual(
+        (await store.listDeliveries('acct_time', 'live', { limit: 10, cursor: '2026-06-10T14:22:10Z', status: 'delivered' })).rows,
+        [],
+      );
+      await assert.rejects(list(5, '2026-06-10'), InvalidCursorError, 'a date alone is not an instant');
+      await assert.rejects(list(5, '2026-06-10T14:22:10'), InvalidCursorError, 'nor a time without a zone');
+    });
+
     it('keeps one current signing secret per (account, mode); a rotated one signs for the overlap given', async () => {
       const t = 50_000_000;
       const first = await store.ensureSigningSecret('acct_a', 'live', { secret: 'whsec_one', created_at: t, retired_at: null });
@@ -216,6 +261,83 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(await store.listSubscriptions('acct_a', 'live', 'dest_c1'), []);
     });
 
+    it("deleting a destination: its pending deliveries count as dead-lettered in the overview, once each, so it agrees with the dead-letter count", async () => {
+      await store.createAccount({ id: 'acct_dl', name: 'acct_dl', created_at: 1 });
+      const t = 30_000_000 * 60_000; // a whole minute
+      const origin = 'https://del.example.test';
+      await store.createDestination(
+        { id: 'dest_dl', account_id: 'acct_dl', mode: 'live', url: `${origin}/h`, origin, name: null, description: null, enabled: true,
+          disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY }, created_at: t, updated_at: t },
+        [],
+        { secret: 'whsec_dl', created_at: t, retired_at: null },
+      );
+      const items = [1, 2, 3].map((i) => delivery({ account_id: 'acct_dl', mode: 'live', origin, destination_id: 'dest_dl', created_at: t + i }));
+      await store.enqueueDeliveries('acct_dl', 'live', items);
+      // the first is in flight when the destination goes
+      const [flying] = await store.claimDue({ now: t + 10, limit: 1, owner: 'dl', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.equal(flying?.id, items[0]!.id);
+      assert.equal(await store.deleteDestination('acct_dl', 'live', 'dest_dl', 'deleted', t + 20), true);
+      const window = { since: t, until: t + 60 * 60_000, bucket_ms: 5 * 60_000, buckets: 12 };
+      let o = await store.dashboardOverview('acct_dl', 'live', window);
+      assert.equal(o.totals.dead_letter, 2, 'the two waiting ones ended as dead letters in the window');
+      assert.equal(o.dead_letter, 3, 'every dead letter now');
+      // the one in flight is counted by its attempt's result
+      await store.recordAttempts([{ delivery_id: flying!.id, lease_token: flying!.lease_token, status: 'retrying', next_attempt_at: t + 99,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 500, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 30 } }]);
+      o = await store.dashboardOverview('acct_dl', 'live', window);
+      assert.equal(o.totals.dead_letter, 3);
+      assert.equal(o.dead_letter, 3);
+      assert.equal(o.totals.accepted, 3);
+      assert.equal((await store.dashboardOverview('acct_dl', 'test', window)).totals.dead_letter, 0, 'the other mode saw nothing');
+    });
+
+    it("keeps a destination's signature scheme; a claim carries it as the destination has it then", async () => {
+      const t = 75_000_000;
+      const origin = 'https://sig.example.test';
+      const base = {
+        account_id: 'acct_a', mode: 'live' as const, url: `${origin}/h`, origin, name: null, description: null, enabled: true,
+        disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY }, created_at: t, updated_at: t,
+      };
+      const secret = (s: string) => ({ secret: s, created_at: t, retired_at: null });
+      const plain = await store.createDestination({ ...base, id: 'dest_sig1' }, [{ id: 'sub_sig1', event_type: 'sig.one' }], secret('whsec_s1'));
+      assert.equal(plain.signature, 'standard-webhooks', 'without one: Standard Webhooks');
+      const custom = { header: 'X-Acme-Signature', encoding: 'base64' as const, prefix: 'v0=', timestamped: false };
+      const made = await store.createDestination({ ...base, id: 'dest_sig2', signature: custom }, [{ id: 'sub_sig2', event_type: 'sig.two' }], secret('whsec_s2'));
+      assert.deepEqual(made.signature, custom);
+      assert.deepEqual((await store.getDestination('acct_a', 'live', 'dest_sig2'))?.signature, custom);
+      assert.deepEqual(
+        (await store.listDestinations('acct_a', 'live')).filter((d) => d.id.startsWith('dest_sig')).map((d) => [d.id, d.signature]),
+        [['dest_sig1', 'standard-webhooks'], ['dest_sig2', custom]],
+      );
+      assert.deepEqual(
+        (await store.subscribedDestinations('acct_a', 'live')).filter((x) => x.destination.id === 'dest_sig2').map((x) => x.destination.signature),
+        [custom],
+      );
+
+      // a change of scheme is kept; a patch without one leaves it alone
+      assert.equal((await store.updateDestination('acct_a', 'live', 'dest_sig1', { signature: 'harbor' }, null, t + 1))?.signature, 'harbor');
+      assert.equal((await store.updateDestination('acct_a', 'live', 'dest_sig1', { name: 'renamed' }, null, t + 2))?.signature, 'harbor');
+      assert.equal((await store.getDestination('acct_a', 'live', 'dest_sig1'))?.signature, 'harbor');
+
+      // claims carry the destination's scheme as it is at the claim; a signed send's is Standard Webhooks
+      const toSig1 = delivery({ destination_id: 'dest_sig1', event_id: 'evt_sig1', event_type: 'sig.one', origin, created_at: t, sign: true });
+      const toSig2 = delivery({ destination_id: 'dest_sig2', event_id: 'evt_sig2', event_type: 'sig.two', origin, created_at: t + 1, sign: true });
+      const send = delivery({ origin, created_at: t + 2, sign: true });
+      await store.enqueueDeliveries('acct_a', 'live', [toSig1, toSig2, send]);
+      await store.updateDestination('acct_a', 'live', 'dest_sig2', { signature: 'posthawk' }, null, t + 3);
+      const claimed = await store.claimDue({ now: t + 10_000, limit: 10, owner: 'sig', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.deepEqual(
+        claimed.map((c) => [c.id, c.signature, c.signing_secrets]),
+        [
+          [toSig1.id, 'harbor', ['whsec_s1']],
+          [toSig2.id, 'posthawk', ['whsec_s2']],
+          [send.id, 'standard-webhooks', claimed.find((c) => c.id === send.id)!.signing_secrets],
+        ],
+      );
+      await store.releaseClaims(claimed.map((c) => ({ delivery_id: c.id, lease_token: c.lease_token })), { quiet: true });
+      for (const id of ['dest_sig1', 'dest_sig2']) await store.deleteDestination('acct_a', 'live', id, 'done', t + 4);
+    });
+
     it('stores an event with its deliveries in one commit and pages events', async () => {
       const t = 80_000_000;
       const ev = { id: 'evt_c9', account_id: 'acct_b', mode: 'test' as const, type: 'a.b', body: '{"x":1}', idempotency_key: null, metadata: null, created_at: t };
@@ -250,9 +372,9 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.requeueDelivery('acct_a', 'live', items[0]!.id, t + 20), 'not_found', 'another account');
       assert.equal(await store.requeueDelivery('acct_b', 'test', items[0]!.id, t + 20), 'not_found', 'another mode');
       assert.equal(await store.requeueDelivery('acct_b', 'live', items[0]!.id, t + 20), 'requeued');
-      assert.equal(await store.requeueDelivery('acct_b', 'live', items[0]!.id, t + 21), 'conflict', 'already queued');
+      assert.equal(await store.requeueDelivery('acct_b', 'live', items[0]!.id, t + 21), 'conflict', 'already replayed (retrying)');
       const replayed = await store.getDelivery('acct_b', 'live', items[0]!.id);
-      assert.equal(replayed?.delivery.status, 'queued');
+      assert.equal(replayed?.delivery.status, 'retrying', 'it has had an attempt: never queued again');
       assert.equal(replayed?.delivery.next_attempt_at, t + 20);
       assert.equal(replayed?.attempts.length, 1, 'history kept');
       const again = await store.claimDue({ now: t + 30, limit: 10, owner: 'r', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
@@ -263,7 +385,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       // bulk in small batches: the rest of the dead letters created before t + 4
       assert.equal(await store.requeueDeliveries('acct_b', 'live', { statuses: ['dead_letter', 'rejected'], created_before: t + 4 }, 100, t + 50), 1);
       assert.equal(await store.requeueDeliveries('acct_b', 'live', { statuses: ['dead_letter', 'rejected'] }, 100, t + 60), 0, 'nothing left to replay');
-      assert.equal((await store.getDelivery('acct_b', 'live', items[2]!.id))?.delivery.status, 'queued');
+      assert.equal((await store.getDelivery('acct_b', 'live', items[2]!.id))?.delivery.status, 'retrying');
       assert.equal((await store.getDelivery('acct_b', 'live', items[3]!.id))?.delivery.status, 'delivered');
     });
 

@@ -62,11 +62,16 @@ export interface StackOptions {
   store?: 'sqlite' | 'postgres';
   /** Rewrites the database URL the service gets (e.g. to go through a proxy). */
   databaseUrl?: (url: string) => string;
+  /**
+   * More names the receivers' certificate is valid for, besides example.test and its subdomains
+   * (e.g. a document's own `your-app.com`; point them at 127.0.0.1 with `dns.setA`).
+   */
+  certNames?: string[];
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'harepost-e2e-'));
-  const pki = await createTestPki({ names: [TEST_ZONE, `*.${TEST_ZONE}`], dir: join(dir, 'pki') });
+  const pki = await createTestPki({ names: [TEST_ZONE, `*.${TEST_ZONE}`, ...(opts.certNames ?? [])], dir: join(dir, 'pki') });
   const receiver = await startReceiver({ tls: { certPem: pki.certPem, keyPem: pki.keyPem } });
   const dns = await startDnsServer();
   dns.setA(`*.${TEST_ZONE}`, ['127.0.0.1']);

@@ -2,7 +2,7 @@ import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import type { ApiFailure } from '../api';
 import { splitList } from '../format';
-import type { Destination } from '../types';
+import type { Destination, SignatureScheme } from '../types';
 import { ErrorMessage, FieldError } from './ErrorMessage';
 
 export interface DestinationValues {
@@ -13,6 +13,8 @@ export interface DestinationValues {
   enabled: boolean;
   perSecond: string;
   maxInFlight: string;
+  /** A scheme's name; '' = the server's default (create only); 'custom' = a custom header set through the API. */
+  signature: string;
 }
 
 export const emptyValues: DestinationValues = {
@@ -23,7 +25,29 @@ export const emptyValues: DestinationValues = {
   enabled: true,
   perSecond: '',
   maxInFlight: '',
+  signature: '',
 };
+
+/** The schemes the form offers (a custom header is set through the API and shown here as "custom"). */
+export const SIGNATURE_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [
+  { value: 'standard-webhooks', label: 'Standard Webhooks (webhook-signature)' },
+  { value: 'posthawk', label: 'Posthawk (X-Posthawk-Signature)' },
+  { value: 'harbor', label: 'Harbor (Harbor-Signature, Stripe-style)' },
+  { value: 'github', label: 'GitHub (X-Hub-Signature-256)' },
+];
+
+/** "Harbor (Harbor-Signature, Stripe-style)", or a custom header's shape. */
+export function signatureText(s: SignatureScheme | undefined): string {
+  if (s === undefined) return 'Standard Webhooks (webhook-signature)';
+  if (typeof s === 'string') return SIGNATURE_OPTIONS.find((o) => o.value === s)?.label ?? s;
+  return s.timestamped ? `Custom: ${s.header}: t=<timestamp>,v1=<${s.encoding}>` : `Custom: ${s.header}: ${s.prefix}<${s.encoding}>`;
+}
+
+/** The form's value for a destination's scheme. */
+export function signatureValue(s: SignatureScheme | undefined): string {
+  if (s === undefined) return 'standard-webhooks';
+  return typeof s === 'string' ? s : 'custom';
+}
 
 export function valuesOf(d: Destination): DestinationValues {
   return {
@@ -34,10 +58,11 @@ export function valuesOf(d: Destination): DestinationValues {
     enabled: d.enabled,
     perSecond: d.rate_limit ? String(d.rate_limit.per_second) : '',
     maxInFlight: d.max_in_flight !== null && d.max_in_flight !== undefined ? String(d.max_in_flight) : '',
+    signature: signatureValue(d.signature),
   };
 }
 
-type FieldKey = 'url' | 'name' | 'description' | 'events' | 'enabled' | 'perSecond' | 'maxInFlight';
+type FieldKey = 'url' | 'name' | 'description' | 'events' | 'enabled' | 'perSecond' | 'maxInFlight' | 'signature';
 
 /** Which input an API error's `field` points at ('events[2]' → events, 'rate_limit.per_second' → perSecond). */
 export function inputFor(field: string | undefined): FieldKey | null {
@@ -49,6 +74,7 @@ export function inputFor(field: string | undefined): FieldKey | null {
     case 'description':
     case 'events':
     case 'enabled':
+    case 'signature':
       return head;
     case 'rate_limit':
       return 'perSecond';
@@ -83,6 +109,7 @@ export function createBody(v: DestinationValues): Record<string, unknown> {
   if (rate !== null) body.rate_limit = { per_second: rate };
   const inFlight = limitOf(v.maxInFlight);
   if (inFlight !== null) body.max_in_flight = inFlight;
+  if (v.signature !== '' && v.signature !== 'custom') body.signature = v.signature;
   return body;
 }
 
@@ -100,10 +127,11 @@ export function patchBody(before: DestinationValues, v: DestinationValues): Reco
     body.rate_limit = rate === null ? null : { per_second: rate };
   }
   if (limitOf(v.maxInFlight) !== limitOf(before.maxInFlight)) body.max_in_flight = limitOf(v.maxInFlight);
+  if (v.signature !== before.signature && v.signature !== '' && v.signature !== 'custom') body.signature = v.signature;
   return body;
 }
 
-type TextKey = Exclude<FieldKey, 'enabled'>;
+type TextKey = Exclude<FieldKey, 'enabled' | 'signature'>;
 
 /** What each text field takes from the form it is in. */
 interface FormState {
@@ -184,7 +212,7 @@ interface Props {
   onSubmit: (values: DestinationValues) => void;
 }
 
-/** URL, name, description, events, enabled and the two flow-control limits. */
+/** URL, name, description, events, signature scheme, enabled and the two flow-control limits. */
 export function DestinationForm({ mode, initial, submitLabel, busy, error, onSubmit }: Props) {
   const [v, setV] = useState<DestinationValues>(initial);
   // The latest values, even before a re-render (a submit can follow an input in the same task).
@@ -237,6 +265,33 @@ export function DestinationForm({ mode, initial, submitLabel, busy, error, onSub
           </>
         }
       />
+      <div class="field">
+        <label for={`${p}-signature`}>Signature scheme</label>
+        <select
+          id={`${p}-signature`}
+          data-testid="destination-signature-input"
+          value={v.signature}
+          aria-invalid={errKey === 'signature' ? true : undefined}
+          aria-describedby={[`${p}-signature-hint`, errKey === 'signature' ? 'signature-error' : ''].filter(Boolean).join(' ')}
+          onChange={(e) => set('signature', e.currentTarget.value)}
+        >
+          {mode === 'create' ? <option value="">Server default</option> : null}
+          {SIGNATURE_OPTIONS.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+          {v.signature === 'custom' ? (
+            <option value="custom" disabled>
+              Custom header (set through the API)
+            </option>
+          ) : null}
+        </select>
+        <p class="hint" id={`${p}-signature-hint`}>
+          The headers each delivery is signed with, so the receiver you have verifies it. See “Verifying signatures” in the README.
+        </p>
+        <FieldError id="signature-error" message={fieldErr('signature')} />
+      </div>
       <div class="field field-check">
         <input
           id={`${p}-enabled`}

@@ -1,4 +1,4 @@
-import type { Session } from '../types';
+import type { Mode, Session } from '../types';
 
 const LINKS = [
   { path: '/', label: 'Home', testid: 'nav-home', section: '' },
@@ -9,28 +9,47 @@ const LINKS = [
   { path: '/events', label: 'Events', testid: 'nav-events', section: 'events' },
 ] as const;
 
+const MODE_LABEL: Record<Mode, string> = { live: 'LIVE', test: 'TEST MODE' };
+
 interface Props {
   session: Session;
   /** The first path segment of the page shown ('' for Home). */
   section: string;
   signingOut: boolean;
   onSignOut: () => void;
+  /** True while the session is moving to the other mode. */
+  switchingMode: boolean;
+  onSwitchMode: (mode: Mode) => void;
 }
 
-/** Product name, account, TEST MODE badge, navigation and Sign out. */
-export function TopBar({ session, section, signingOut, onSignOut }: Props) {
+/** Product name, the mode badge and its switch, account, navigation and Sign out. */
+export function TopBar({ session, section, signingOut, onSignOut, switchingMode, onSwitchMode }: Props) {
   const test = session.mode === 'test';
+  const other: Mode = test ? 'live' : 'test';
   return (
     <header class={test ? 'topbar topbar-test' : 'topbar'}>
       <div class="topbar-row">
         <a class="brand" href="#/">
           Harepost
         </a>
-        {test ? (
-          <span class="mode-badge" data-testid="test-mode-badge" title="You are looking at test-mode data">
-            TEST MODE
-          </span>
-        ) : null}
+        <span
+          class={`mode-badge mode-badge-${session.mode}`}
+          data-testid="mode-badge"
+          data-mode={session.mode}
+          title={test ? 'You are looking at test-mode data' : 'You are looking at live data'}
+        >
+          <span class="sr-only">Mode: </span>
+          {MODE_LABEL[session.mode]}
+        </span>
+        <button
+          type="button"
+          class="btn btn-small mode-switch"
+          data-testid="mode-switch"
+          disabled={switchingMode}
+          onClick={() => onSwitchMode(other)}
+        >
+          {switchingMode ? 'Switching…' : `Switch to ${other} mode`}
+        </button>
         <span class="account" data-testid="account-id" title="Account">
           <span class="sr-only">Account </span>
           {session.account_id}

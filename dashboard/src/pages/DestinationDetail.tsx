@@ -2,8 +2,9 @@ import { useState } from 'preact/hooks';
 import { api, type ApiFailure } from '../api';
 import { CodeBlock } from '../components/CodeBlock';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { CopyButton } from '../components/CopyButton';
 import { DeliveryList } from '../components/DeliveryList';
-import { DestinationForm, patchBody, valuesOf, type DestinationValues } from '../components/DestinationForm';
+import { DestinationForm, patchBody, signatureText, valuesOf, type DestinationValues } from '../components/DestinationForm';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { Loading } from '../components/Loading';
 import { SecretOnce } from '../components/SecretOnce';
@@ -43,6 +44,10 @@ function Facts({ d }: { d: Destination }) {
       <div>
         <dt>Limits</dt>
         <dd data-testid="destination-limits">{limitsText(d)}</dd>
+      </div>
+      <div>
+        <dt>Signature</dt>
+        <dd data-testid="destination-signature">{signatureText(d.signature)}</dd>
       </div>
       {d.delivery ? (
         <div>
@@ -124,10 +129,22 @@ function SecretPanel({ id }: { id: string }) {
   const [confirming, setConfirming] = useState(false);
   const [state, setState] = useState<Action>(idle);
   const [rotated, setRotated] = useState<RotatedSecret | null>(null);
+  const [reveal, setReveal] = useState<Action>(idle);
+  const [revealed, setRevealed] = useState<string | null>(null);
+  const readSecret = async () => {
+    setReveal({ busy: true, error: null });
+    try {
+      setRevealed((await api.getDestinationSecret(id)).signing_secret);
+      setReveal(idle);
+    } catch (err) {
+      setReveal({ busy: false, error: toFailure(err) });
+    }
+  };
   const rotate = async () => {
     setState({ busy: true, error: null });
     try {
       setRotated(await api.rotateSecret(id));
+      setRevealed(null); // it showed the secret before this rotation
       setState(idle);
       setConfirming(false);
     } catch (err) {
@@ -137,7 +154,28 @@ function SecretPanel({ id }: { id: string }) {
   return (
     <section class="panel" aria-labelledby="secret-panel-title">
       <h2 id="secret-panel-title">Signing secret</h2>
-      <p class="muted small">Shown only when created or rotated. After a rotation the old secret keeps signing for 24 hours.</p>
+      <p class="muted small">
+        It can be read again at any time here (or with <code>GET /v1/destinations/{'{id}'}/secret</code>). After a rotation the old
+        secret keeps signing for 24 hours.
+      </p>
+      {revealed === null ? (
+        <button type="button" class="btn" data-testid="reveal-secret-button" disabled={reveal.busy} onClick={readSecret}>
+          {reveal.busy ? 'Reading…' : 'Reveal secret'}
+        </button>
+      ) : (
+        <>
+          <div class="secret-line">
+            <code class="secret" data-testid="revealed-secret">
+              {revealed}
+            </code>
+            <CopyButton text={revealed} what="signing secret" />
+          </div>
+          <button type="button" class="btn" data-testid="hide-secret-button" onClick={() => setRevealed(null)}>
+            Hide secret
+          </button>
+        </>
+      )}
+      <ErrorMessage error={reveal.error} title="Secret not read" />{' '}
       <button
         type="button"
         class="btn"
@@ -158,7 +196,10 @@ function SecretPanel({ id }: { id: string }) {
           onConfirm={rotate}
           onCancel={() => setConfirming(false)}
         >
-          <p>A new secret starts signing now; the current one also signs for 24 more hours. The new one is shown once.</p>
+          <p>
+            A new secret starts signing now. For 24 more hours deliveries also carry a signature made with the current one — with Standard
+            Webhooks, harbor and timestamped custom headers; posthawk, github and other single-value headers carry only the new one.
+          </p>
           <ErrorMessage error={state.error} title="Not rotated" />
         </ConfirmDialog>
       ) : null}

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, type ApiFailure } from '../api';
-import { DestinationForm, createBody, emptyValues, type DestinationValues } from '../components/DestinationForm';
+import { DestinationForm, createBody, emptyValues, signatureText, type DestinationValues } from '../components/DestinationForm';
 import { SecretOnce } from '../components/SecretOnce';
 import { toFailure, useTitle } from '../hooks';
 import { href, seg } from '../router';
@@ -42,7 +42,7 @@ export function DestinationNew() {
           </p>
           <SecretOnce secret={created.signing_secret} title="Signing secret">
             <p class="small muted">
-              Deliveries to this destination are signed with it (Standard Webhooks: <code>webhook-signature</code>).
+              Deliveries to this destination are signed with it: <span data-testid="created-signature">{signatureText(created.signature)}</span>.
             </p>
           </SecretOnce>
           <p class="actions">

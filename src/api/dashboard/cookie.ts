@@ -16,9 +16,12 @@ function attributes(request: FastifyRequest, maxAgeSeconds: number): string {
   return `HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
-/** Set-Cookie for a new session: it lasts as long as the session does. */
-export function sessionCookie(request: FastifyRequest, sessionId: string): string {
-  return `${SESSION_COOKIE}=${sessionId}; ${attributes(request, SESSION_TTL_MS / 1000)}`;
+/**
+ * Set-Cookie for a new session: it lasts as long as the session does (`lifetimeMs`, a whole
+ * session unless given: a session that changed mode keeps the end it had).
+ */
+export function sessionCookie(request: FastifyRequest, sessionId: string, lifetimeMs = SESSION_TTL_MS): string {
+  return `${SESSION_COOKIE}=${sessionId}; ${attributes(request, Math.max(1, Math.ceil(lifetimeMs / 1000)))}`;
 }
 
 /** Set-Cookie that makes the browser forget the session at once. */

@@ -19,6 +19,8 @@ declare module 'fastify' {
 
 export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The 401 of a request without an open session. */
+export const NO_SESSION_MESSAGE = 'No dashboard session, or it has ended: sign in with a new login link (harepost login-link)';
 /** request.auth.key_id for a session: no API key is involved (the key routes are not served here). */
 export const SESSION_PRINCIPAL = 'dashboard-session';
 
@@ -37,7 +39,7 @@ export function installSessionAuth(app: FastifyInstance, opts: SessionAuthOption
     const id = presentedSession(request);
     const session = isDashboardSecret(id) ? await opts.store.getDashboardSession(hashDashboardSecret(id), Date.now()) : null;
     if (session === null) {
-      throw new ApiError(401, 'unauthorized', 'No dashboard session, or it has ended: sign in with a new login link (harepost login-link)');
+      throw new ApiError(401, 'unauthorized', NO_SESSION_MESSAGE);
     }
     const allowed = limiter.take(session.id_hash);
     if (!allowed.ok) {

@@ -1,11 +1,15 @@
 /**
  * The dashboard's own API beside /dashboard/api/v1: who is signed in (and the CSRF token the
- * page must send back), signing out, and the home page's last hour.
+ * page must send back), switching the session between the live and test mode of its account,
+ * signing out, and the home page's last hour.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../../store/store.js';
+import { hashDashboardSecret, newDashboardSecret } from '../../core/dashboard-tokens.js';
+import type { DashboardSession, KeyMode, Store } from '../../store/store.js';
+import { ApiError } from '../errors.js';
 import { iso } from '../present.js';
-import { clearedSessionCookie } from './cookie.js';
+import { clearedSessionCookie, sessionCookie } from './cookie.js';
+import { NO_SESSION_MESSAGE } from './session-auth.js';
 
 const MINUTE_MS = 60 * 1000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -14,10 +18,41 @@ const BUCKETS = HOUR_MS / BUCKET_MS;
 
 const hidden = { schema: { hide: true } };
 
+const modeSchema = {
+  hide: true,
+  body: {
+    type: 'object',
+    required: ['mode'],
+    additionalProperties: false,
+    properties: { mode: { type: 'string', enum: ['live', 'test'] } },
+  },
+} as const;
+
+const sessionJson = (s: DashboardSession) => ({
+  account_id: s.account_id,
+  mode: s.mode,
+  csrf_token: s.csrf_token,
+  expires_at: iso(s.expires_at),
+});
+
 export function sessionRoutes(app: FastifyInstance, store: Store): void {
-  app.get('/session', hidden, async (request) => {
-    const s = request.dashboardSession;
-    return { account_id: s.account_id, mode: s.mode, csrf_token: s.csrf_token, expires_at: iso(s.expires_at) };
+  app.get('/session', hidden, async (request) => sessionJson(request.dashboardSession));
+
+  /**
+   * `{"mode": "live"|"test"}`: the session now shows that mode of the same account — the account
+   * comes from the session, never from the request. The session gets a new id (a new cookie) and
+   * a new CSRF token, and keeps its end: switching never lengthens a session. The same mode
+   * changes nothing.
+   */
+  app.post<{ Body: { mode: KeyMode } }>('/session/mode', { schema: modeSchema }, async (request, reply) => {
+    const current = request.dashboardSession;
+    if (request.body.mode === current.mode) return sessionJson(current);
+    const now = Date.now();
+    const sessionId = newDashboardSecret();
+    const renewal = { id_hash: hashDashboardSecret(sessionId), csrf_token: newDashboardSecret() };
+    const moved = await store.switchDashboardSessionMode(current.id_hash, request.body.mode, renewal, now);
+    if (moved === null) throw new ApiError(401, 'unauthorized', NO_SESSION_MESSAGE);
+    return reply.header('set-cookie', sessionCookie(request, sessionId, moved.expires_at - now)).send(sessionJson(moved));
   });
 
   app.post('/logout', hidden, async (request, reply) => {

@@ -11,13 +11,20 @@ import {
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { deliveryDetail, deliverySummary } from '../present.js';
+import { noFields } from '../schemas/common.js';
+import { deliveryDetail as deliveryDetailSchema, deliveryPage, replayCount } from '../schemas/delivery.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 const listQuerySchema = {
   type: 'object',
+  additionalProperties: false,
   properties: {
     status: { type: 'string', enum: [...DELIVERY_STATUSES] },
     limit: { type: 'string', description: '1 to 100; default 25.' },
-    cursor: { type: 'string', description: 'next_cursor from the previous page.' },
+    cursor: {
+      type: 'string',
+      description: 'next_cursor from the previous page, or an RFC 3339 time: only deliveries created strictly before it.',
+    },
     destination_id: { type: 'string' },
     event_id: { type: 'string' },
     idempotency_key: { type: 'string', description: 'Only deliveries sent with this idempotency_key (exact match).' },
@@ -25,6 +32,33 @@ const listQuerySchema = {
 } as const;
 
 const idParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
+
+const listSchema = {
+  summary: 'List deliveries, newest first',
+  tags: ['deliveries'],
+  querystring: listQuerySchema,
+  response: v1Responses({ 200: { description: 'One page of deliveries, newest first.', ...deliveryPage } }, { 400: true }),
+};
+const getSchema = {
+  summary: 'One delivery with its attempts',
+  tags: ['deliveries'],
+  params: idParams,
+  response: v1Responses({ 200: { description: 'The delivery.', ...deliveryDetailSchema } }, { 404: true }),
+};
+const retrySchema = {
+  summary: 'Replay a dead_letter or rejected delivery',
+  tags: ['deliveries'],
+  params: idParams,
+  body: noFields,
+  response: v1Responses(
+    { 202: { description: 'Queued again, with a fresh attempt budget.', ...deliveryDetailSchema } },
+    {
+      ...BODY_ERRORS,
+      404: true,
+      409: 'not_replayable: only a dead_letter or rejected delivery can be replayed (and not one whose destination was deleted).',
+    },
+  ),
+};
 
 /** Ids and filters are printable text: anything with a control character matches nothing we store. */
 const hasControl = (v: string) => /[\u0000-\u001f\u007f]/.test(v);
@@ -65,7 +99,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   }>(
     '/deliveries',
-    { schema: { summary: 'List deliveries, newest first', tags: ['deliveries'], querystring: listQuerySchema } },
+    { schema: listSchema },
     async (request) => {
       const q = request.query;
       const query: ListDeliveriesQuery = { limit: parseLimit(q.limit) };
@@ -83,7 +117,12 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const page = await deps.store.listDeliveries(request.auth.account_id, request.auth.mode, query);
         return { data: page.rows.map(deliverySummary), next_cursor: page.next_cursor };
       } catch (err) {
-        if (err instanceof InvalidCursorError) throw badRequest('cursor', 'cursor is not one this API returned');
+        if (err instanceof InvalidCursorError) {
+          throw badRequest(
+            'cursor',
+            'cursor must be the next_cursor of an earlier page or an RFC 3339 time such as 2026-06-10T14:22:10Z',
+          );
+        }
         throw err;
       }
     },
@@ -91,7 +130,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
   app.get<{ Params: { id: string } }>(
     '/deliveries/:id',
-    { schema: { summary: 'One delivery with its attempts', tags: ['deliveries'], params: idParams } },
+    { schema: getSchema },
     async (request) => {
     if (hasControl(request.params.id)) throw notFound('Delivery');
     const found = await deps.store.getDelivery(request.auth.account_id, request.auth.mode, request.params.id);
@@ -104,14 +143,24 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
 const bulkRetrySchema = {
   type: ['object', 'null'],
+  additionalProperties: false,
+  description: 'At least one filter, or "all": true.',
   properties: {
     status: { type: 'string', enum: ['dead_letter', 'rejected'], description: 'Default: both.' },
     destination_id: { type: 'string' },
     event_id: { type: 'string' },
     created_before: { type: 'string', description: 'ISO 8601 time.' },
     created_after: { type: 'string', description: 'ISO 8601 time.' },
+    all: { type: 'boolean', description: 'true: replay every dead letter and rejection (needed when no filter is given).' },
   },
 } as const;
+
+const bulkRetryRouteSchema = {
+  summary: 'Replay every dead_letter/rejected delivery matching the filters',
+  tags: ['deliveries'],
+  body: bulkRetrySchema,
+  response: v1Responses({ 202: { description: 'Queued again.', ...replayCount } }, BODY_ERRORS),
+};
 
 const REPLAY_BATCH = 1000;
 
@@ -122,11 +171,34 @@ function instant(value: string | undefined, field: string): number | undefined {
   return ms;
 }
 
+interface BulkRetryBody {
+  status?: 'dead_letter' | 'rejected';
+  destination_id?: string;
+  event_id?: string;
+  created_before?: string;
+  created_after?: string;
+  /** Required (true) to replay every dead letter and rejection when no filter is given. */
+  all?: boolean;
+}
+
+const BULK_FILTERS = ['status', 'destination_id', 'event_id', 'created_before', 'created_after'] as const;
+
+/** A bulk replay names at least one filter, or says `"all": true`: an empty body never replays everything. */
+function requireFilterOrAll(b: BulkRetryBody): void {
+  const all: unknown = b.all;
+  if (all !== undefined && typeof all !== 'boolean') throw badRequest('all', 'all must be true or false');
+  if (all === true || BULK_FILTERS.some((f) => b[f] !== undefined)) return;
+  throw badRequest(
+    'all',
+    `Name at least one filter (${BULK_FILTERS.join(', ')}), or send "all": true to replay every dead letter and rejection`,
+  );
+}
+
 /** Replay: re-queue dead letters and rejections with a fresh attempt budget. */
 export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Params: { id: string } }>(
     '/deliveries/:id/retry',
-    { schema: { summary: 'Replay a dead_letter or rejected delivery', tags: ['deliveries'], params: idParams } },
+    { schema: retrySchema },
     async (request, reply) => {
     const { account_id, mode } = request.auth;
     const r = await deps.store.requeueDelivery(account_id, mode, request.params.id, Date.now());
@@ -143,12 +215,11 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.post<{
-    Body: { status?: 'dead_letter' | 'rejected'; destination_id?: string; event_id?: string; created_before?: string; created_after?: string } | null;
-  }>('/deliveries/retry', {
-    schema: { summary: 'Replay every dead_letter/rejected delivery matching the filters', tags: ['deliveries'], body: bulkRetrySchema },
+  app.post<{ Body: BulkRetryBody | null }>('/deliveries/retry', {
+    schema: bulkRetryRouteSchema,
   }, async (request, reply) => {
     const b = request.body ?? {};
+    requireFilterOrAll(b);
     const started = Date.now();
     const filter: RequeueFilter = { statuses: b.status ? [b.status] : ['dead_letter', 'rejected'], updated_before: started + 1 };
     if (b.destination_id !== undefined) filter.destination_id = filterValue(b.destination_id, 'destination_id');

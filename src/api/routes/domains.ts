@@ -5,10 +5,14 @@ import { normalizeDomain } from '../../core/domain-name.js';
 import type { ApiDeps } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { CHALLENGE_PREFIX, VERIFY_PREFIX, domainJson } from '../present.js';
+import { listOf, noFields, noQuery } from '../schemas/common.js';
+import { domain as domainObject, domainDeleted } from '../schemas/domain.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 const domainBodySchema = {
   type: 'object',
   required: ['domain'],
+  additionalProperties: false,
   properties: { domain: { type: 'string', description: 'A domain name such as your-app.com.' } },
 } as const;
 
@@ -18,9 +22,37 @@ const params = {
   required: ['domain'],
   properties: { domain: { type: 'string', description: 'The domain name.' } },
 } as const;
-const addSchema = { summary: 'Add a domain (201 new, 200 existing); answers its TXT challenge', tags, body: domainBodySchema };
-const deleteSchema = { summary: 'Remove a domain', tags, params };
-const verifySchema = { summary: 'Look its TXT record up now: verified or pending', tags, body: domainBodySchema };
+const addSchema = {
+  summary: 'Add a domain (201 new, 200 existing); answers its TXT challenge',
+  tags,
+  body: domainBodySchema,
+  response: v1Responses(
+    { 201: { description: 'Added: publish its TXT record.', ...domainObject }, 200: { description: 'Already added.', ...domainObject } },
+    BODY_ERRORS,
+  ),
+};
+const listSchema = {
+  summary: 'List domains',
+  tags,
+  querystring: noQuery,
+  response: v1Responses({ 200: { description: 'Every domain of the account.', ...listOf(domainObject) } }, { 400: true }),
+};
+const deleteSchema = {
+  summary: 'Remove a domain',
+  tags,
+  params,
+  body: noFields,
+  response: v1Responses({ 200: { description: 'Removed.', ...domainDeleted } }, { ...BODY_ERRORS, 404: true }),
+};
+const verifySchema = {
+  summary: 'Look its TXT record up now: verified or pending',
+  tags,
+  body: domainBodySchema,
+  response: v1Responses(
+    { 200: { description: 'verified, or still pending when the record is not found.', ...domainObject } },
+    { ...BODY_ERRORS, 404: 'not_found: the domain was never added.' },
+  ),
+};
 
 function domainOf(input: unknown): string {
   const d = normalizeDomain(input);
@@ -42,7 +74,7 @@ export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(created ? 201 : 200).send(domainJson(record));
   });
 
-  app.get('/domains', { schema: { summary: 'List domains', tags } }, async (request) => {
+  app.get('/domains', { schema: listSchema }, async (request) => {
     const rows = await deps.store.listDomains(request.auth.account_id);
     return { data: rows.map(domainJson) };
   });

@@ -15,10 +15,13 @@ import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js
 import { eventJson, iso } from '../present.js';
 import { parseLimit } from './deliveries.js';
 import { InvalidCursorError } from '../../store/store.js';
+import { eventDetail, eventPage, publishedEvent } from '../schemas/event.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 const eventSchema = {
   type: 'object',
   required: ['type'],
+  additionalProperties: false,
   properties: {
     type: { type: 'string', description: 'The event type, e.g. order.created.' },
     body: { description: 'The payload: an object or array is sent as JSON, a string as is.' },
@@ -32,22 +35,29 @@ const publishSchema = {
   summary: 'Publish an event: one delivery per matching destination, all committed before the 202',
   tags,
   body: eventSchema,
+  response: v1Responses(
+    { 202: { description: 'Published: the event and its deliveries are committed.', ...publishedEvent } },
+    { ...BODY_ERRORS, 409: 'idempotency_key_reused: this Idempotency-Key was used with a different request.' },
+  ),
 };
 const getSchema = {
   summary: 'Get an event and its deliveries',
   tags,
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The event id (evt_…).' } } },
+  response: v1Responses({ 200: { description: 'The event.', ...eventDetail } }, { 404: true }),
 } as const;
 const listSchema = {
   summary: 'List events, newest first',
   tags,
   querystring: {
     type: 'object',
+    additionalProperties: false,
     properties: {
       limit: { type: 'string', description: '1 to 100; default 25.' },
       cursor: { type: 'string', description: 'next_cursor from the previous page.' },
     },
   },
+  response: v1Responses({ 200: { description: 'One page of events, newest first.', ...eventPage } }, { 400: true }),
 } as const;
 
 export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -137,7 +147,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       });
       return { data: page.rows.map(eventJson), next_cursor: page.next_cursor };
     } catch (err) {
-      if (err instanceof InvalidCursorError) throw badRequest('cursor', 'cursor is not one this API returned');
+      if (err instanceof InvalidCursorError) throw badRequest('cursor', 'cursor must be the next_cursor of an earlier page');
       throw err;
     }
   });

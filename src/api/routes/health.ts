@@ -2,8 +2,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.js';
 
-const liveSchema = { summary: 'Liveness: the process answers', tags: ['operations'] };
-const readySchema = { summary: 'Readiness: the store is reachable and migrated (503 when not)', tags: ['operations'] };
+const status = (word: string) =>
+  ({ type: 'object', required: ['status'], properties: { status: { type: 'string', enum: [word] } } }) as const;
+const liveSchema = {
+  summary: 'Liveness: the process answers',
+  tags: ['operations'],
+  response: { 200: { description: 'The process is up.', ...status('ok') } },
+};
+const readySchema = {
+  summary: 'Readiness: the store is reachable and migrated (503 when not)',
+  tags: ['operations'],
+  response: {
+    200: { description: 'Ready to serve.', ...status('ready') },
+    503: { description: 'The store is unreachable or not migrated yet.', ...status('unavailable') },
+  },
+};
 
 export function healthRoutes(app: FastifyInstance, store: Store): void {
   app.get('/healthz', { schema: liveSchema }, async () => ({ status: 'ok' }));

@@ -7,21 +7,45 @@ import { type KeyMode, mintApiKey } from '../../core/api-keys.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { iso } from '../present.js';
+import { createdApiKey, apiKey, revokedApiKey } from '../schemas/api-key.js';
+import { listOf, noFields, noQuery } from '../schemas/common.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 const createKeySchema = {
   type: ['object', 'null'],
-  properties: { mode: { type: 'string', enum: ['live', 'test'] } },
+  additionalProperties: false,
+  properties: { mode: { type: 'string', enum: ['live', 'test'], description: "Default: the calling key's mode." } },
 } as const;
 
 const tags = ['keys'];
-const createSchema = { summary: 'Make a key (shown once); a test key makes only test keys', tags, body: createKeySchema };
+const listSchema = {
+  summary: 'List unrevoked keys (never the key itself)',
+  tags,
+  querystring: noQuery,
+  response: v1Responses({ 200: { description: 'The keys this key may manage.', ...listOf(apiKey) } }, { 400: true }),
+};
+const createSchema = {
+  summary: 'Make a key (shown once); a test key makes only test keys',
+  tags,
+  body: createKeySchema,
+  response: v1Responses(
+    { 201: { description: 'Made: the key is in this answer only.', ...createdApiKey } },
+    { ...BODY_ERRORS, 403: 'forbidden: a test key can only make test keys.' },
+  ),
+};
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
-const revokeSchema = { summary: 'Revoke a key at once', tags, params };
+const revokeSchema = {
+  summary: 'Revoke a key at once',
+  tags,
+  params,
+  body: noFields,
+  response: v1Responses({ 200: { description: 'Revoked.', ...revokedApiKey } }, { ...BODY_ERRORS, 404: true }),
+};
 
 export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const visible = (callerMode: KeyMode, keyMode: KeyMode) => callerMode === 'live' || keyMode === 'test';
 
-  app.get('/keys', { schema: { summary: 'List unrevoked keys (never the key itself)', tags } }, async (request) => {
+  app.get('/keys', { schema: listSchema }, async (request) => {
     const keys = await deps.store.listApiKeys(request.auth.account_id);
     return {
       data: keys
@@ -39,7 +63,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Body: { mode?: KeyMode } | null }>('/keys', { schema: createSchema }, async (request, reply) => {
     const mode = request.body?.mode ?? request.auth.mode;
     if (!visible(request.auth.mode, mode)) {
-      throw new ApiError(403, 'forbidden', 'A test key can only create test keys', 'mode');
+      throw new ApiError(403, 'forbidden', 'A test key can only create test keys: send "mode": "test", or use a live key', 'mode');
     }
     const { key, record } = mintApiKey(request.auth.account_id, mode);
     await deps.store.createApiKey(record);

@@ -8,30 +8,22 @@ import type { NewDelivery } from '../../store/store.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest } from '../errors.js';
 import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js';
+import { ipLiteralRefusal } from '../ip-literal-target.js';
 import { iso } from '../present.js';
-
-const policySchema = {
-  type: 'object',
-  properties: {
-    max_attempts: { type: 'number', description: 'Clamped to 1–25. Default 5.' },
-    backoff: { type: 'string', enum: ['exponential', 'fixed'] },
-    base_delay_ms: { type: 'number', description: 'Clamped to 100–60000. Default 1000.' },
-    max_delay_ms: { type: 'number', description: 'Clamped to 1000–43200000. Default 3600000.' },
-    jitter: { type: 'string', enum: ['full', 'none'] },
-    timeout_ms: { type: 'number', description: 'Clamped to 1000–30000. Default 10000.' },
-    respect_retry_after: { type: 'boolean' },
-  },
-} as const;
+import { sendAccepted } from '../schemas/delivery.js';
+import { deliveryPolicyInput } from '../schemas/delivery-policy.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 export const sendBodySchema = {
   type: 'object',
   required: ['target'],
+  additionalProperties: false,
   properties: {
     target: { type: 'string', description: 'Absolute https URL on a verified domain.' },
     method: { type: 'string', enum: ['POST', 'PUT', 'PATCH', 'DELETE', 'GET'] },
     headers: { type: 'object', additionalProperties: { type: 'string' } },
     body: { type: ['string', 'object', 'array', 'null'] },
-    delivery: policySchema,
+    delivery: deliveryPolicyInput,
     idempotency_key: { type: ['string', 'null'], maxLength: 255 },
     sign: { type: 'boolean' },
     metadata: { type: ['object', 'null'] },
@@ -45,6 +37,14 @@ const sendSchema = {
     'returns the first response again.',
   tags: ['send'],
   body: sendBodySchema,
+  response: v1Responses(
+    { 202: { description: 'Accepted: committed and queued (not yet delivered).', ...sendAccepted } },
+    {
+      ...BODY_ERRORS,
+      403: 'domain_not_verified: the target is not on a verified domain of this account.',
+      409: 'idempotency_key_reused: this Idempotency-Key was used with a different request.',
+    },
+  ),
 };
 
 export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -56,7 +56,7 @@ export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
     if (!parsed.ok) throw badRequest(parsed.field, parsed.message);
     const req = parsed.value;
     if (req.ipLiteral && !deps.addressPolicy.isAllowed(req.host)) {
-      throw badRequest('target', 'target is an address in a blocked (private, loopback or reserved) range');
+      throw badRequest('target', 'target is an address in a blocked (private, loopback or reserved) range: use a public address');
     }
     const verified =
       !req.ipLiteral && (await deps.store.hasVerifiedDomain(request.auth.account_id, candidateDomains(req.host)));
@@ -64,7 +64,9 @@ export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new ApiError(
         403,
         'domain_not_verified',
-        `${req.host} is not on a verified domain of this account: add it with POST /v1/domains and verify it`,
+        req.ipLiteral
+          ? await ipLiteralRefusal(deps.store, request.auth.account_id, req.target, req.host)
+          : `${req.host} is not on a verified domain of this account: add it with POST /v1/domains and verify it`,
         'target',
       );
     }

@@ -7,10 +7,22 @@ import type { FastifyInstance } from 'fastify';
 import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../../core/signing.js';
 import type { ApiDeps } from '../deps.js';
 import { iso } from '../present.js';
+import { noFields } from '../schemas/common.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import { rotatedSigningSecret, signingSecret } from '../schemas/signing-secret.js';
 
 const tags = ['signing-secret'];
-const getSchema = { summary: "The account's signing secret for this mode (made on first use)", tags };
-const rotateSchema = { summary: 'Rotate it: a new secret; the old one keeps signing for 24 h', tags };
+const getSchema = {
+  summary: "The account's signing secret for this mode (made on first use)",
+  tags,
+  response: v1Responses({ 200: { description: 'The current secret.', ...signingSecret } }),
+};
+const rotateSchema = {
+  summary: 'Rotate it: a new secret; the old one keeps signing for 24 h',
+  tags,
+  body: noFields,
+  response: v1Responses({ 200: { description: 'The new secret.', ...rotatedSigningSecret } }, BODY_ERRORS),
+};
 
 export function signingSecretRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/signing-secret', { schema: getSchema }, async (request) => {

@@ -5,10 +5,14 @@ import { ID_PREFIX, newId } from '../../core/ids.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { subscriptionJson } from '../present.js';
+import { deletedById, listOf, noFields } from '../schemas/common.js';
+import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import { subscription } from '../schemas/subscription.js';
 
 const subscriptionSchema = {
   type: 'object',
   required: ['destination_id', 'event_type'],
+  additionalProperties: false,
   properties: {
     destination_id: { type: 'string' },
     event_type: { type: 'string', description: 'order.created, order.* or *' },
@@ -20,17 +24,32 @@ const createSchema = {
   summary: 'Subscribe a destination to an event type (a repeat returns the existing one)',
   tags,
   body: subscriptionSchema,
+  response: v1Responses(
+    {
+      201: { description: 'Subscribed.', ...subscription },
+      200: { description: 'Already subscribed: the existing subscription.', ...subscription },
+    },
+    { ...BODY_ERRORS, 404: 'not_found: no such destination (error.field is destination_id).' },
+  ),
 };
 const listSchema = {
   summary: 'List subscriptions',
   tags,
   querystring: {
     type: 'object',
+    additionalProperties: false,
     properties: { destination_id: { type: 'string', description: "Only this destination's." } },
   },
+  response: v1Responses({ 200: { description: 'The subscriptions.', ...listOf(subscription) } }, { 400: true }),
 } as const;
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
-const deleteSchema = { summary: 'Remove a subscription', tags, params };
+const deleteSchema = {
+  summary: 'Remove a subscription',
+  tags,
+  params,
+  body: noFields,
+  response: v1Responses({ 200: { description: 'Removed.', ...deletedById } }, { ...BODY_ERRORS, 404: true }),
+};
 
 export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post<{ Body: { destination_id: string; event_type: string } }>(
@@ -38,7 +57,7 @@ export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     { schema: createSchema },
     async (request, reply) => {
       if (/[\u0000-\u001f]/.test(request.body.destination_id)) {
-        throw new ApiError(404, 'not_found', 'Destination not found', 'destination_id');
+        throw new ApiError(404, 'not_found', 'destination_id names no destination of this account and mode', 'destination_id');
       }
       const pattern = parseEventPattern(request.body.event_type);
       if (!pattern.ok) throw badRequest(pattern.field, pattern.message);
@@ -49,7 +68,7 @@ export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
         { id: newId(ID_PREFIX.subscription), event_type: pattern.value },
         Date.now(),
       );
-      if (!r) throw new ApiError(404, 'not_found', 'Destination not found', 'destination_id');
+      if (!r) throw new ApiError(404, 'not_found', 'destination_id names no destination of this account and mode', 'destination_id');
       return reply.code(r.created ? 201 : 200).send(subscriptionJson(r.record));
     },
   );

@@ -9,6 +9,7 @@ import type {
   LoginToken,
   NewDashboardSession,
   OverviewWindow,
+  SessionRenewal,
 } from '../store.js';
 import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
 import type { Querier } from './postgres-store.js';
@@ -66,6 +67,20 @@ export class PgDashboard {
 
   async deleteSession(idHash: string): Promise<void> {
     await this.q('DELETE FROM dashboard_sessions WHERE id_hash = $1', [idHash]);
+  }
+
+  async switchSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): Promise<DashboardSession | null> {
+    return this.tx(async (q) => {
+      // the row lock makes two concurrent switches of one session get one new session between them
+      const [old] = await q(`DELETE FROM dashboard_sessions WHERE id_hash = $1 RETURNING ${SESSION_COLUMNS}`, [idHash]);
+      if (!old || Number(old.expires_at) <= now) return null;
+      const moved: DashboardSession = { ...(old as unknown as DashboardSession), ...next, mode };
+      await q(
+        `INSERT INTO dashboard_sessions (${SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [moved.id_hash, moved.account_id, moved.mode, moved.csrf_token, moved.created_at, moved.expires_at],
+      );
+      return moved;
+    });
   }
 
   async overview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {

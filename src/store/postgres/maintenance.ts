@@ -20,8 +20,11 @@ const CHURNING_TABLES = [
 const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
 const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
-/** A fresh budget, due now ($1) — or parked, when its destination is disabled. */
-const REQUEUE = `status = 'queued', attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
+/**
+ * A fresh budget, due now ($1) — or parked, when its destination is disabled. It has had attempts,
+ * so it is `retrying`, never `queued` (which means no attempt has finished yet).
+ */
+const REQUEUE = `status = CASE WHEN d.attempt_count > 0 THEN 'retrying' ELSE 'queued' END, attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
   next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL,
   parked = false, gate = ${gateOf('d.destination_id')}`;
 

@@ -262,4 +262,15 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX delivery_stats_by_age ON delivery_stats(minute);
     `,
   },
+  {
+    version: 9,
+    name: 'signature scheme per destination',
+    sql: `
+      -- 'standard-webhooks' | 'posthawk' | 'harbor' | 'github', or a custom scheme as JSON
+      -- (core/signature-scheme.ts). Stored resolved at creation, so a later change of
+      -- HAREPOST_DEFAULT_SIGNATURE never changes what an existing receiver gets. Destinations from
+      -- before this migration were all signed with Standard Webhooks, and stay so.
+      ALTER TABLE destinations ADD COLUMN signature TEXT NOT NULL DEFAULT 'standard-webhooks';
+    `,
+  },
 ];

@@ -2,8 +2,11 @@
  * Destinations, their secrets and subscriptions, and events, on PostgreSQL — the same rules as
  * sqlite/events.ts: a destination's state reaches its pending deliveries in the same transaction.
  */
+import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
+import { StatsTally } from '../delivery-stats.js';
+import { addStats } from './stats.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -69,8 +72,8 @@ export class PgEvents {
     return this.tx(async (q) => {
       const [row] = await q(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
-           headers, policy, created_at, updated_at, rate_per_second, max_in_flight)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
+           headers, policy, created_at, updated_at, rate_per_second, max_in_flight, signature)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *`,
         [
           d.id,
           d.account_id,
@@ -87,6 +90,7 @@ export class PgEvents {
           d.updated_at,
           d.rate_limit?.per_second ?? null,
           d.max_in_flight ?? null,
+          signatureToStored(d.signature ?? DEFAULT_SCHEME),
         ],
       );
       await this.addSubscriptions(q, d, subscriptions, d.created_at);
@@ -116,7 +120,8 @@ export class PgEvents {
     const next = { ...current, ...patch };
     await q(
       `UPDATE destinations SET url = $2, origin = $3, name = $4, description = $5, enabled = $6, disabled_reason = $7,
-         headers = $8, policy = $9, updated_at = $10, rate_per_second = $11, max_in_flight = $12 WHERE id = $1`,
+         headers = $8, policy = $9, updated_at = $10, rate_per_second = $11, max_in_flight = $12, signature = $13
+       WHERE id = $1`,
       [
         current.id,
         next.url,
@@ -130,6 +135,7 @@ export class PgEvents {
         now,
         next.rate_limit?.per_second ?? null,
         next.max_in_flight,
+        signatureToStored(next.signature),
       ],
     );
     if ((current.rate_limit === null && current.max_in_flight === null) !== (next.rate_limit === null && next.max_in_flight === null)) {
@@ -217,12 +223,16 @@ export class PgEvents {
     return this.tx(async (q) => {
       const row = await lockDestination(q, id, accountId, mode);
       if (!row) return false;
-      // an attempt in flight keeps its lease, so its result is still recorded
-      await q(
+      // an attempt in flight keeps its lease, so its result is still recorded (and counted)
+      const ended = await q(
         `UPDATE deliveries SET status = 'dead_letter', run_at = NULL, next_attempt_at = NULL, error = $2, updated_at = $3
-         WHERE destination_id = $1 AND ${PENDING}`,
+         WHERE destination_id = $1 AND ${PENDING}
+         RETURNING lease_token`,
         [id, reason, now],
       );
+      const stats = new StatsTally();
+      stats.ended(accountId, mode, now, 'dead_letter', ended.filter((r) => r.lease_token === null).length);
+      await addStats(q, stats);
       await q('DELETE FROM subscriptions WHERE destination_id = $1', [id]);
       await q('DELETE FROM destination_secrets WHERE destination_id = $1', [id]);
       await q('DELETE FROM destinations WHERE id = $1', [id]);

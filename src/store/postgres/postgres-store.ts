@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { decodeDeliveryCursor, encodeDeliveryCursor } from '../cursor.js';
 import { GroupCommit } from '../group-commit.js';
 import {
   CLAIMED_COLUMNS,
@@ -16,6 +16,7 @@ import {
   type InsertCall,
   type Row,
   deliveryParams,
+  signatureColumn,
   signingSecretsColumn,
   toClaimed,
   toDelivery,
@@ -46,10 +47,8 @@ import type {
   GatedClaimRequest,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
-import { STATS_COUNTERS, StatsTally } from '../delivery-stats.js';
-
-/** delivery_stats rows per (account, mode, minute): concurrent commits pick one at random. */
-const STATS_SHARDS = 8;
+import { StatsTally } from '../delivery-stats.js';
+import { addStats } from './stats.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgMaintenance } from './maintenance.js';
@@ -66,7 +65,7 @@ const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
-  .join(', ')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}`;
+  .join(', ')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}, ${signatureColumn('d')}`;
 
 export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
 
@@ -399,9 +398,14 @@ export class PostgresStore implements Store {
         where.push(`${f} = $${params.length}`);
       }
     }
-    if (query.cursor !== undefined) {
-      params.push(decodeCursor(query.cursor));
+    const at = query.cursor === undefined ? null : decodeDeliveryCursor(query.cursor);
+    if (at?.before_seq != null) {
+      params.push(at.before_seq);
       where.push(`seq < $${params.length}`);
+    }
+    if (at?.created_before != null) {
+      params.push(at.created_before);
+      where.push(`created_at < $${params.length}::bigint`);
     }
     params.push(query.limit + 1);
     const rows = await this.q(
@@ -411,7 +415,10 @@ export class PostgresStore implements Store {
     const more = rows.length > query.limit;
     const page = more ? rows.slice(0, query.limit) : rows;
     const last = page[page.length - 1];
-    return { rows: page.map(toDelivery), next_cursor: more && last ? encodeCursor(last.seq as number) : null };
+    return {
+      rows: page.map(toDelivery),
+      next_cursor: more && last ? encodeDeliveryCursor(last.seq as number, at?.created_before ?? null) : null,
+    };
   }
 
   // The dispatcher's side
@@ -729,35 +736,15 @@ export class PostgresStore implements Store {
   deleteDashboardSession(...a: Parameters<Store['deleteDashboardSession']>) {
     return this.dashboard.deleteSession(...a);
   }
+  switchDashboardSessionMode(...a: Parameters<Store['switchDashboardSessionMode']>) {
+    return this.dashboard.switchSessionMode(...a);
+  }
   dashboardOverview(...a: Parameters<Store['dashboardOverview']>) {
     return this.dashboard.overview(...a);
   }
 }
 
 /** All the deliveries of one commit in one statement. */
-/** Adds a commit's tallies to delivery_stats, in one statement (inside that commit). */
-async function addStats(q: Querier, stats: StatsTally): Promise<void> {
-  const rows = stats.all;
-  if (rows.length === 0) return;
-  const counters = STATS_COUNTERS.map((c, i) => ({ c, param: `$${i + 5}::int[]` }));
-  await q(
-    `INSERT INTO delivery_stats (account_id, mode, minute, shard, ${STATS_COUNTERS.join(', ')})
-     SELECT a, m, t, $4::int, ${STATS_COUNTERS.map((c) => `u.${c}`).join(', ')}
-     FROM unnest($1::text[], $2::text[], $3::bigint[], ${counters.map((x) => x.param).join(', ')})
-       AS u(a, m, t, ${STATS_COUNTERS.join(', ')})
-     ORDER BY 1, 2, 3
-     ON CONFLICT (account_id, mode, minute, shard) DO UPDATE SET
-       ${STATS_COUNTERS.map((c) => `${c} = delivery_stats.${c} + excluded.${c}`).join(', ')}`,
-    [
-      rows.map((r) => r.account_id),
-      rows.map((r) => r.mode),
-      rows.map((r) => r.minute),
-      Math.floor(Math.random() * STATS_SHARDS),
-      ...STATS_COUNTERS.map((c) => rows.map((r) => r[c])),
-    ],
-  );
-}
-
 async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]): Promise<void> {
   const rows = deliveries.map(deliveryParams);
   const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);

@@ -12,6 +12,7 @@ import type {
   LoginToken,
   NewDashboardSession,
   OverviewWindow,
+  SessionRenewal,
 } from '../store.js';
 
 export class SqliteDashboard {
@@ -36,6 +37,9 @@ export class SqliteDashboard {
          WHERE id_hash = ? AND expires_at > ?`,
       ),
       deleteSession: db.prepare('DELETE FROM dashboard_sessions WHERE id_hash = ?'),
+      takeSession: db.prepare(
+        'DELETE FROM dashboard_sessions WHERE id_hash = ? RETURNING id_hash, account_id, mode, csrf_token, created_at, expires_at',
+      ),
       expireTokens: db.prepare('DELETE FROM dashboard_login_tokens WHERE expires_at <= ?'),
       expireSessions: db.prepare('DELETE FROM dashboard_sessions WHERE expires_at <= ?'),
       statsMinutes: db.prepare(
@@ -78,6 +82,16 @@ export class SqliteDashboard {
 
   deleteSession(idHash: string): void {
     this.s.deleteSession.run(idHash);
+  }
+
+  switchSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): DashboardSession | null {
+    return this.db.transaction(() => {
+      const old = this.s.takeSession.get(idHash) as DashboardSession | undefined;
+      if (!old || old.expires_at <= now) return null;
+      const moved: DashboardSession = { ...old, ...next, mode };
+      this.s.insertSession.run(moved);
+      return moved;
+    }).immediate();
   }
 
   overview(accountId: string, mode: KeyMode, w: OverviewWindow): DashboardOverviewCounts {

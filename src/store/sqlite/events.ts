@@ -5,8 +5,11 @@
  * deleting ends them as dead letters with the reason.
  */
 import type { Database as Db } from 'better-sqlite3';
+import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
+import { StatsTally } from '../delivery-stats.js';
+import { statsWriter } from './stats.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -24,14 +27,16 @@ const PENDING = `status IN ('queued', 'retrying')`;
 
 export class SqliteEvents {
   private readonly s;
+  private readonly addStats;
 
   constructor(private readonly db: Db) {
+    this.addStats = statsWriter(db);
     this.s = {
       insertDestination: db.prepare(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
-           headers, policy, rate_per_second, max_in_flight, created_at, updated_at)
+           headers, policy, rate_per_second, max_in_flight, signature, created_at, updated_at)
          VALUES (:id, :account_id, :mode, :url, :origin, :name, :description, :enabled, :disabled_reason,
-           :headers, :policy, :rate_per_second, :max_in_flight, :created_at, :updated_at)`,
+           :headers, :policy, :rate_per_second, :max_in_flight, :signature, :created_at, :updated_at)`,
       ),
       getDestination: db.prepare('SELECT * FROM destinations WHERE id = ? AND account_id = ? AND mode = ?'),
       getDestinationById: db.prepare('SELECT * FROM destinations WHERE id = ?'),
@@ -41,7 +46,8 @@ export class SqliteEvents {
       updateDestination: db.prepare(
         `UPDATE destinations SET url = :url, origin = :origin, name = :name, description = :description,
            enabled = :enabled, disabled_reason = :disabled_reason, headers = :headers, policy = :policy,
-           rate_per_second = :rate_per_second, max_in_flight = :max_in_flight, updated_at = :updated_at
+           rate_per_second = :rate_per_second, max_in_flight = :max_in_flight, signature = :signature,
+           updated_at = :updated_at
          WHERE id = :id`,
       ),
       deleteDestination: db.prepare('DELETE FROM destinations WHERE id = ?'),
@@ -103,7 +109,8 @@ export class SqliteEvents {
       endPending: db.prepare(
         `UPDATE deliveries SET status = 'dead_letter', run_at = NULL, next_attempt_at = NULL,
            error = :reason, updated_at = :now
-         WHERE destination_id = :id AND ${PENDING}`,
+         WHERE destination_id = :id AND ${PENDING}
+         RETURNING lease_token`,
       ),
       insertEvent: db.prepare(
         `INSERT INTO events (id, account_id, mode, type, body, idempotency_key, metadata, created_at)
@@ -150,6 +157,7 @@ export class SqliteEvents {
         policy: JSON.stringify(d.policy),
         rate_per_second: d.rate_limit?.per_second ?? null,
         max_in_flight: d.max_in_flight ?? null,
+        signature: signatureToStored(d.signature ?? DEFAULT_SCHEME),
       });
       this.addSubscriptions(d, subscriptions, d.created_at);
       this.s.insertSecret.run({ destination_id: d.id, secret: secret.secret, created_at: secret.created_at });
@@ -180,6 +188,7 @@ export class SqliteEvents {
       policy: JSON.stringify(next.policy),
       rate_per_second: next.rate_limit?.per_second ?? null,
       max_in_flight: next.max_in_flight,
+      signature: signatureToStored(next.signature),
       updated_at: now,
     });
     if ((current.rate_limit === null && current.max_in_flight === null) !== (next.rate_limit === null && next.max_in_flight === null)) {
@@ -234,7 +243,11 @@ export class SqliteEvents {
   async deleteDestination(accountId: string, mode: KeyMode, id: string, reason: string, now: number): Promise<boolean> {
     return this.db.transaction(() => {
       if (!this.s.getDestination.get(id, accountId, mode)) return false;
-      this.s.endPending.run({ id, reason, now });
+      const ended = this.s.endPending.all({ id, reason, now }) as Row[];
+      // one in flight is counted by its attempt's result, like every attempt
+      const stats = new StatsTally();
+      stats.ended(accountId, mode, now, 'dead_letter', ended.filter((r) => r.lease_token === null).length);
+      this.addStats(stats);
       this.s.deleteSubscriptionsOf.run(id);
       this.s.deleteSecrets.run(id);
       this.s.deleteDestination.run(id);

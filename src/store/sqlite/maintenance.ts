@@ -7,8 +7,11 @@ import type { KeyMode, PruneRequest, PruneResult, RequeueFilter } from '../store
 const GONE = `(destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = deliveries.destination_id))`;
 const DISABLED = `(destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = deliveries.destination_id AND x.enabled = 0))`;
-/** A fresh budget, due now — or parked, when its destination is disabled. */
-const REQUEUE = `status = 'queued', attempt_base = attempt_count, error = NULL, updated_at = :now,
+/**
+ * A fresh budget, due now — or parked, when its destination is disabled. It has had attempts, so
+ * it is `retrying`, never `queued` (which means no attempt has finished yet).
+ */
+const REQUEUE = `status = CASE WHEN attempt_count > 0 THEN 'retrying' ELSE 'queued' END, attempt_base = attempt_count, error = NULL, updated_at = :now,
   next_attempt_at = :now, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE :now END, lease_token = NULL,
   parked = 0, gate = ${gateOf('deliveries.destination_id')}`;
 

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GroupCommit } from '../group-commit.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
+import { decodeDeliveryCursor, encodeDeliveryCursor } from '../cursor.js';
 import {
   type Account,
   type ApiKeyRecord,
@@ -37,7 +37,7 @@ import {
   type UpkeepAction,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
-import { STATS_COUNTERS, StatsTally } from '../delivery-stats.js';
+import { StatsTally } from '../delivery-stats.js';
 import {
   CLAIMED_COLUMNS,
   DELIVERY_COLUMNS,
@@ -46,17 +46,20 @@ import {
   type InsertCall,
   type Row,
   deliveryParams,
+  signatureColumn,
   signingSecretsColumn,
   toClaimed,
   toDelivery,
   toDomain,
 } from '../rows.js';
 
-const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')}`;
+const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')},
+  ${signatureColumn('deliveries')}`;
 import { SqliteEvents } from './events.js';
 import { SqliteMaintenance } from './maintenance.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteDashboard } from './dashboard.js';
+import { statsWriter } from './stats.js';
 import { type FileDataSync, SharedSync, type SyncFn, fileDataSync } from './wal-sync.js';
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
@@ -336,12 +339,7 @@ export class SqliteStore implements Store {
         `UPDATE signing_secrets SET retired_at = :at
          WHERE account_id = :account_id AND mode = :mode AND retired_at IS NULL`,
       ),
-      addStats: db.prepare(
-        `INSERT INTO delivery_stats (account_id, mode, minute, ${STATS_COUNTERS.join(', ')})
-         VALUES (:account_id, :mode, :minute, ${STATS_COUNTERS.map((c) => ':' + c).join(', ')})
-         ON CONFLICT (account_id, mode, minute, shard) DO UPDATE SET
-           ${STATS_COUNTERS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
-      ),
+      addStats: statsWriter(db),
       nextDue: db.prepare(
         `SELECT run_at FROM deliveries
          WHERE run_at IS NOT NULL AND run_at < ? AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(?))
@@ -437,7 +435,7 @@ export class SqliteStore implements Store {
 
   /** Adds a commit's tallies to delivery_stats (inside that commit). */
   private addStats(stats: StatsTally): void {
-    for (const row of stats.all) this.s.addStats.run(row);
+    this.s.addStats(stats);
   }
 
   /**
@@ -527,9 +525,14 @@ export class SqliteStore implements Store {
         params[f] = query[f];
       }
     }
-    if (query.cursor !== undefined) {
+    const at = query.cursor === undefined ? null : decodeDeliveryCursor(query.cursor);
+    if (at?.before_seq != null) {
       where.push('seq < :before');
-      params.before = decodeCursor(query.cursor);
+      params.before = at.before_seq;
+    }
+    if (at?.created_before != null) {
+      where.push('created_at < :created_before');
+      params.created_before = at.created_before;
     }
     const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`;
     let stmt = this.listStatements.get(sql);
@@ -540,7 +543,7 @@ export class SqliteStore implements Store {
     const last = page[page.length - 1];
     return {
       rows: page.map(toDelivery),
-      next_cursor: more && last ? encodeCursor(last.seq as number) : null,
+      next_cursor: more && last ? encodeDeliveryCursor(last.seq as number, at?.created_before ?? null) : null,
     };
   }
 
@@ -764,6 +767,9 @@ export class SqliteStore implements Store {
   }
   async deleteDashboardSession(...a: Parameters<Store['deleteDashboardSession']>): Promise<void> {
     this.dashboard.deleteSession(...a);
+  }
+  async switchDashboardSessionMode(...a: Parameters<Store['switchDashboardSessionMode']>) {
+    return this.dashboard.switchSessionMode(...a);
   }
   async dashboardOverview(...a: Parameters<Store['dashboardOverview']>) {
     return this.dashboard.overview(...a);
