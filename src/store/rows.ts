@@ -4,6 +4,8 @@
  */
 import { signatureFromStored } from '../core/signature-scheme.js';
 import type {
+  Account,
+  AccountLimits,
   ClaimedDelivery,
   DeliveryRecord,
   DestinationRecord,
@@ -179,4 +181,21 @@ export function deliveryParams(d: NewDelivery) {
     event_type: d.event_type ?? null,
     destination_id: d.destination_id ?? null,
   };
+}
+
+/** An accounts row (id, name, created_at, suspended_at, limits) as an Account. */
+export function toAccount(r: Row): Account {
+  const limits = orNull<string>(r.limits);
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    created_at: Number(r.created_at),
+    suspended_at: r.suspended_at == null ? null : Number(r.suspended_at),
+    limits: limits === null ? null : (JSON.parse(limits) as AccountLimits),
+  };
+}
+
+/** An account's limits as stored (JSON text; null for none). */
+export function accountLimitsColumn(limits: AccountLimits | null | undefined): string | null {
+  return limits ? JSON.stringify(limits) : null;
 }

@@ -14,6 +14,18 @@ export interface Account {
   id: string;
   name: string;
   created_at: number;
+  /** Set while an operator has suspended the account; absent or null otherwise. */
+  suspended_at?: number | null;
+  /** The account's own limits, over the operator's defaults; absent or null: the defaults. */
+  limits?: AccountLimits | null;
+}
+
+/** Per-account overrides of the operator's limits (HAREPOST_MAX_* defaults); each one optional. */
+export interface AccountLimits {
+  max_destinations?: number;
+  max_keys?: number;
+  max_domains?: number;
+  max_pending_deliveries?: number;
 }
 
 export interface ApiKeyRecord {

@@ -16,8 +16,10 @@ import {
   type InsertCall,
   type Row,
   deliveryParams,
+  accountLimitsColumn,
   signatureColumn,
   signingSecretsColumn,
+  toAccount,
   toClaimed,
   toDelivery,
   toDomain,
@@ -212,11 +214,17 @@ export class PostgresStore implements Store {
   // Accounts and keys
 
   async createAccount(a: Account): Promise<void> {
-    await this.q('INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)', [a.id, a.name, a.created_at]);
+    await this.q('INSERT INTO accounts (id, name, created_at, limits) VALUES ($1, $2, $3, $4)', [
+      a.id,
+      a.name,
+      a.created_at,
+      accountLimitsColumn(a.limits),
+    ]);
   }
 
   async getAccount(id: string): Promise<Account | null> {
-    return ((await this.q('SELECT id, name, created_at FROM accounts WHERE id = $1', [id]))[0] as unknown as Account) ?? null;
+    const row = (await this.q('SELECT id, name, created_at, suspended_at, limits FROM accounts WHERE id = $1', [id]))[0];
+    return row ? toAccount(row) : null;
   }
 
   async createApiKey(k: NewApiKey): Promise<void> {

@@ -277,4 +277,15 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE destinations ADD COLUMN signature TEXT NOT NULL DEFAULT 'standard-webhooks';
     `,
   },
+  {
+    version: 10,
+    name: 'account suspension and limits',
+    sql: `
+      -- suspended_at: set while an operator has suspended the account (its keys get 403, its
+      -- sessions end, its pending deliveries are not claimed); NULL otherwise.
+      -- limits: JSON of the per-account overrides ({"max_destinations": N, …}); NULL: the defaults.
+      ALTER TABLE accounts ADD COLUMN suspended_at INTEGER;
+      ALTER TABLE accounts ADD COLUMN limits TEXT;
+    `,
+  },
 ];

@@ -46,8 +46,10 @@ import {
   type InsertCall,
   type Row,
   deliveryParams,
+  accountLimitsColumn,
   signatureColumn,
   signingSecretsColumn,
+  toAccount,
   toClaimed,
   toDelivery,
   toDomain,
@@ -197,8 +199,8 @@ export class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at) VALUES (:id, :name, :created_at)'),
-      getAccount: db.prepare('SELECT id, name, created_at FROM accounts WHERE id = ?'),
+      insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at, limits) VALUES (:id, :name, :created_at, :limits)'),
+      getAccount: db.prepare('SELECT id, name, created_at, suspended_at, limits FROM accounts WHERE id = ?'),
       insertKey: db.prepare(
         `INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at)
          VALUES (:id, :account_id, :mode, :key_hash, :prefix, :created_at)`,
@@ -349,11 +351,12 @@ export class SqliteStore implements Store {
   }
 
   async createAccount(account: Account): Promise<void> {
-    this.s.insertAccount.run(account);
+    this.s.insertAccount.run({ id: account.id, name: account.name, created_at: account.created_at, limits: accountLimitsColumn(account.limits) });
   }
 
   async getAccount(id: string): Promise<Account | null> {
-    return (this.s.getAccount.get(id) as Account | undefined) ?? null;
+    const row = this.s.getAccount.get(id) as Row | undefined;
+    return row ? toAccount(row) : null;
   }
 
   async createApiKey(key: NewApiKey): Promise<void> {
