@@ -117,6 +117,8 @@ export interface ReceiverStats {
   failed: number;
   /** Answered 200 after 2–3 s (paths under /slow). */
   slow: number;
+  /** Answered 200 after 200 ms (paths under /wait). */
+  waited: number;
   /** Requests under /hang never answered: still open, and ever received. */
   hangOpen: number;
   hangTotal: number;
@@ -235,9 +237,9 @@ export interface Service {
   stop(killAfterMs?: number): Promise<void>;
 }
 
-/** `harepost` from dist/ when built, else the TypeScript source through tsx. */
+/** `harepost` from dist/ when built (unless BENCH_FROM_SOURCE=1), else the TypeScript source through tsx. */
 export function cliArgs(): string[] {
-  const built = existsSync(join(ROOT, 'dist/cli/main.js'));
+  const built = process.env.BENCH_FROM_SOURCE !== '1' && existsSync(join(ROOT, 'dist/cli/main.js'));
   return built ? [join(ROOT, 'dist/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 }
 

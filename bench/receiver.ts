@@ -2,8 +2,9 @@
  * The benchmark's receiver, run as its own process so it does not share an event loop with the
  * driver: an HTTPS (or HTTP) server on 127.0.0.1 that answers 200 at once and remembers when each
  * X-Harepost-Queue-Id arrived. The path picks other behaviours (used by bench/isolation.ts and
- * bench/soak.ts): `/fail…` answers 500, `/slow…` answers 200 after 2–3 s, `/hang…` reads the
- * request and never answers (the attempt times out). Only immediate 200s count as arrivals.
+ * bench/soak.ts): `/fail…` answers 500, `/slow…` answers 200 after 2–3 s, `/wait…` answers 200
+ * after 200 ms (bench/tenants.ts), `/hang…` reads the request and never answers (the attempt times
+ * out). Only immediate 200s count as arrivals.
  *
  * Driven over IPC: {cmd:'arrivals'} → the list, {cmd:'count'}, {cmd:'reset'}, {cmd:'drain'} →
  * arrivals since the last drain (then forgotten) and totals, {cmd:'stats'} → totals.
@@ -14,7 +15,7 @@ import { createServer as createHttps } from 'node:https';
 
 const arrivals: Array<[string, number]> = [];
 let count = 0;
-const stats = { ok: 0, failed: 0, slow: 0, hangOpen: 0, hangTotal: 0, connections: 0 };
+const stats = { ok: 0, failed: 0, slow: 0, waited: 0, hangOpen: 0, hangTotal: 0, connections: 0 };
 
 function handle(req: IncomingMessage, res: ServerResponse) {
   const path = req.url ?? '/';
@@ -31,6 +32,15 @@ function handle(req: IncomingMessage, res: ServerResponse) {
       stats.failed++;
       res.writeHead(500, { 'content-type': 'text/plain', 'content-length': '4' });
       res.end('fail');
+      return;
+    }
+    if (path.startsWith('/wait')) {
+      const timer = setTimeout(() => {
+        stats.waited++;
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '2' });
+        res.end('ok');
+      }, 200);
+      res.once('close', () => clearTimeout(timer));
       return;
     }
     if (path.startsWith('/slow')) {

@@ -18,12 +18,24 @@ export interface Config {
   dnsServers: string;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /**
+   * What an account may hold unless the operator set its own limits (HAREPOST_MAX_DESTINATIONS,
+   * HAREPOST_MAX_KEYS, HAREPOST_MAX_DOMAINS, HAREPOST_MAX_PENDING_DELIVERIES; see core/limits).
+   */
+  maxDestinations: number;
+  maxKeys: number;
+  maxDomains: number;
+  maxPendingDeliveries: number;
   maxBodyBytes: number;
   adminToken: string | null;
   logLevel: string;
   /** Concurrent attempts across all targets, and per target origin. */
   maxInFlight: number;
   maxInFlightPerOrigin: number;
+  /** Concurrent attempts of one account (all its targets): nobody holds every slot. */
+  maxInFlightPerAccount: number;
+  /** A delivery held (its target unavailable) this long past its scheduled attempt is dead-lettered. */
+  holdMaxMs: number;
   /** Extra time past `timeout_ms` before a claimed delivery's lease runs out. */
   leaseMarginMs: number;
   /** Longest SIGTERM waits for in-flight attempts before it gives their leases back. */
@@ -50,6 +62,12 @@ export interface Config {
    * (HAREPOST_DEFAULT_SIGNATURE); /v1/webhooks always defaults to posthawk.
    */
   defaultSignature: NamedScheme;
+  /** Origins allowed to show the dashboard in an iframe (HAREPOST_PORTAL_FRAME_ANCESTORS); empty → nowhere. */
+  portalFrameAncestors: readonly string[];
+  /** The dashboard's product name: page titles and the top bar (HAREPOST_PORTAL_TITLE). */
+  portalTitle: string;
+  /** The dashboard's accent colour as #rrggbb (HAREPOST_PORTAL_ACCENT); null → Harepost's own. */
+  portalAccent: string | null;
 }
 
 interface Setting<K extends keyof Config> {
@@ -125,6 +143,53 @@ function signatureScheme(raw: string, name: string): NamedScheme {
   throw new ConfigError(`${name} must be one of ${NAMED_SCHEMES.join(', ')} (got "${raw}")`);
 }
 
+/** A DNS name or IPv4 address as URL normalises it (lowercase, punycode): no wildcard, no IPv6, nothing CSP would misread. */
+const ORIGIN_HOST = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/**
+ * Origins (scheme://host[:port], http or https, no path, query or credentials), separated by
+ * spaces or commas; empty → none. Each is kept as URL writes its origin (default port dropped).
+ */
+function originList(raw: string, name: string): readonly string[] {
+  const origins: string[] = [];
+  for (const item of raw.split(/[\s,]+/).filter((s) => s !== '')) {
+    const refuse = (why: string) =>
+      new ConfigError(`${name} must list origins such as https://app.example.com or http://localhost:3000, separated by spaces or commas: "${item}" ${why}`);
+    let url: URL;
+    try {
+      url = new URL(item);
+    } catch {
+      throw refuse('is not an origin');
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refuse('is not http or https');
+    if (url.username !== '' || url.password !== '') throw refuse('has credentials');
+    if (!/^https?:\/\/[^/?#]+\/?$/i.test(item)) throw refuse('has a path, query or fragment');
+    if (!ORIGIN_HOST.test(url.hostname)) throw refuse('does not name one host (no wildcards or IPv6 literals)');
+    if (url.port === '0') throw refuse('has port 0');
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
+}
+
+/** The dashboard's product name: 1 to 60 characters, no control characters (escaped wherever it is shown). */
+function portalTitle(raw: string, name: string): string {
+  const v = raw.trim();
+  if (v.length === 0 || [...v].length > 60 || /[\u0000-\u001f\u007f-\u009f]/.test(v)) {
+    throw new ConfigError(`${name} must be 1 to 60 characters with no control characters (got "${raw}")`);
+  }
+  return v;
+}
+
+/** A colour as #rgb or #rrggbb (nothing else reaches the page's CSS), kept as lowercase #rrggbb. */
+function hexColour(raw: string, name: string): string | null {
+  const v = raw.trim().toLowerCase();
+  if (v === '') return null;
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/.exec(v);
+  if (m === null) throw new ConfigError(`${name} must be a colour written #rgb or #rrggbb, such as #0a7d5a (got "${raw}")`);
+  const hex = m[1]!;
+  return hex.length === 3 ? `#${[...hex].map((c) => c + c).join('')}` : v;
+}
+
 function logLevel(raw: string, name: string): string {
   const v = raw.trim().toLowerCase();
   if (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v)) return v;
@@ -172,6 +237,22 @@ const SETTINGS = [
     fallback: 0, // 0 → same as the per-second rate
   },
   {
+    key: 'maxDestinations',
+    env: 'HAREPOST_MAX_DESTINATIONS',
+    flag: 'max-destinations',
+    parse: int(1, 10_000_000),
+    fallback: 1000,
+  },
+  { key: 'maxKeys', env: 'HAREPOST_MAX_KEYS', flag: 'max-keys', parse: int(1, 1_000_000), fallback: 100 },
+  { key: 'maxDomains', env: 'HAREPOST_MAX_DOMAINS', flag: 'max-domains', parse: int(1, 1_000_000), fallback: 100 },
+  {
+    key: 'maxPendingDeliveries',
+    env: 'HAREPOST_MAX_PENDING_DELIVERIES',
+    flag: 'max-pending-deliveries',
+    parse: int(1, 1_000_000_000_000),
+    fallback: 1_000_000,
+  },
+  {
     key: 'maxBodyBytes',
     env: 'HAREPOST_MAX_BODY_BYTES',
     flag: 'max-body-bytes',
@@ -199,6 +280,20 @@ const SETTINGS = [
     flag: 'max-in-flight-per-origin',
     parse: int(1, 10_000),
     fallback: 128,
+  },
+  {
+    key: 'maxInFlightPerAccount',
+    env: 'HAREPOST_MAX_IN_FLIGHT_PER_ACCOUNT',
+    flag: 'max-in-flight-per-account',
+    parse: int(1, 100_000),
+    fallback: 256,
+  },
+  {
+    key: 'holdMaxMs',
+    env: 'HAREPOST_HOLD_MAX_MS',
+    flag: 'hold-max-ms',
+    parse: int(1000, 30 * 86_400_000),
+    fallback: 3_600_000,
   },
   {
     key: 'leaseMarginMs',
@@ -271,6 +366,15 @@ const SETTINGS = [
     parse: signatureScheme,
     fallback: 'standard-webhooks',
   },
+  {
+    key: 'portalFrameAncestors',
+    env: 'HAREPOST_PORTAL_FRAME_ANCESTORS',
+    flag: 'portal-frame-ancestors',
+    parse: originList,
+    fallback: [],
+  },
+  { key: 'portalTitle', env: 'HAREPOST_PORTAL_TITLE', flag: 'portal-title', parse: portalTitle, fallback: 'Harepost' },
+  { key: 'portalAccent', env: 'HAREPOST_PORTAL_ACCENT', flag: 'portal-accent', parse: hexColour, fallback: null },
 ] as const satisfies ReadonlyArray<Setting<keyof Config>>;
 
 /** Names of the flags `loadConfig` understands (without the leading `--`). */

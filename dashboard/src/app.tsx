@@ -4,6 +4,7 @@ import { ErrorMessage } from './components/ErrorMessage';
 import { TopBar } from './components/TopBar';
 import { toFailure } from './hooks';
 import { SignIn } from './pages/SignIn';
+import { PORTAL_TITLE } from './portal';
 import { navigate, useLocation } from './router';
 import { Route } from './routes';
 import type { Mode, Session } from './types';
@@ -106,7 +107,7 @@ export function App() {
     return (
       <main class="center" aria-busy="true">
         <p class="muted" role="status">
-          Loading Harepost…
+          Loading {PORTAL_TITLE}…
         </p>
       </main>
     );
@@ -116,7 +117,7 @@ export function App() {
     return (
       <main class="center">
         <div class="signin-card">
-          <p class="brand brand-large">Harepost</p>
+          <p class="brand brand-large">{PORTAL_TITLE}</p>
           <h1>The dashboard could not start</h1>
           <ErrorMessage error={state.error} />
           <button type="button" class="btn" onClick={check} disabled={checking}>

@@ -1,6 +1,7 @@
 /** Data loading and polling hooks shared by the pages. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiFailure, isAbort } from './api';
+import { PORTAL_TITLE } from './portal';
 
 export function toFailure(err: unknown): ApiFailure {
   if (err instanceof ApiFailure) return err;
@@ -104,6 +105,6 @@ export function usePolling(tick: () => Promise<unknown>, ms: number, enabled: bo
 /** Sets the document title for the page shown. */
 export function useTitle(title: string): void {
   useEffect(() => {
-    document.title = `${title} · Harepost`;
+    document.title = `${title} · ${PORTAL_TITLE}`;
   }, [title]);
 }

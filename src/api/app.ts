@@ -15,6 +15,8 @@ import { healthRoutes } from './routes/health.js';
 import { registerV1Routes } from './v1-routes.js';
 import { dashboardRoutes } from './dashboard/dashboard-routes.js';
 import { defaultDashboardDir } from './dashboard/static-files.js';
+import type { PortalSettings } from './dashboard/portal.js';
+import { type AdminApiOptions, registerAdminApi } from './admin/admin-routes.js';
 
 export interface ApiOptions {
   /** False for a worker-only process: just the health probes and /metrics. */
@@ -25,6 +27,10 @@ export interface ApiOptions {
   metricsToken?: string | null;
   /** Where the built front-end is (index.html, assets/); default <package root>/dist/dashboard. */
   dashboardDir?: string;
+  /** Who may frame the dashboard and how it is branded (HAREPOST_PORTAL_*); default: nowhere, Harepost's own. */
+  portal?: PortalSettings;
+  /** The operator API (/admin/v1), when HAREPOST_ADMIN_TOKEN is set; absent or null: not served at all. */
+  admin?: AdminApiOptions | null;
 }
 
 export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: ApiOptions = {}): FastifyInstance {
@@ -59,7 +65,7 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
   const metrics = options.metrics ?? new Metrics({ store: deps.store });
   timeRequests(app, metrics);
   const apiRoutes = options.apiRoutes !== false;
-  if (apiRoutes) installOpenApi(app); // first: it documents the routes registered after it
+  if (apiRoutes) installOpenApi(app, { admin: Boolean(options.admin) }); // first: it documents the routes registered after it
   void app.register(async (open) => {
     healthRoutes(open, deps.store);
     metricsRoute(open, metrics, options.metricsToken ?? null);
@@ -73,7 +79,8 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
     },
     { prefix: '/v1' },
   );
+  if (options.admin) registerAdminApi(app, options.admin);
   const dashboardDir = options.dashboardDir ?? defaultDashboardDir();
-  void app.register(async (dashboard) => dashboardRoutes(dashboard, v1Deps, dashboardDir), { prefix: '/dashboard' });
+  void app.register(async (dashboard) => dashboardRoutes(dashboard, v1Deps, dashboardDir, options.portal), { prefix: '/dashboard' });
   return app;
 }

@@ -1,6 +1,11 @@
 /**
- * API-key authentication (Authorization: Bearer … or X-API-Key: …) and the per-key rate limit.
+ * API-key authentication (Authorization: Bearer … or X-API-Key: …) and the per-account rate limit.
  * Keys are looked up by their SHA-256 hash; the key itself is never stored or logged.
+ *
+ * The rate limit is one token bucket per account, shared by all its keys, live and test alike
+ * (minting more keys buys no more requests). It is kept in this process's memory: with several
+ * API processes, each one allows an account HAREPOST_RATE_LIMIT_PER_SECOND by itself (see the
+ * README, "Running Harepost for many customers").
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashApiKey, keyMode } from '../core/api-keys.js';
@@ -47,6 +52,10 @@ class KeyUsage {
   }
 }
 
+/** A suspended account's keys work again only once the operator resumes it (PATCH /admin/v1/accounts/{id}). */
+export const accountSuspended = () =>
+  new ApiError(403, 'account_suspended', 'This account is suspended: nothing can be sent or changed with its keys; contact the operator of this Harepost');
+
 export interface AuthOptions {
   store: Store;
   rateLimitPerSecond: number;
@@ -65,11 +74,11 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
     }
     const auth = keyMode(key) === null ? null : await opts.store.authenticate(hashApiKey(key));
     if (auth === null) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked: send an active key');
-    const allowed = limiter.take(auth.key_id);
+    if (auth.suspended) throw accountSuspended();
+    const allowed = limiter.take(auth.account_id);
     if (!allowed.ok) {
-      throw new ApiError(429, 'rate_limited', `Rate limit exceeded; retry in ${allowed.retryAfterSeconds} s`, undefined, {
-        'retry-after': String(allowed.retryAfterSeconds),
-      });
+      const message = `This account's rate limit (all its keys together) is exceeded; retry in ${allowed.retryAfterSeconds} s`;
+      throw new ApiError(429, 'rate_limited', message, undefined, { 'retry-after': String(allowed.retryAfterSeconds) });
     }
     request.auth = auth;
     await usage.note(auth.key_id, Date.now());

@@ -10,7 +10,7 @@ import { signatureHeaders, withHeaders } from '../core/signature-headers.js';
 import type { SignatureScheme } from '../core/signature-scheme.js';
 import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../core/signing.js';
 import type { AuthContext, DestinationRecord, NewSubscription } from '../store/store.js';
-import type { ApiDeps } from './deps.js';
+import { type ApiDeps, operatorLimits } from './deps.js';
 import { badRequest, notFound } from './errors.js';
 
 function checked(
@@ -65,6 +65,7 @@ export async function createDestination(
     },
     subscriptionsFor(input.events ?? []),
     { secret, created_at: now, retired_at: null },
+    operatorLimits(deps), // past max_destinations: LimitExceededError, the 403 limit_exceeded
   );
   return { destination, secret };
 }
@@ -124,8 +125,17 @@ export async function rotateDestinationSecret(deps: ApiDeps, auth: AuthContext, 
   return { secret, previous_secret_expires_at: now + ROTATION_OVERLAP_MS };
 }
 
-/** One signed test request, made now, through the same guarded client as real deliveries. */
-export async function testDestination(deps: ApiDeps, auth: AuthContext, id: string) {
+/** Where the test's private detail goes (the request's logger): what the customer is not shown. */
+export interface TestLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+/**
+ * One signed test request, made now, through the same guarded client as real deliveries. The
+ * answer's `error` is the customer's text (no address a name resolved to); the detail goes to `log`.
+ */
+export async function testDestination(deps: ApiDeps, auth: AuthContext, id: string, log?: TestLog) {
   const d = await deps.store.getDestination(auth.account_id, auth.mode, id);
   if (!d) throw notFound('Destination');
   const now = Date.now();
@@ -151,6 +161,11 @@ export async function testDestination(deps: ApiDeps, auth: AuthContext, id: stri
   const result = await deps.attempt({ url: d.url, method: 'POST', headers, body, timeoutMs: d.policy.timeout_ms });
   if (result.kind === 'response') {
     return { success: result.status >= 200 && result.status < 300, status: result.status, body: result.excerpt };
+  }
+  if (result.detail !== undefined && log !== undefined) {
+    const line = { account_id: auth.account_id, destination_id: d.id, outcome: result.kind, detail: result.detail };
+    if (result.kind === 'blocked') log.warn(line, 'destination test: target refused by the address guard');
+    else log.info(line, 'destination test: connection failed');
   }
   return { success: false, status: null, body: '', error: `${result.kind}: ${result.error}` };
 }

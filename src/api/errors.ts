@@ -5,7 +5,8 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { printable } from '../core/plain.js';
-import { StoreUnavailableError, UnstorableInputError } from '../store/store.js';
+import { BACKLOG_RETRY_AFTER_SECONDS, backlogFullMessage, limitExceededMessage } from '../core/limits.js';
+import { BacklogFullError, LimitExceededError, StoreUnavailableError, UnstorableInputError } from '../store/store.js';
 import { closestName } from './closest-name.js';
 
 export class ApiError extends Error {
@@ -194,6 +195,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err instanceof UnstorableInputError) {
       return reply.code(400).send(body('invalid_request', err.message));
+    }
+    if (err instanceof LimitExceededError) {
+      return reply.code(403).send(body('limit_exceeded', limitExceededMessage(err.limit, err.max)));
+    }
+    if (err instanceof BacklogFullError) {
+      return reply
+        .code(429)
+        .header('retry-after', String(BACKLOG_RETRY_AFTER_SECONDS))
+        .send(body('backlog_full', backlogFullMessage(err.pending, err.adding, err.max)));
     }
     if (err.validation) {
       const { message, field } = describeValidation(err, request);

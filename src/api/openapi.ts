@@ -31,7 +31,15 @@ function optionalBodies<T>(document: T): T {
   return document;
 }
 
-export function installOpenApi(app: FastifyInstance): void {
+/** The operator API's routes take the admin token, and nothing else. */
+const ADMIN_TOKEN = [{ adminToken: [] }] as const;
+
+export interface OpenApiOptions {
+  /** The operator API is served (HAREPOST_ADMIN_TOKEN is set): document it, under the tag "admin". */
+  admin?: boolean;
+}
+
+export function installOpenApi(app: FastifyInstance, options: OpenApiOptions = {}): void {
   void app.register(swagger, {
     openapi: {
       // 3.1: the route schemas are JSON Schema, `type: ['string', 'null']` included
@@ -50,14 +58,30 @@ export function installOpenApi(app: FastifyInstance): void {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
           apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'X-API-Key: <API key>' },
+          ...(options.admin
+            ? { adminToken: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <HAREPOST_ADMIN_TOKEN> (the operator API only)' } }
+            : {}),
         },
       },
+      ...(options.admin
+        ? {
+            tags: [
+              {
+                name: 'admin',
+                description:
+                  'The operator API: accounts, their keys, limits, suspension, erasure and sign-in links. Served only when ' +
+                  'HAREPOST_ADMIN_TOKEN is set, and only for that token (API keys are refused).',
+              },
+            ],
+          }
+        : {}),
     },
     // Which routes need a key is decided where the auth hook is (the /v1 scope), so it is decided here
     // by prefix rather than repeated on each route; a route without tags is grouped by its resource.
     transform: ({ schema, url }) => {
       // the dashboard (its pages, and /v1 again under /dashboard/api/v1) is the browser's, not the API's
       if (url === '/dashboard' || url.startsWith('/dashboard/')) return { schema: { ...schema, hide: true }, url };
+      if (url.startsWith('/admin/')) return { schema: { tags: ['admin'], ...schema, security: ADMIN_TOKEN }, url };
       if (!url.startsWith('/v1/')) return { schema, url };
       const resource = url.split('/')[2] ?? 'v1';
       const documented: FastifySchema = { tags: [resource], ...schema, security: API_KEY };

@@ -1,4 +1,5 @@
 /** JSON shapes the API answers with (harepost-deliveries-reference, harepost-quickstart). */
+import { customerAttemptError } from '../net/customer-error-text.js';
 import type {
   AttemptRecord,
   DeliveryRecord,
@@ -36,7 +37,7 @@ export function attemptJson(a: AttemptRecord) {
     outcome: a.outcome,
     http_status: a.http_status,
     latency_ms: a.latency_ms,
-    error: a.error,
+    error: customerAttemptError(a.error),
     created_at: iso(a.created_at),
     response_excerpt: a.response_excerpt,
   };

@@ -6,6 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Agent } from 'undici';
 import { buildApi } from '../api/app.js';
+import { AccountEraser } from '../api/admin/account-eraser.js';
+import { limitDefaultsOf } from './limit-defaults.js';
+import { publicBase } from './login-link.js';
 import { Metrics } from '../api/metrics.js';
 import { devSinkRoutes } from '../api/dev-sink.js';
 import type { Config } from '../config.js';
@@ -94,12 +97,19 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       logger: logger.child({ component: 'dispatcher' }),
       maxInFlight: config.maxInFlight,
       maxInFlightPerOrigin: config.maxInFlightPerOrigin,
+      maxInFlightPerAccount: config.maxInFlightPerAccount,
+      holdMaxMs: config.holdMaxMs,
       leaseMarginMs: config.leaseMarginMs,
       breaker: { failureThreshold: config.breakerFailures, probeBaseMs: config.breakerProbeMs, probeMaxMs: 10_000 },
       observer: metrics,
     });
   }
 
+  /** What an account may hold unless the operator set its own limits (HAREPOST_MAX_*). */
+  const limitDefaults = limitDefaultsOf(config);
+  // API processes erase accounts (asked over /admin/v1, or left unfinished by a process that stopped)
+  const eraser =
+    config.role === 'worker' ? null : new AccountEraser({ store, log: logger.child({ component: 'account-erasure' }) });
   const api = buildApi(
     {
       store,
@@ -109,11 +119,28 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       maxBodyBytes: config.maxBodyBytes,
       rateLimitPerSecond: config.rateLimitPerSecond,
       rateLimitBurst: config.rateLimitBurst,
+      limits: limitDefaults,
       defaultSignature: config.defaultSignature,
       attempt,
     },
     logger,
-    { apiRoutes: config.role !== 'worker', metrics, metricsToken: config.metricsToken },
+    {
+      apiRoutes: config.role !== 'worker',
+      metrics,
+      metricsToken: config.metricsToken,
+      portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, accent: config.portalAccent },
+      admin:
+        config.adminToken === null || eraser === null
+          ? null
+          : {
+              store,
+              token: config.adminToken,
+              limitDefaults,
+              // links are made only once requests come, after `url` below is known
+              publicUrl: () => config.publicUrl ?? url ?? publicBase(config),
+              eraser,
+            },
+    },
   );
   if (options.devSink) await devSinkRoutes(api);
   await api.listen({ host: config.host, port: config.port });
@@ -125,6 +152,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   dispatcher?.start();
   pruner?.start();
   upkeep?.start();
+  await eraser?.resumeUnfinished();
   logger.info({ url, role: config.role, store: store.kind }, 'harepost started');
 
   let closing: Promise<void> | null = null;
@@ -135,6 +163,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       await pruner?.stop();
       await upkeep?.stop();
       await dispatcher?.stop(config.shutdownGraceMs);
+      await eraser?.stop();
       await store.close();
       // attempts past the shutdown grace were given back: cut their connections rather than wait
       await agent.destroy().catch(() => undefined);

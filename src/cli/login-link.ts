@@ -3,32 +3,19 @@
  * browser in to the dashboard as that account, in that mode. The link works once, within
  * 15 minutes; the token in it is stored only as its SHA-256 hash. `harepost dev` prints one too.
  */
-import type { KeyMode } from '../core/api-keys.js';
-import { LOGIN_TOKEN_TTL_MS, hashDashboardSecret, newDashboardSecret } from '../core/dashboard-tokens.js';
 import type { Config } from '../config.js';
+import { issueLoginLink } from '../api/login-links.js';
 import { openStore } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
 import { noAccountMessage } from './dev-store.js';
 import { type CommandOptions, UsageError, requireText } from './usage.js';
 
-export interface LoginLink {
-  url: string;
-  expires_at: number;
-}
+export { issueLoginLink, type LoginLink } from '../api/login-links.js';
 
 /** Where the links point: HAREPOST_PUBLIC_URL, else the address the service listens on. */
 export function publicBase(config: Config): string {
   if (config.publicUrl !== null) return config.publicUrl;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   return `http://${host}:${config.port}`;
-}
-
-/** Makes a login token for (account, mode) and answers the link that redeems it. */
-export async function issueLoginLink(store: Store, accountId: string, mode: KeyMode, base: string, now = Date.now()): Promise<LoginLink> {
-  const token = newDashboardSecret();
-  const expires_at = now + LOGIN_TOKEN_TTL_MS;
-  await store.createLoginToken({ token_hash: hashDashboardSecret(token), account_id: accountId, mode, created_at: now, expires_at });
-  return { url: `${base}/dashboard/login?token=${token}`, expires_at };
 }
 
 export async function loginLinkCommand(config: Config, opts: CommandOptions): Promise<number> {

@@ -17,6 +17,10 @@ Usage:
   harepost dev                      (a local sandbox in ./.harepost/dev.db: see what it prints)
   harepost migrate
   harepost accounts create --name NAME [--json]
+  harepost accounts list [--json]
+  harepost accounts show ACCOUNT_ID [--json]          (its limits and what it holds)
+  harepost accounts suspend|resume ACCOUNT_ID [--json]
+  harepost accounts delete ACCOUNT_ID [--json]        (erases it and everything it owns)
   harepost keys create --account ACCOUNT_ID [--mode live|test] [--json]
   harepost keys list --account ACCOUNT_ID [--json]
   harepost keys revoke KEY_ID [--account ACCOUNT_ID]

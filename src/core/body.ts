@@ -53,3 +53,17 @@ export function encodeBody(
   if (json && !hasHeader(out, 'content-type')) setOwn(out, 'Content-Type', 'application/json');
   return valid({ body: bytes, headers: out });
 }
+
+/**
+ * The headers encodeBody gives a non-GET request whose `body` it accepted, without encoding that
+ * body again: `headers` (not mutated), plus `Content-Type: application/json` for an object or
+ * array body unless a content-type is there in any case. For one body sent with many sets of
+ * headers (an event to each of its destinations).
+ */
+export function headersWithBody(body: unknown, headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) setOwn(out, k, v);
+  const json = Array.isArray(body) || isPlainObject(body);
+  if (json && !hasHeader(out, 'content-type')) setOwn(out, 'Content-Type', 'application/json');
+  return out;
+}

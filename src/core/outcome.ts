@@ -141,3 +141,29 @@ export function parseRetryAfter(value: string | undefined | null, nowMs: number)
   if (at === null || !Number.isFinite(nowMs)) return null;
   return Math.min(Math.max(0, at - nowMs), MAX_RETRY_AFTER_MS);
 }
+
+/**
+ * HTTP statuses that say the target itself is unavailable or overloaded: they count toward
+ * opening its circuit breaker (and, with Retry-After, throttle it). Any other answer — 500,
+ * 501, 505…, 408, 425, 3xx, 4xx — shows the target is there; such a failure follows the
+ * delivery's own retry policy and holds nothing else.
+ */
+export const UNAVAILABLE_STATUSES: readonly number[] = Object.freeze([429, 502, 503, 504]);
+
+/**
+ * What one attempt says about its target's availability (the circuit breaker's input):
+ * - `unavailable`: no answer — a connection, DNS or TLS error, a timeout — or 429, 502, 503, 504;
+ * - `answered`: any other response (2xx, 3xx, 4xx, 500 and the other 5xx);
+ * - `unknown`: the attempt never reached the target (the address guard refused it).
+ */
+export function targetAvailability(outcome: AttemptOutcome, httpStatus: number | null): 'answered' | 'unavailable' | 'unknown' {
+  switch (outcome) {
+    case 'timeout':
+    case 'network_error':
+      return 'unavailable';
+    case 'blocked':
+      return 'unknown';
+    default:
+      return httpStatus !== null && UNAVAILABLE_STATUSES.includes(httpStatus) ? 'unavailable' : 'answered';
+  }
+}

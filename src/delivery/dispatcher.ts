@@ -1,11 +1,19 @@
 /**
  * The dispatcher: claims due deliveries in batches under a lease, attempts them, records each
  * result and schedules the next attempt. It wakes when the store says new work is due, when a
- * slot frees up, or when the earliest scheduled retry comes due; it never polls fast.
+ * slot frees up, or when a retry it scheduled comes due; a slow look for every lane with work
+ * (once per `idlePollMs`) is the safety net.
  *
- * Concurrency is capped in total and per target origin, so one slow or dead target cannot take
- * every slot: origins at their cap are left out of the claim, and extra deliveries for an origin
- * that fill up within one batch are given straight back.
+ * Its unit is the lane — one account's deliveries to one origin (lanes.ts):
+ * - a claim asks for each lane with due work, fairly: accounts holding the fewest slots first,
+ *   then shares of the batch per account and per lane, so one account's backlog (however deep)
+ *   never delays another's fresh sends beyond one claim;
+ * - attempts in flight are capped in total, per origin (the real target, all accounts together)
+ *   and per account (HAREPOST_MAX_IN_FLIGHT_PER_ACCOUNT), so nobody holds every slot;
+ * - the circuit breaker and the Retry-After throttle are per lane (origin-health.ts): one
+ *   account's failing deliveries never hold another account's deliveries to the same origin;
+ * - a lane held longer than the hold bound (HAREPOST_HOLD_MAX_MS) has its deliveries past the
+ *   bound dead-lettered, in batches, saying since when the target was unavailable.
  */
 import { randomBytes } from 'node:crypto';
 import { attemptHeaders } from '../core/outgoing.js';
@@ -13,27 +21,26 @@ import {
   classifyHttpStatus,
   parseRetryAfter,
   statusAfterAttempt,
+  targetAvailability,
   type AttemptOutcome,
 } from '../core/outcome.js';
 import { retryDelayMs } from '../core/retry.js';
 import { signatureHeaders, withHeaders } from '../core/signature-headers.js';
 import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../core/signing.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
-import { type AttemptVerdict, OriginHealth } from './origin-health.js';
-import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
+import { heldErrorText } from './held-error.js';
+import { type LaneState, LaneBook, laneKey, laneOfKey } from './lanes.js';
+import { OriginHealth, verdictOf } from './origin-health.js';
+import { WakeHeap } from './wake-heap.js';
+import type { AttemptOutcomeRecord, ClaimedDelivery, Lane, LaneRoom, ReleasedClaim, Store } from '../store/store.js';
 
-/** An origin open this long gets its due backlog parked out of the due index … */
-const PARK_AFTER_MS = 2_000;
-/**
- * … until this far ahead (or its recovery). While it stays open, what arrived since and what
- * would come due before the next look is parked again this often: each parked batch is moved
- * once per PARK_FOR_MS, never the whole backlog at once, and a claim across origins walks at most
- * about this long's arrivals of a held origin.
- */
-const PARK_FOR_MS = 5 * 60_000;
-const PARK_EVERY_MS = 1_000;
 /** With no destination under flow control, new work looks for one at most this often. */
 const GATE_LOOK_MS = 250;
+/** A lane held past the bound has its expired deliveries ended this often, this many at a time. */
+const EXPIRE_EVERY_MS = 1_000;
+const EXPIRE_BATCH = 500;
+/** The default hold bound: the default policy's max_delay_ms (see docs/reliability.md). */
+export const DEFAULT_HOLD_MAX_MS = 3_600_000;
 
 export interface DispatcherLogger {
   info(obj: object, msg?: string): void;
@@ -52,16 +59,27 @@ export interface DispatcherOptions {
   logger: DispatcherLogger;
   maxInFlight: number;
   maxInFlightPerOrigin: number;
+  /** Attempts one account may have in flight (default: maxInFlight, no cap of its own). */
+  maxInFlightPerAccount?: number;
   leaseMarginMs: number;
   /** Most deliveries claimed in one statement. */
   claimBatch?: number;
-  /** Longest sleep when idle: a safety net, not the way work is found. */
+  /** How often every lane with work is looked for: a safety net, not the way work is found. */
   idlePollMs?: number;
   now?: () => number;
   random?: () => number;
   observer?: AttemptObserver;
-  /** Circuit breaker: consecutive failures that open an origin, and its probe backoff. */
+  /** Circuit breaker: consecutive failures that open a lane, and its probe backoff. */
   breaker?: { failureThreshold: number; probeBaseMs: number; probeMaxMs: number };
+  /** A delivery held this long past its scheduled attempt is dead-lettered (default 1 h). */
+  holdMaxMs?: number;
+}
+
+/** A lane held (open or throttled): since when, and when its expired deliveries were last ended. */
+interface Hold {
+  lane: Lane;
+  since: number;
+  checkedAt: number;
 }
 
 export class Dispatcher {
@@ -70,21 +88,23 @@ export class Dispatcher {
   private readonly random: () => number;
   private readonly claimBatch: number;
   private readonly idlePollMs: number;
-  private readonly perOrigin = new Map<string, number>();
+  private readonly capOrigin: number;
+  private readonly capAccount: number;
+  private readonly holdMaxMs: number;
+  private readonly book = new LaneBook();
+  /** When lanes come due: retries this process scheduled, and what its look found due soon. */
+  private readonly wakes = new WakeHeap();
   private readonly running = new Map<string, ClaimedDelivery>();
   private readonly pendingRecords = new Set<Promise<void>>();
-  private inFlight = 0;
   private active = false;
   private kicked = false;
-  /** A claim across origins is due: new work, a timer, or capacity that cut the last one short. */
-  private generalWanted = true;
-  private lastGeneralFull = false;
-  /** Origins that were at their cap when a slot freed: they may have due work waiting. */
-  private readonly refill = new Set<string>();
-  /** Claimed (leased) deliveries waiting for a slot of their origin, oldest first. */
-  private readonly waiting = new Map<string, Array<{ d: ClaimedDelivery; claimedAt: number }>>();
-  /** Earliest due time outside saturated origins; undefined until read again. */
-  private nextDue: number | null | undefined = undefined;
+  /** Lanes may have due work to claim: new work, a freed slot, a retry come due. */
+  private claimWanted = true;
+  /** Every lane with work is to be looked for (the start, a timer, a wake-up that named none). */
+  private lookWanted = true;
+  private lastLookAt = 0;
+  /** Ties between equally loaded accounts are broken by a turn that moves on each claim. */
+  private turn = 0;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
@@ -95,13 +115,11 @@ export class Dispatcher {
   private lastGatedAt = 0;
   /** When a gate held back by its rate (or by in-flight elsewhere) should be looked at again. */
   private gateNextAt: number | null = null;
-  /** Open origins: since when, and when their backlog was last parked. */
-  private readonly openSince = new Map<string, number>();
-  private readonly parkedAt = new Map<string, number>();
 
   private readonly health: OriginHealth;
-  /** Origins held at the last look: when one is no longer, it is refilled. */
-  private held = new Set<string>();
+  /** Lanes blocked at the last look: when one is no longer, it is claimed for again. */
+  private blocked = new Set<string>();
+  private readonly holds = new Map<string, Hold>();
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
@@ -112,24 +130,24 @@ export class Dispatcher {
     this.random = opts.random ?? Math.random;
     this.claimBatch = opts.claimBatch ?? 256;
     this.idlePollMs = opts.idlePollMs ?? 1000;
+    this.capOrigin = opts.maxInFlightPerOrigin;
+    this.capAccount = Math.min(opts.maxInFlightPerAccount ?? opts.maxInFlight, opts.maxInFlight);
+    this.holdMaxMs = opts.holdMaxMs ?? DEFAULT_HOLD_MAX_MS;
   }
 
   /** Attempts in flight right now. */
   get inFlightCount(): number {
-    return this.inFlight;
+    return this.book.inFlight;
   }
 
   start(): void {
     if (this.active) return;
     this.active = true;
-    this.unsubscribe = this.opts.store.onWork((origins) => {
-      // new work only for origins at their cap is picked up by their refills: no scan needed
+    this.unsubscribe = this.opts.store.onWork((lanes) => {
       if (this.anyGates || this.now() - this.lastGatedAt >= GATE_LOOK_MS) this.gatedWanted = true;
-      if (origins !== null && origins.every((o) => this.isSaturated(o))) {
-        if (this.gatedWanted) this.kick();
-        return;
-      }
-      this.generalWanted = true;
+      if (lanes === null) this.lookWanted = true;
+      else for (const l of lanes) this.book.lane(l.account_id, l.origin).due = true;
+      this.claimWanted = true;
       this.kick();
     });
     this.loopDone = this.loop();
@@ -146,14 +164,13 @@ export class Dispatcher {
     this.kick();
     await this.loopDone;
     const deadline = this.now() + graceMs;
-    while (this.inFlight > 0 && this.now() < deadline) {
+    while (this.book.inFlight > 0 && this.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - this.now()))));
     }
-    const abandoned: ReleasedClaim[] = [
-      ...this.running.values(),
-      ...[...this.waiting.values()].flat().map((w) => w.d),
-    ].map((d) => ({ delivery_id: d.id, lease_token: d.lease_token }));
-    this.waiting.clear();
+    const abandoned: ReleasedClaim[] = [...this.running.values(), ...this.book.drainBuffers()].map((d) => ({
+      delivery_id: d.id,
+      lease_token: d.lease_token,
+    }));
     if (this.running.size > 0) {
       this.opts.logger.warn({ count: this.running.size }, 'shutdown grace over: releasing attempts still in flight');
     }
@@ -185,86 +202,242 @@ export class Dispatcher {
     });
   }
 
-  /** Origins whose due work a general claim leaves alone: at their cap, or held by their health. */
-  private saturatedOrigins(): string[] {
-    const out = new Set<string>(this.health.blockedOrigins());
-    for (const [origin, n] of this.perOrigin) if (n >= this.opts.maxInFlightPerOrigin) out.add(origin);
-    return [...out];
-  }
-
-  private isSaturated(origin: string): boolean {
-    return (this.perOrigin.get(origin) ?? 0) >= this.opts.maxInFlightPerOrigin || this.health.blocked(origin);
-  }
-
-  /** Held origins whose hold has ended since the last look get a refill. */
-  private noticeReleases(): void {
-    const now = new Set(this.health.blockedOrigins());
-    for (const origin of this.held) if (!now.has(origin)) this.refill.add(origin);
-    this.held = now;
-  }
-
-  /**
-   * Three kinds of claim keep the cost of a claim independent of any one origin's backlog:
-   * a general claim (new work arrived, a retry came due, or the last one was cut short by
-   * capacity) that leaves saturated origins out; a refill of one origin when one of its slots
-   * frees up (cheap: by origin); and nothing at all while only saturated origins have work.
-   */
   private async loop(): Promise<void> {
     while (this.active) {
       this.kicked = false;
+      let more = false;
       try {
-        this.noticeReleases();
-        await this.parkOpenOrigins();
-        await this.refillOrigins();
+        this.noticeHealth();
+        more = await this.expireHeld();
+        this.wakeScheduled();
+        if (this.lookWanted) {
+          this.lookWanted = false;
+          await this.lookForLanes();
+        }
         if (this.gatedWanted) {
           this.gatedWanted = false;
           await this.claimGatedWork();
         }
-        if (this.generalWanted) {
-          this.generalWanted = false;
-          this.nextDue = undefined;
-          const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
-          this.lastGeneralFull = room <= 0 || (await this.claimGeneral(room));
-          if (this.lastGeneralFull && room > 0) this.generalWanted = true;
+        if (this.claimWanted) {
+          this.claimWanted = false;
+          if (await this.claimLanes()) this.claimWanted = true;
         }
       } catch (err) {
         this.opts.logger.error({ err: errorText(err) }, 'claiming due deliveries failed; retrying shortly');
-        this.generalWanted = true;
+        this.claimWanted = true;
+        this.lookWanted = true;
         await this.sleep(500);
         continue;
       }
       if (!this.active) break;
-      if (this.generalWanted || this.kicked) continue;
-      let delay = this.idlePollMs;
-      if (this.inFlight < this.opts.maxInFlight) {
-        try {
-          // only as far as the longest sleep: what is due later is looked for after it
-          if (this.nextDue === undefined) {
-            this.nextDue = await this.opts.store.nextDueAt(this.saturatedOrigins(), this.now() + this.idlePollMs);
-          }
-          if (this.nextDue !== null) delay = Math.max(0, Math.min(delay, this.nextDue - this.now()));
-          const change = this.health.nextChange();
-          if (change !== null) delay = Math.max(0, Math.min(delay, change - this.now() + 1));
-          if (this.gateNextAt !== null) delay = Math.max(0, Math.min(delay, this.gateNextAt - this.now()));
-        } catch (err) {
-          this.opts.logger.error({ err: errorText(err) }, 'reading the next due time failed');
-        }
-      }
-      if (this.kicked) continue;
+      if (more || this.claimWanted || this.kicked) continue;
+      const now = this.now();
+      let wakeAt = Math.min(this.lastLookAt + this.idlePollMs, this.wakes.peek() ?? Infinity);
+      const change = this.health.nextChange();
+      if (change !== null) wakeAt = Math.min(wakeAt, change + 1);
+      if (this.gateNextAt !== null) wakeAt = Math.min(wakeAt, this.gateNextAt);
+      for (const h of this.holds.values()) wakeAt = Math.min(wakeAt, Math.max(h.since + this.holdMaxMs, h.checkedAt + EXPIRE_EVERY_MS));
+      const delay = wakeAt - now;
       if (delay <= 0 || !(await this.sleep(delay))) {
         // the timer, not a kick
-        this.generalWanted = true;
+        this.claimWanted = true;
         this.gatedWanted = true;
+        if (this.now() - this.lastLookAt >= this.idlePollMs) this.lookWanted = true;
       }
     }
   }
 
+  /** Lanes whose hold has ended since the last look are claimed for; held lanes are timed. */
+  private noticeHealth(): void {
+    const now = this.now();
+    const blocked = new Set(this.health.blockedKeys());
+    for (const key of this.blocked) {
+      if (blocked.has(key)) continue;
+      const { account, origin } = laneOfKey(key);
+      this.book.lane(account, origin).due = true;
+      this.claimWanted = true;
+    }
+    this.blocked = blocked;
+    for (const key of this.holds.keys()) if (!this.health.held(key)) this.holds.delete(key);
+    for (const key of this.health.heldKeys()) {
+      if (this.holds.has(key)) continue;
+      const { account, origin } = laneOfKey(key);
+      this.holds.set(key, { lane: { account_id: account, origin }, since: now, checkedAt: 0 });
+    }
+  }
+
   /**
-   * Claims for destinations with flow control, no more per origin than can start now (a
-   * delivery claimed under a rate limit must not wait in a buffer and then go out in a bunch).
+   * Dead-letters what a lane held past the bound has waited for longer than the bound: at most
+   * one batch per lane and second. True when a batch was full (more may be waiting).
+   */
+  private async expireHeld(): Promise<boolean> {
+    const now = this.now();
+    let more = false;
+    for (const hold of this.holds.values()) {
+      if (now - hold.since < this.holdMaxMs || now - hold.checkedAt < EXPIRE_EVERY_MS) continue;
+      hold.checkedAt = now;
+      const ended = await this.opts.store.expireHeld({
+        ...hold.lane,
+        dueBefore: now - this.holdMaxMs,
+        now,
+        error: heldErrorText(hold.lane.origin, hold.since, this.holdMaxMs),
+        limit: EXPIRE_BATCH,
+      });
+      if (ended > 0) {
+        this.opts.logger.warn(
+          { account_id: hold.lane.account_id, origin: hold.lane.origin, count: ended, held_since: new Date(hold.since).toISOString() },
+          'held deliveries past HAREPOST_HOLD_MAX_MS dead-lettered',
+        );
+      }
+      if (ended >= EXPIRE_BATCH) {
+        hold.checkedAt = 0;
+        more = true;
+      }
+    }
+    return more;
+  }
+
+  /** Lanes whose known next due time has come are due. */
+  private wakeScheduled(): void {
+    for (const key of this.wakes.popDue(this.now())) {
+      const { account, origin } = laneOfKey(key);
+      this.book.lane(account, origin).due = true;
+      this.claimWanted = true;
+    }
+  }
+
+  /** Every lane with work waiting (one index probe each): due now, or due before the next look. */
+  private async lookForLanes(): Promise<void> {
+    this.lastLookAt = this.now();
+    const horizon = this.lastLookAt + this.idlePollMs;
+    for (const p of await this.opts.store.pendingLanes()) {
+      if (p.next_at <= this.lastLookAt) {
+        this.book.lane(p.account_id, p.origin).due = true;
+        this.claimWanted = true;
+      } else if (p.next_at < horizon) {
+        this.wakes.push(p.next_at, laneKey(p.account_id, p.origin));
+      }
+    }
+  }
+
+  /** What the lane may still take: to start now, or (behind a full origin or account) to buffer. */
+  private wantOf(lane: LaneState, planned: Plan): number {
+    const o = this.book.origin(lane.origin);
+    const a = this.book.account(lane.account);
+    const mine = planned.lanes.get(lane) ?? 0;
+    const originBusy = o.inFlight + o.waiting + (planned.origins.get(lane.origin) ?? 0);
+    const accountBusy = a.inFlight + a.waiting + (planned.accounts.get(lane.account) ?? 0);
+    const laneRoom = this.health.tracking(lane.key)
+      ? this.health.allowance(lane.key, this.capOrigin, lane.inFlight) - lane.waiting.length - mine
+      : Infinity;
+    if (laneRoom <= 0) return 0;
+    // (buffered deliveries wait behind a full origin or account: they take no slot of the total)
+    const startable = Math.min(
+      laneRoom,
+      this.capOrigin - originBusy,
+      this.capAccount - accountBusy,
+      this.opts.maxInFlight - this.book.inFlight - planned.total,
+    );
+    if (startable > 0) return startable;
+    // nothing can start: buffer (one cap deep) behind a full origin or account, not behind the total
+    if (originBusy < this.capOrigin && accountBusy < this.capAccount) return 0;
+    if (Number.isFinite(laneRoom)) return 0; // a lane held or recovering takes only what it may start
+    return Math.max(0, Math.min(2 * this.capOrigin - originBusy, 2 * this.capAccount - accountBusy));
+  }
+
+  /**
+   * One claim for every lane with due work, fairly shared: accounts holding the fewest slots
+   * first, each account a share of the batch, each of its lanes a share of that. True when some
+   * lane got all it asked for (it may have more).
+   */
+  private async claimLanes(): Promise<boolean> {
+    const byAccount = new Map<string, LaneState[]>();
+    for (const lane of this.book.lanes.values()) {
+      if (!lane.due || lane.waiting.length > 0 || this.health.blocked(lane.key)) continue;
+      const list = byAccount.get(lane.account);
+      if (list) list.push(lane);
+      else byAccount.set(lane.account, [lane]);
+    }
+    if (byAccount.size === 0) return false;
+    const load = (account: string) => {
+      const a = this.book.account(account);
+      return a.inFlight + a.waiting;
+    };
+    const turn = this.turn++;
+    const accounts = [...byAccount.entries()]
+      .map(([account, lanes], i) => ({ account, lanes, load: load(account), tie: (i + turn) % byAccount.size }))
+      .sort((x, y) => x.load - y.load || x.tie - y.tie);
+    const planned: Plan = { lanes: new Map(), origins: new Map(), accounts: new Map(), total: 0 };
+    const add = (lane: LaneState, n: number) => {
+      planned.lanes.set(lane, (planned.lanes.get(lane) ?? 0) + n);
+      planned.origins.set(lane.origin, (planned.origins.get(lane.origin) ?? 0) + n);
+      planned.accounts.set(lane.account, (planned.accounts.get(lane.account) ?? 0) + n);
+      planned.total += n;
+    };
+    let budget = this.claimBatch;
+    let open = accounts;
+    while (budget > 0 && open.length > 0) {
+      const share = Math.max(1, Math.floor(budget / open.length));
+      const next: typeof accounts = [];
+      for (const acct of open) {
+        if (budget <= 0) break;
+        let give = Math.min(share, budget);
+        let lanes = acct.lanes.filter((l) => this.wantOf(l, planned) > 0);
+        while (give > 0 && lanes.length > 0) {
+          const per = Math.max(1, Math.floor(give / lanes.length));
+          const still: LaneState[] = [];
+          for (const lane of lanes) {
+            if (give <= 0) break;
+            const n = Math.min(per, give, this.wantOf(lane, planned));
+            if (n > 0) {
+              add(lane, n);
+              give -= n;
+              budget -= n;
+            }
+            if (this.wantOf(lane, planned) > 0) still.push(lane);
+          }
+          lanes = still;
+        }
+        if (acct.lanes.some((l) => this.wantOf(l, planned) > 0)) next.push(acct);
+      }
+      open = next;
+    }
+    if (planned.lanes.size === 0) return false;
+    const asked = [...planned.lanes];
+    const now = this.now();
+    const claimed = await this.opts.store.claimLanes({
+      now,
+      owner: this.owner,
+      leaseMarginMs: this.opts.leaseMarginMs,
+      secretsRetiredAfter: now - ROTATION_OVERLAP_MS,
+      lanes: asked.map(([lane, limit]) => ({ account_id: lane.account, origin: lane.origin, limit })),
+    });
+    const got = new Map<string, number>();
+    for (const d of claimed) {
+      const key = laneKey(d.account_id, d.origin);
+      got.set(key, (got.get(key) ?? 0) + 1);
+    }
+    let full = false;
+    for (const [lane, limit] of asked) {
+      if ((got.get(lane.key) ?? 0) < limit) lane.due = false; // nothing more due in it now
+      else full = true;
+    }
+    await this.admitAll(claimed);
+    for (const [lane] of asked) this.book.forgetIfIdle(lane, this.health.tracking(lane.key));
+    // slots left for a hungrier account that had nothing due after all go to the buffers
+    if (this.book.waiting > 0 && this.book.inFlight < this.opts.maxInFlight) {
+      this.startWaiting([...this.book.lanes.values()], this.hungriestDueLoad());
+    }
+    return full;
+  }
+
+  /**
+   * Claims for destinations with flow control, no more per lane, origin and account than can
+   * start now (a delivery claimed under a rate limit must not wait in a buffer and then go out
+   * in a bunch).
    */
   private async claimGatedWork(): Promise<void> {
-    const room = Math.min(this.opts.maxInFlight - this.inFlight, this.claimBatch);
+    const room = Math.min(this.opts.maxInFlight - this.book.inFlight, this.claimBatch);
     this.gateNextAt = null;
     if (room <= 0) return; // a completion asks again
     const now = this.now();
@@ -275,12 +448,7 @@ export class Dispatcher {
       owner: this.owner,
       leaseMarginMs: this.opts.leaseMarginMs,
       secretsRetiredAfter: now - ROTATION_OVERLAP_MS,
-      room: (origin) =>
-        Math.max(
-          0,
-          this.health.allowance(origin, this.opts.maxInFlightPerOrigin, this.perOrigin.get(origin) ?? 0) -
-            (this.waiting.get(origin)?.length ?? 0),
-        ),
+      room: (lane) => this.roomOf(lane),
     });
     this.anyGates = result.anyGates;
     this.gateNextAt = result.nextAt;
@@ -290,155 +458,144 @@ export class Dispatcher {
     await this.admitAll(result.claimed);
   }
 
-  /**
-   * The backlog of an origin whose circuit stays open steps out of the due index (parked until
-   * a while ahead, or until it recovers), so claims across origins do not walk it each time.
-   * Its probes still find it (claims by origin take parked work); a crash leaves it due later.
-   */
-  private async parkOpenOrigins(): Promise<void> {
-    const now = this.now();
-    const open = new Set(this.health.openOrigins());
-    for (const origin of this.openSince.keys()) {
-      if (!open.has(origin)) {
-        this.openSince.delete(origin);
-        this.parkedAt.delete(origin); // recovery made its work due again (expediteOrigin)
-      }
-    }
-    for (const origin of open) {
-      const since = this.openSince.get(origin);
-      if (since === undefined) {
-        this.openSince.set(origin, now);
-        continue;
-      }
-      const parked = this.parkedAt.get(origin);
-      if (now - since < PARK_AFTER_MS || (parked !== undefined && now - parked < PARK_EVERY_MS)) continue;
-      this.parkedAt.set(origin, now);
-      await this.opts.store.parkOrigin(origin, now + PARK_FOR_MS, now + 2 * PARK_EVERY_MS);
-    }
-  }
-
-  /** Claims for origins that were saturated and have a free slot again. */
-  private async refillOrigins(): Promise<void> {
-    for (const origin of [...this.refill]) {
-      const inFlight = this.perOrigin.get(origin) ?? 0;
-      const busy = inFlight + (this.waiting.get(origin)?.length ?? 0);
-      // enough to fill its free slots and a buffer as deep as its cap: one claim serves many
-      // completions — but only what its health allows for an origin held or recovering
-      const room = this.health.tracking(origin)
-        ? this.health.allowance(origin, this.opts.maxInFlightPerOrigin, inFlight) - (this.waiting.get(origin)?.length ?? 0)
-        : Math.min(2 * this.opts.maxInFlightPerOrigin - busy, this.claimBatch);
-      this.refill.delete(origin);
-      if (room <= 0) continue; // its buffer is full; a completion brings it back
-      const claimed = await this.opts.store.claimDue({
-        now: this.now(),
-        limit: room,
-        owner: this.owner,
-        leaseMarginMs: this.opts.leaseMarginMs,
-        excludeOrigins: [],
-        origin,
-        secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
-      });
-      await this.admitAll(claimed);
-    }
-  }
-
-  /** Claims one batch across origins and starts it. True when the batch was full (more may be waiting). */
-  private async claimGeneral(room: number): Promise<boolean> {
-    const claimed = await this.opts.store.claimDue({
-      now: this.now(),
-      limit: room,
-      owner: this.owner,
-      leaseMarginMs: this.opts.leaseMarginMs,
-      excludeOrigins: this.saturatedOrigins(),
-      secretsRetiredAfter: this.now() - ROTATION_OVERLAP_MS,
-    });
-    const released = await this.admitAll(claimed);
-    return claimed.length === room && released === 0;
+  /** What can start now for a lane: its own allowance, its origin's and its account's free slots. */
+  private roomOf(lane: Lane): LaneRoom {
+    const state = this.book.lanes.get(laneKey(lane.account_id, lane.origin));
+    const o = this.book.origin(lane.origin);
+    const a = this.book.account(lane.account_id);
+    const key = laneKey(lane.account_id, lane.origin);
+    return {
+      lane: Math.max(0, this.health.allowance(key, this.capOrigin, state?.inFlight ?? 0) - (state?.waiting.length ?? 0)),
+      origin: Math.max(0, this.capOrigin - o.inFlight - o.waiting),
+      account: Math.max(0, this.capAccount - a.inFlight - a.waiting),
+    };
   }
 
   /**
-   * Starts what fits under the caps; keeps the rest, still leased, in its origin's buffer (at
-   * most one cap deep) to start as slots free — no claim round trip per completion; gives back
-   * what does not fit. Returns how many were given back.
+   * Starts what fits under the caps, lane by lane in turn; keeps the rest, still leased, in its
+   * lane's buffer (at most one origin cap deep) to start as slots free — no claim round trip per
+   * completion; gives back what does not fit.
    */
-  private async admitAll(claimed: readonly ClaimedDelivery[]): Promise<number> {
+  private async admitAll(claimed: readonly ClaimedDelivery[]): Promise<void> {
+    if (claimed.length === 0) return;
     const now = this.now();
-    const giveBack: ReleasedClaim[] = [];
+    const queues = new Map<LaneState, ClaimedDelivery[]>();
     for (const d of claimed) {
-      if (this.hasSlot(d.origin)) {
-        this.begin(d);
-        continue;
-      }
-      const queue = this.waiting.get(d.origin) ?? [];
-      if (queue.length < this.opts.maxInFlightPerOrigin) {
-        queue.push({ d, claimedAt: now });
-        this.waiting.set(d.origin, queue);
-      } else {
-        giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
+      const lane = this.book.lane(d.account_id, d.origin);
+      const q = queues.get(lane);
+      if (q) q.push(d);
+      else queues.set(lane, [d]);
+    }
+    const giveBack: ReleasedClaim[] = [];
+    for (let round = 0; queues.size > 0; round++) {
+      for (const [lane, q] of queues) {
+        const d = q.shift();
+        if (q.length === 0) queues.delete(lane);
+        if (!d) continue;
+        if (lane.waiting.length === 0 && this.canStart(lane)) this.begin(lane, d);
+        else if (lane.waiting.length < this.capOrigin) this.book.buffer(lane, { d, claimedAt: now });
+        else {
+          giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
+          lane.due = true;
+        }
       }
     }
     if (giveBack.length > 0) await this.opts.store.releaseClaims(giveBack, { quiet: true });
-    return giveBack.length;
   }
 
-  private hasSlot(origin: string): boolean {
+  private canStart(lane: LaneState): boolean {
     return (
-      this.inFlight < this.opts.maxInFlight &&
-      this.health.allowance(origin, this.opts.maxInFlightPerOrigin, this.perOrigin.get(origin) ?? 0) > 0
+      this.book.inFlight < this.opts.maxInFlight &&
+      this.book.origin(lane.origin).inFlight < this.capOrigin &&
+      this.book.account(lane.account).inFlight < this.capAccount &&
+      this.health.allowance(lane.key, this.capOrigin, lane.inFlight) > 0
     );
   }
 
   /**
-   * Starts buffered deliveries of `origin` while it has slots. One that waited so long its lease
-   * could run out before its attempt ends is given back instead (another claim will take it).
+   * The fewest attempts in flight of an account with a lane due, unbuffered and able to start
+   * (Infinity: none). A slot of the total freed while it was full goes to such an account before
+   * a buffered delivery of a busier one: buffers never starve an account with fresh work.
    */
-  private startWaiting(origin: string): void {
-    const queue = this.waiting.get(origin);
-    if (!queue) return;
+  private hungriestDueLoad(): number {
+    let least = Infinity;
+    for (const lane of this.book.lanes.values()) {
+      if (!lane.due || lane.waiting.length > 0 || this.health.blocked(lane.key)) continue;
+      const load = this.book.account(lane.account).inFlight;
+      if (load < least && load < this.capAccount && this.book.origin(lane.origin).inFlight < this.capOrigin) least = load;
+    }
+    return least;
+  }
+
+  /**
+   * Starts buffered deliveries of these lanes while slots allow, the least loaded account first
+   * (and none of an account busier than `yieldTo`: that slot is left for a claim). One that
+   * waited so long its lease could run out before its attempt ends is given back instead
+   * (another claim will take it).
+   */
+  private startWaiting(lanes: Iterable<LaneState>, yieldTo = Infinity): void {
+    const ready = [...lanes].filter((l) => l.waiting.length > 0);
+    if (ready.length === 0) return;
     const stale: ReleasedClaim[] = [];
     const maxWait = this.opts.leaseMarginMs / 2;
-    while (queue.length > 0 && this.hasSlot(origin)) {
-      const { d, claimedAt } = queue.shift()!;
-      if (this.now() - claimedAt > maxWait) stale.push({ delivery_id: d.id, lease_token: d.lease_token });
-      else this.begin(d);
+    for (;;) {
+      let pick: LaneState | null = null;
+      let pickLoad = Infinity;
+      for (const lane of ready) {
+        if (lane.waiting.length === 0 || !this.canStart(lane)) continue;
+        const load = this.book.account(lane.account).inFlight;
+        if (load > yieldTo) continue;
+        if (load < pickLoad) {
+          pick = lane;
+          pickLoad = load;
+        }
+      }
+      if (!pick) break;
+      const { d, claimedAt } = this.book.unbuffer(pick)!;
+      if (this.now() - claimedAt > maxWait) {
+        stale.push({ delivery_id: d.id, lease_token: d.lease_token });
+        pick.due = true;
+      } else {
+        this.begin(pick, d);
+      }
     }
-    if (queue.length === 0) this.waiting.delete(origin);
     if (stale.length > 0) {
       this.opts.store
         .releaseClaims(stale, { quiet: true })
         .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'giving back claims failed'))
         .finally(() => {
-          this.refill.add(origin);
+          this.claimWanted = true;
           this.kick();
         });
     }
   }
 
-  private begin(d: ClaimedDelivery): void {
-    this.health.started(d.origin);
-    this.inFlight++;
-    this.perOrigin.set(d.origin, (this.perOrigin.get(d.origin) ?? 0) + 1);
+  private begin(lane: LaneState, d: ClaimedDelivery): void {
+    this.health.started(lane.key);
+    this.book.started(lane);
     this.running.set(d.id, d);
-    void this.attemptOne(d).finally(() => {
+    void this.attemptOne(lane, d).finally(() => {
       this.running.delete(d.id);
-      const wasFull = this.inFlight >= this.opts.maxInFlight;
-      this.inFlight--;
-      const before = this.perOrigin.get(d.origin) ?? 1;
-      if (before <= 1) this.perOrigin.delete(d.origin);
-      else this.perOrigin.set(d.origin, before - 1);
+      const totalWasFull = this.book.inFlight >= this.opts.maxInFlight;
+      const originWasFull = this.book.origin(lane.origin).inFlight >= this.capOrigin;
+      const accountWasFull = this.book.account(lane.account).inFlight >= this.capAccount;
+      this.book.finished(lane);
       if (this.active) {
-        this.startWaiting(d.origin);
-        if (wasFull) for (const origin of [...this.waiting.keys()]) this.startWaiting(origin);
-        const wasLimited = before >= this.opts.maxInFlightPerOrigin || this.health.tracking(d.origin);
-        if (wasLimited && !this.waiting.has(d.origin)) this.refill.add(d.origin);
+        // the freed slot goes to a buffered delivery that was waiting for it, fairly
+        const lanes = new Set<LaneState>([lane]);
+        if (originWasFull) for (const l of this.book.origin(lane.origin).lanes) lanes.add(l);
+        if (accountWasFull) for (const l of this.book.account(lane.account).lanes) lanes.add(l);
+        if (totalWasFull) for (const l of this.book.lanes.values()) lanes.add(l);
+        this.startWaiting(lanes, totalWasFull ? this.hungriestDueLoad() : Infinity);
+        this.book.forgetIfIdle(lane, this.health.tracking(lane.key));
       }
-      if (wasFull || this.lastGeneralFull) this.generalWanted = true;
-      if (d.gate !== null || wasFull) this.gatedWanted = true;
+      this.claimWanted = true;
+      if (d.gate !== null || totalWasFull || (this.anyGates && (originWasFull || accountWasFull))) this.gatedWanted = true;
       this.kick();
     });
   }
 
-  private async attemptOne(d: ClaimedDelivery): Promise<void> {
+  private async attemptOne(lane: LaneState, d: ClaimedDelivery): Promise<void> {
     const attempt = d.attempt_count + 1;
     const startedAt = this.now();
     let result: AttemptResult;
@@ -464,29 +621,34 @@ export class Dispatcher {
     } else {
       outcome = result.kind;
     }
+    const httpStatus = result.kind === 'response' ? result.status : null;
     const next = statusAfterAttempt(outcome, attempt - d.attempt_base, d.policy.max_attempts);
-    // the origin is throttled by a Retry-After only as far as this delivery honours one
-    const throttleMs = d.policy.respect_retry_after && retryAfterMs !== null ? Math.min(retryAfterMs, d.policy.max_delay_ms) : null;
-    if (this.health.finished(d.origin, verdictOf(outcome, throttleMs), throttleMs)) {
+    // the lane is throttled by a Retry-After only as far as this delivery honours one, and only
+    // when the target said it is unavailable (429, 503…): a 500's Retry-After is this delivery's alone
+    const availability = targetAvailability(outcome, httpStatus);
+    const throttleMs =
+      availability === 'unavailable' && d.policy.respect_retry_after && retryAfterMs !== null
+        ? Math.min(retryAfterMs, d.policy.max_delay_ms)
+        : null;
+    if (this.health.finished(lane.key, verdictOf(availability, throttleMs), throttleMs)) {
       // back after an outage: what waits on its own retry schedule is due now, paced by the ramp
       this.opts.store
-        .expediteOrigin(d.origin, finishedAt)
+        .expediteLane({ account_id: d.account_id, origin: d.origin }, finishedAt)
         .then(() => {
-          this.refill.add(d.origin);
+          lane.due = true;
+          this.claimWanted = true;
           this.kick();
         })
-        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'expediting a recovered origin failed'));
+        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'expediting a recovered lane failed'));
     }
-    if (d.destination_id && result.kind === 'response' && result.status === 410) {
+    if (d.destination_id && httpStatus === 410) {
       const reason = `The destination answered 410 Gone to delivery ${d.id} at ${new Date(finishedAt).toISOString()}`;
       this.opts.store
         .disableDestination(d.destination_id, reason, finishedAt)
         .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
     }
     const nextAttemptAt = next.retry ? finishedAt + retryDelayMs(d.policy, attempt - d.attempt_base, retryAfterMs, this.random) : null;
-    if (nextAttemptAt !== null && this.nextDue !== undefined && (this.nextDue === null || nextAttemptAt < this.nextDue)) {
-      this.nextDue = nextAttemptAt; // wake for our own retry
-    }
+    if (nextAttemptAt !== null) this.wakes.push(nextAttemptAt, lane.key); // wake for our own retry
     const record: AttemptOutcomeRecord = {
       delivery_id: d.id,
       lease_token: d.lease_token,
@@ -495,7 +657,7 @@ export class Dispatcher {
       attempt: {
         attempt,
         outcome,
-        http_status: result.kind === 'response' ? result.status : null,
+        http_status: httpStatus,
         latency_ms: result.latencyMs,
         error: result.kind === 'response' ? null : result.error,
         response_excerpt: result.kind === 'response' ? result.excerpt : null,
@@ -523,6 +685,10 @@ export class Dispatcher {
       },
       'attempt',
     );
+    if (result.kind !== 'response' && result.detail !== undefined) {
+      // what the attempt's error keeps from the customer (the addresses a name resolved to) is the operator's
+      this.opts.logger[result.kind === 'blocked' ? 'warn' : 'info']({ queue_id: d.id, attempt, outcome, detail: result.detail }, 'attempt detail');
+    }
   }
 
   /**
@@ -540,11 +706,12 @@ export class Dispatcher {
   }
 }
 
-/** What an attempt says about its target: answering as meant, down, or asking to slow down. */
-function verdictOf(outcome: AttemptOutcome, retryAfterMs: number | null): AttemptVerdict {
-  if (outcome === 'delivered' || outcome === 'rejected' || outcome === 'blocked') return 'up';
-  if (outcome === 'failed' && retryAfterMs !== null) return 'throttled';
-  return 'down';
+/** What one claim has handed out so far: per lane, origin and account, and in all. */
+interface Plan {
+  lanes: Map<LaneState, number>;
+  origins: Map<string, number>;
+  accounts: Map<string, number>;
+  total: number;
 }
 
 function errorText(err: unknown): string {

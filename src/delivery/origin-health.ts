@@ -1,16 +1,20 @@
 /**
- * How each target origin is doing, as this process sees it: a circuit breaker and a throttle.
+ * How each lane's target is doing, as this process sees it: a circuit breaker and a throttle.
+ * A lane is one account's deliveries to one target origin (see lanes.ts), so one account's
+ * failing deliveries never hold another account's deliveries to the same origin.
  *
- * - After `failureThreshold` consecutive failed attempts (5xx, timeout, network error…) the origin
- *   is **open**: its other due deliveries are held (not claimed, not attempted — holding costs no
- *   attempt budget) and one probe at a time is let through on a backoff schedule.
- * - A probe that gets an answer the target meant (2xx, or a deliberate 4xx) **closes** it, and the
- *   held work is released at a controlled pace: at most 1 attempt in flight, then 2, 4, 8 … as
- *   attempts succeed, up to the per-origin cap.
- * - A 429 or 503 with Retry-After **throttles** the whole origin until then, not only the one
- *   delivery that got it.
+ * - After `failureThreshold` consecutive attempts that found the target unavailable (connection,
+ *   DNS or TLS errors, timeouts, 429, 502, 503, 504 — see targetAvailability in core/outcome.ts)
+ *   the lane is **open**: its other due deliveries are held (not claimed, not attempted — holding
+ *   costs no attempt budget) and one probe at a time is let through on a backoff schedule.
+ *   Any other answer (2xx, 3xx, 4xx, 500…) shows the target is there: it resets the count, and
+ *   that delivery follows its own retry policy.
+ * - A probe that gets an answer **closes** it, and the held work is released at a controlled
+ *   pace: at most 1 attempt in flight, then 2, 4, 8 … as attempts are answered, up to the cap.
+ * - A 429 or 503 (or 502, 504) with Retry-After **throttles** the whole lane until then, not only
+ *   the one delivery that got it.
  */
-export type AttemptVerdict = 'up' | 'down' | 'throttled';
+export type AttemptVerdict = 'up' | 'down' | 'throttled' | 'neutral';
 
 interface Health {
   failures: number;
@@ -30,21 +34,18 @@ export interface OriginHealthOptions {
   now?: () => number;
 }
 
+/** Breaker and throttle state per key (the dispatcher's keys are lanes). */
 export class OriginHealth {
-  private readonly origins = new Map<string, Health>();
+  private readonly keys = new Map<string, Health>();
   private readonly now: () => number;
 
   constructor(private readonly opts: OriginHealthOptions) {
     this.now = opts.now ?? Date.now;
   }
 
-  private get(origin: string): Health | undefined {
-    return this.origins.get(origin);
-  }
-
-  /** How many attempts to this origin may be in flight now (0: none may start). */
-  allowance(origin: string, cap: number, inFlight: number): number {
-    const h = this.get(origin);
+  /** How many attempts of this key may be in flight now (0: none may start). */
+  allowance(key: string, cap: number, inFlight: number): number {
+    const h = this.keys.get(key);
     if (!h) return Math.max(0, cap - inFlight);
     const now = this.now();
     if (now < h.throttledUntil) return 0;
@@ -52,16 +53,24 @@ export class OriginHealth {
     return Math.max(0, Math.min(cap, h.ramp) - inFlight);
   }
 
-  /** An attempt to this origin starts (after allowance said yes). */
-  started(origin: string): void {
-    const h = this.get(origin);
+  /** An attempt of this key starts (after allowance said yes). */
+  started(key: string): void {
+    const h = this.keys.get(key);
     if (h?.open) h.probeInFlight = true;
   }
 
-  /** Records an attempt's verdict; `retryAfterMs` with `throttled`. True when this closed an open origin. */
-  finished(origin: string, verdict: AttemptVerdict, retryAfterMs: number | null = null): boolean {
+  /** Records an attempt's verdict; `retryAfterMs` with `throttled`. True when this closed an open key. */
+  finished(key: string, verdict: AttemptVerdict, retryAfterMs: number | null = null): boolean {
     const now = this.now();
-    let h = this.get(origin);
+    let h = this.keys.get(key);
+    if (verdict === 'neutral') {
+      // the attempt never reached the target: it says nothing, but a probe's turn is over
+      if (h?.open && h.probeInFlight) {
+        h.probeInFlight = false;
+        h.nextProbeAt = now + this.backoff(h.probes);
+      }
+      return false;
+    }
     if (verdict === 'up') {
       if (!h) return false;
       const reopened = h.open;
@@ -74,12 +83,12 @@ export class OriginHealth {
       h.failures = 0;
       h.probes = 0;
       h.probeInFlight = false;
-      if (!Number.isFinite(h.ramp) || h.ramp >= 1024) this.origins.delete(origin); // fully recovered
+      if ((!Number.isFinite(h.ramp) || h.ramp >= 1024) && now >= h.throttledUntil) this.keys.delete(key); // fully recovered
       return reopened;
     }
     if (!h) {
       h = { failures: 0, open: false, probeInFlight: false, probes: 0, nextProbeAt: 0, throttledUntil: 0, ramp: Infinity };
-      this.origins.set(origin, h);
+      this.keys.set(key, h);
     }
     if (verdict === 'throttled' && retryAfterMs !== null) h.throttledUntil = Math.max(h.throttledUntil, now + retryAfterMs);
     h.failures++;
@@ -100,46 +109,53 @@ export class OriginHealth {
     return Math.min(this.opts.probeMaxMs, this.opts.probeBaseMs * 2 ** Math.min(probes, 30));
   }
 
-  /** True while this origin is held, probed or recovering (its in-flight limit is not the plain cap). */
-  tracking(origin: string): boolean {
-    return this.origins.has(origin);
+  /** True while this key is held, probed or recovering (its in-flight limit is not the plain cap). */
+  tracking(key: string): boolean {
+    return this.keys.has(key);
   }
 
-  /** True when this origin's due work must stay where it is (open breaker or throttle). */
-  blocked(origin: string): boolean {
-    const h = this.get(origin);
+  /** True when this key's due work must stay where it is right now (open breaker between probes, or throttle). */
+  blocked(key: string): boolean {
+    const h = this.keys.get(key);
     if (!h) return false;
     const now = this.now();
     return now < h.throttledUntil || (h.open && (h.probeInFlight || now < h.nextProbeAt));
   }
 
-  /** Origins whose circuit is open (failing, probed now and then): their backlog can step aside. */
-  openOrigins(): string[] {
-    return [...this.origins].filter(([, h]) => h.open).map(([o]) => o);
+  /** True while this key's work is held: its circuit is open (probes aside) or it is throttled. */
+  held(key: string): boolean {
+    const h = this.keys.get(key);
+    return h !== undefined && (h.open || this.now() < h.throttledUntil);
   }
 
-  /** Origins held right now. */
-  blockedOrigins(): string[] {
-    return [...this.origins.keys()].filter((o) => this.blocked(o));
+  /** Keys held right now (open or throttled). */
+  heldKeys(): string[] {
+    return [...this.keys.keys()].filter((k) => this.held(k));
   }
 
-  /** The earliest time a held origin may start again (a probe or the end of a throttle), or null. */
+  /** Keys blocked right now. */
+  blockedKeys(): string[] {
+    return [...this.keys.keys()].filter((k) => this.blocked(k));
+  }
+
+  /** The earliest time a blocked key may start again (a probe or the end of a throttle), or null. */
   nextChange(): number | null {
     let next: number | null = null;
     const now = this.now();
-    for (const h of this.origins.values()) {
+    for (const h of this.keys.values()) {
       const at = Math.max(h.throttledUntil, h.open && !h.probeInFlight ? h.nextProbeAt : 0);
       if (at > now && (next === null || at < next)) next = at;
     }
     return next;
   }
+}
 
-  /** Origins whose hold ends by `at` (to be refilled then). */
-  releasedBy(at: number): string[] {
-    const out: string[] = [];
-    for (const [origin, h] of this.origins) {
-      if (at >= h.throttledUntil && (!h.open || (!h.probeInFlight && at >= h.nextProbeAt))) out.push(origin);
-    }
-    return out;
-  }
+/**
+ * The breaker's verdict on one attempt, from what it found (core/outcome.ts targetAvailability)
+ * and the wait its Retry-After asked for (null: none, or the delivery does not honour it).
+ */
+export function verdictOf(availability: 'answered' | 'unavailable' | 'unknown', retryAfterMs: number | null): AttemptVerdict {
+  if (availability === 'answered') return 'up';
+  if (availability === 'unknown') return 'neutral';
+  return retryAfterMs !== null ? 'throttled' : 'down';
 }

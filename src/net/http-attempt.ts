@@ -2,10 +2,17 @@
  * One HTTP attempt against a target. Reports what happened; classification into delivery
  * outcomes is core's business. Never throws, never follows redirects, never includes request
  * headers or body in an error string.
+ *
+ * A failed attempt's `error` is what the customer reads (stored with the attempt, shown by the API
+ * and the dashboard): it never names an address the target's name resolved to. `detail`, when
+ * there is one, is the operator's: the addresses and ranges behind a refusal or a failed connect,
+ * for the log, never for the API.
  */
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { type AttemptContext, runInAttempt } from './attempt-context.js';
+import { describeError } from './error-text.js';
 
 export interface AttemptRequest {
   url: string;
@@ -17,13 +24,12 @@ export interface AttemptRequest {
 
 export type AttemptResult =
   | { kind: 'response'; status: number; retryAfter: string | null; excerpt: string; latencyMs: number }
-  | { kind: 'timeout' | 'network_error' | 'blocked'; error: string; latencyMs: number };
+  | { kind: 'timeout' | 'network_error' | 'blocked'; error: string; detail?: string; latencyMs: number };
 
 /** At most this much of a response body is read; the rest is discarded with the connection. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** This much of what was read is kept as the attempt's excerpt. */
 export const EXCERPT_BYTES = 1024;
-const MAX_ERROR_CHARS = 300;
 
 class AttemptTimeout extends Error {
   constructor(ms: number) {
@@ -32,27 +38,24 @@ class AttemptTimeout extends Error {
   }
 }
 
-function isBlocked(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { code?: unknown }).code === 'HAREPOST_BLOCKED') return true;
-  }
-  return false;
+/** The errors of this chain, outermost first (a few levels of `cause`). */
+function chain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) out.push(e);
+  return out;
 }
 
-function describe(err: unknown): string {
-  let text: string;
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const msg = err.message || err.name;
-    text = typeof code === 'string' && !msg.startsWith(code) ? `${code}: ${msg}` : msg;
-    if (err instanceof AggregateError && err.errors.length > 0) text += ` (${describe(err.errors[0])})`;
-    const cause = err.cause;
-    if (cause instanceof Error && !text.includes(cause.message)) text += ` (cause: ${describe(cause)})`;
-  } else {
-    text = String(err);
-  }
-  text = text.replace(/\s+/g, ' ').trim();
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 1)}…` : text;
+function isBlocked(err: unknown): boolean {
+  return chain(err).some((e) => (e as { code?: unknown }).code === 'HAREPOST_BLOCKED');
+}
+
+/**
+ * The customer's text and the operator's detail of a failure. An error of the guarded agent that
+ * carries a `detail` has a public message already; its cause, if any, is not shown.
+ */
+function explain(err: unknown): { error: string; detail?: string } {
+  const told = chain(err).find((e): e is Error & { detail: string } => e instanceof Error && typeof (e as { detail?: unknown }).detail === 'string');
+  return told === undefined ? { error: describeError(err) } : { error: describeError(told.message), detail: told.detail };
 }
 
 export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Promise<AttemptResult> {
@@ -74,7 +77,8 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
     }, Math.max(0, req.timeoutMs));
   });
 
-  const work = (async (): Promise<AttemptResult> => {
+  const context: AttemptContext = { deadlineAt: started + Math.max(0, req.timeoutMs), waitingFor: null };
+  const work = runInAttempt(context, async (): Promise<AttemptResult> => {
     const res = await request(req.url, {
       dispatcher: agent,
       method: req.method as Dispatcher.HttpMethod,
@@ -101,7 +105,7 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
     const retryAfter = Array.isArray(raw) ? (raw[0] ?? null) : (raw ?? null);
     const excerpt = Buffer.concat(chunks, total).subarray(0, EXCERPT_BYTES).toString('utf8');
     return { kind: 'response', status: res.statusCode, retryAfter, excerpt, latencyMs: elapsed() };
-  })();
+  });
   // Whichever loses the race may still reject later; that is expected.
   work.catch(() => {});
   deadline.catch(() => {});
@@ -109,11 +113,13 @@ export async function performAttempt(agent: Dispatcher, req: AttemptRequest): Pr
   try {
     return await Promise.race([work, deadline]);
   } catch (err) {
-    if (isBlocked(err)) return { kind: 'blocked', error: describe(err), latencyMs: elapsed() };
-    if (timedOut) {
-      return { kind: 'timeout', error: `timeout: no complete response within ${req.timeoutMs} ms`, latencyMs: elapsed() };
+    if (isBlocked(err)) return { kind: 'blocked', ...explain(err), latencyMs: elapsed() };
+    // a failure at the deadline (a DNS lookup cut short by it) is the attempt's timeout
+    if (timedOut || performance.now() >= context.deadlineAt) {
+      const waiting = context.waitingFor === null ? '' : ` (still waiting for ${context.waitingFor})`;
+      return { kind: 'timeout', error: `timeout: no complete response within ${req.timeoutMs} ms${waiting}`, latencyMs: elapsed() };
     }
-    return { kind: 'network_error', error: describe(err), latencyMs: elapsed() };
+    return { kind: 'network_error', ...explain(err), latencyMs: elapsed() };
   } finally {
     clearTimeout(timer);
   }

@@ -1,34 +1,74 @@
 /**
- * Host resolution for outbound deliveries and TXT lookups (domain verification).
+ * Host resolution for outbound deliveries and TXT lookups (domain verification), all on c-ares
+ * (`dns.promises.Resolver`): asynchronous sockets on the event loop, never `dns.lookup`, whose
+ * getaddrinfo runs on libuv's 4-thread pool — the pool the SQLite store's WAL flush behind every
+ * 202 also needs, so one DNS server that never answers would stall every send.
  *
- * With configured servers (HAREPOST_DNS_SERVERS) every lookup goes to them through c-ares
- * (`dns.promises.Resolver`); without, addresses come from the OS (`dns.lookup`, which honours
- * /etc/hosts) and TXT from c-ares with the system's servers. No caching: every new connection
- * resolves again, so the address judge always sees the address about to be dialled.
+ * Name servers: HAREPOST_DNS_SERVERS when set, otherwise the system's (c-ares reads
+ * /etc/resolv.conf for each lookup). Before any query, as the system resolver would:
+ *  - `localhost` and `*.localhost` are loopback, 127.0.0.1 and ::1 (RFC 6761), never asked of DNS;
+ *  - without HAREPOST_DNS_SERVERS, a name listed in the hosts file (/etc/hosts) resolves to its
+ *    listed addresses only.
+ * Every answer is still judged by the address guard. A and AAAA are asked together; IPv4 answers
+ * come first. Each lookup has a budget (the resolver's, cut to the attempt's time left); when it
+ * runs out the lookup's queries are cancelled. Names are looked up as written: the search domains
+ * of /etc/resolv.conf are not applied. No caching: every new connection resolves again, so the
+ * address judge always sees the address about to be dialled.
  */
 import dns from 'node:dns';
 import net from 'node:net';
+import { hostsFileTable, type HostsTable } from './hosts-file.js';
 
 export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
 }
 
+export interface LookupOptions {
+  /** The most this lookup may take, in ms (the attempt's time left); the resolver's own budget applies too. */
+  timeoutMs?: number;
+}
+
 export interface HostResolver {
-  /** All addresses of `hostname` (A before AAAA with custom servers; OS order otherwise). */
-  lookupAll(hostname: string): Promise<ResolvedAddress[]>;
+  /** All addresses of `hostname`, IPv4 first. */
+  lookupAll(hostname: string, opts?: LookupOptions): Promise<ResolvedAddress[]>;
   /** TXT records of `name`, each record's chunks joined. [] when the name or record does not exist. */
   resolveTxt(name: string): Promise<string[]>;
 }
 
 export interface HostResolverOptions {
+  /** HAREPOST_DNS_SERVERS (as parseDnsServers gives them). Unset or empty: the system's name servers. */
   servers?: string[];
+  /**
+   * The hosts file consulted before DNS for target names. Default: /etc/hosts without `servers`,
+   * none with them (configured servers answer every lookup). null: none.
+   */
+  hostsFile?: string | null;
+  /** c-ares' timeout for one try (ms); a lookup with less time left gives each try its share. */
   timeoutMs?: number;
+  /** c-ares' tries per server. */
   tries?: number;
+  /** The most one lookup may take in all (ms). Default: timeoutMs × tries. */
+  budgetMs?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
 const DEFAULT_TRIES = 2;
+const DEFAULT_HOSTS_FILE = '/etc/hosts';
+/** c-ares is never given less than this per try. */
+const MIN_TRY_MS = 50;
+/** Once one family (A or AAAA) has answered with addresses, the other gets this much longer. */
+const OTHER_FAMILY_GRACE_MS = 250;
+
+const LOOPBACK: readonly ResolvedAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
+
+/** RFC 6761 §6.3: `localhost` and names under it are loopback. */
+function isLocalhost(name: string): boolean {
+  return name === 'localhost' || name.endsWith('.localhost');
+}
 
 /** c-ares codes meaning "this name/record does not exist" rather than "the lookup failed". */
 const NO_DATA = new Set<string>([dns.NODATA, dns.NOTFOUND]);
@@ -88,49 +128,121 @@ export function parseDnsServers(text: string | undefined): string[] {
   return out;
 }
 
+type Outcome<T> = { status: 'fulfilled'; value: T } | { status: 'rejected'; reason: unknown } | { status: 'pending' };
+
+/**
+ * Waits for `queries` (all made on `resolver`) until every one has settled, `budgetMs` has passed,
+ * or `graceMs` after the first one answered with something `useful`. What is still running then is
+ * cancelled and reported 'pending'.
+ */
+function settleWithin<T>(
+  resolver: dns.promises.Resolver,
+  queries: Array<Promise<T>>,
+  budgetMs: number,
+  useful: (value: T) => boolean,
+  graceMs: number,
+): Promise<Array<Outcome<T>>> {
+  return new Promise((resolve) => {
+    const outcomes: Array<Outcome<T>> = queries.map(() => ({ status: 'pending' }));
+    let finished = false;
+    let grace: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(budget);
+      clearTimeout(grace);
+      if (outcomes.some((o) => o.status === 'pending')) resolver.cancel();
+      resolve(outcomes.slice());
+    };
+    const budget = setTimeout(finish, Math.max(0, budgetMs));
+    queries.forEach((query, i) => {
+      query.then(
+        (value) => {
+          if (finished) return;
+          outcomes[i] = { status: 'fulfilled', value };
+          if (outcomes.every((o) => o.status !== 'pending')) finish();
+          else if (useful(value) && grace === undefined) grace = setTimeout(finish, graceMs);
+        },
+        (reason: unknown) => {
+          if (finished) return;
+          outcomes[i] = { status: 'rejected', reason };
+          if (outcomes.every((o) => o.status !== 'pending')) finish();
+        },
+      );
+    });
+  });
+}
+
 export function createHostResolver(opts: HostResolverOptions = {}): HostResolver {
   const timeout = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const tries = opts.tries ?? DEFAULT_TRIES;
-  const resolver = new dns.promises.Resolver({ timeout, tries });
-  const custom = opts.servers !== undefined && opts.servers.length > 0;
-  if (custom) resolver.setServers(opts.servers as string[]);
+  const ownBudget = opts.budgetMs ?? timeout * tries;
+  const servers = opts.servers ?? [];
+  const custom = servers.length > 0;
+  const hostsPath = opts.hostsFile === undefined ? (custom ? null : DEFAULT_HOSTS_FILE) : opts.hostsFile;
+  const hosts: HostsTable | null = hostsPath === null ? null : hostsFileTable(hostsPath);
 
-  async function lookupAll(hostname: string): Promise<ResolvedAddress[]> {
+  /**
+   * A resolver of its own for each lookup, so that cancelling one lookup's queries cancels no
+   * other's. Without configured servers c-ares reads the system's (/etc/resolv.conf) here.
+   */
+  function resolverFor(budgetMs: number): dns.promises.Resolver {
+    const perTry = Math.max(MIN_TRY_MS, Math.min(timeout, Math.floor(budgetMs / tries)));
+    const resolver = new dns.promises.Resolver({ timeout: perTry, tries });
+    if (custom) resolver.setServers(servers);
+    return resolver;
+  }
+
+  const budgetFor = (limitMs: number | undefined): number =>
+    Math.max(0, Math.ceil(limitMs === undefined ? ownBudget : Math.min(ownBudget, limitMs)));
+
+  async function lookupAll(hostname: string, lookup: LookupOptions = {}): Promise<ResolvedAddress[]> {
     const family = net.isIP(hostname);
     if (family === 4 || family === 6) return [{ address: hostname, family }];
 
-    if (!custom) {
-      const found = await dns.promises.lookup(hostname, { all: true, verbatim: true });
-      return found
-        .filter((a) => a.family === 4 || a.family === 6)
-        .map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
-    }
+    const name = hostname.toLowerCase().replace(/\.+$/, '');
+    if (isLocalhost(name)) return LOOPBACK.map((a) => ({ ...a }));
+    const listed = hosts?.lookup(name);
+    if (listed !== undefined) return listed.map((a) => ({ ...a }));
 
-    const [a, aaaa] = await Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)]);
+    const budgetMs = budgetFor(lookup.timeoutMs);
+    const resolver = resolverFor(budgetMs);
+    const [a, aaaa] = (await settleWithin(
+      resolver,
+      [resolver.resolve4(hostname), resolver.resolve6(hostname)],
+      budgetMs,
+      (found) => found.length > 0,
+      OTHER_FAMILY_GRACE_MS,
+    )) as [Outcome<string[]>, Outcome<string[]>];
     const out: ResolvedAddress[] = [];
     if (a.status === 'fulfilled') for (const address of a.value) out.push({ address, family: 4 });
     if (aaaa.status === 'fulfilled') for (const address of aaaa.value) out.push({ address, family: 6 });
     if (out.length > 0) return out;
 
-    // Nothing usable. A real failure (SERVFAIL, timeout, refused) wins over "no such name".
+    // Nothing usable. A real failure (SERVFAIL, refused) wins over "no such name"; silence is a timeout.
     for (const r of [a, aaaa]) {
       if (r.status === 'rejected' && !NO_DATA.has(errCode(r.reason) ?? '')) {
         const code = errCode(r.reason);
         throw withCode(`DNS lookup of ${hostname} failed: ${code ?? String(r.reason)}`, code, r.reason);
       }
     }
+    if (a.status === 'pending' || aaaa.status === 'pending') {
+      throw withCode(`DNS lookup of ${hostname} failed: ETIMEOUT (no answer within ${budgetMs} ms)`, 'ETIMEOUT');
+    }
     throw withCode(`DNS lookup of ${hostname} found no A or AAAA records (ENOTFOUND)`, 'ENOTFOUND');
   }
 
   async function resolveTxt(name: string): Promise<string[]> {
-    try {
-      const records = await resolver.resolveTxt(name);
-      return records.map((chunks) => chunks.join(''));
-    } catch (err) {
-      const code = errCode(err);
-      if (code !== undefined && NO_DATA.has(code)) return [];
-      throw withCode(`TXT lookup of ${name} failed: ${code ?? String(err)}`, code, err);
+    const budgetMs = budgetFor(undefined);
+    const resolver = resolverFor(budgetMs);
+    const [r] = (await settleWithin(resolver, [resolver.resolveTxt(name)], budgetMs, () => true, 0)) as [Outcome<string[][]>];
+    if (r.status === 'fulfilled') return r.value.map((chunks) => chunks.join(''));
+    if (r.status === 'pending') {
+      throw withCode(`TXT lookup of ${name} failed: ETIMEOUT (no answer within ${budgetMs} ms)`, 'ETIMEOUT');
     }
+    const code = errCode(r.reason);
+    if (code !== undefined && NO_DATA.has(code)) return [];
+    throw withCode(`TXT lookup of ${name} failed: ${code ?? String(r.reason)}`, code, r.reason);
   }
 
   return { lookupAll, resolveTxt };

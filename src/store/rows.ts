@@ -26,11 +26,27 @@ export interface InsertCall {
   options: EnqueueOptions;
 }
 
-export const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
+/**
+ * The body a delivery sends: its own, or — for a delivery of an event, stored without a copy of
+ * its own — its event's payload (EnqueueOptions.eventPayload), read where it is needed. `d` is the
+ * deliveries row (its name or alias).
+ */
+export function deliveryBodyColumn(d: string): string {
+  return `COALESCE(${d}.body, (SELECT e.payload FROM events e WHERE e.id = ${d}.event_id)) AS body`;
+}
+
+/**
+ * A delivery's columns, from `FROM deliveries` (no alias). `event_id` in the body's subquery is
+ * left unqualified on purpose: events has no such column, so it is the delivery's, whatever the
+ * deliveries row is called.
+ */
+export const DELIVERY_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers,
+  COALESCE(body, (SELECT e.payload FROM events e WHERE e.id = event_id)) AS body, policy,
   idempotency_key, metadata, sign, status, attempt_count, last_status, created_at, updated_at,
   next_attempt_at, error, event_id, event_type, destination_id`;
 
-export const CLAIMED_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, body, policy,
+/** A claim's plain columns; its RETURNING adds deliveryBodyColumn, the signing secrets and the signature. */
+export const CLAIMED_COLUMNS = `seq, id, account_id, mode, target, origin, method, headers, policy,
   idempotency_key, metadata, sign, created_at, attempt_count, attempt_base, lease_token, event_id, event_type,
   destination_id, gate`;
 
@@ -80,6 +96,8 @@ export function toDelivery(r: Row): DeliveryRecord {
 }
 
 export function toClaimed(r: Row): ClaimedDelivery {
+  // a claim whose RETURNING forgot the body would send nothing: fail loudly instead
+  if (!('body' in r)) throw new Error('a claim must return deliveryBodyColumn(…) with CLAIMED_COLUMNS');
   const secrets = r.signing_secrets as string | null;
   return {
     ...toNewDelivery(r),
@@ -148,17 +166,40 @@ export function toDestination(r: Row, events: string[]): DestinationRecord {
   };
 }
 
+/** An events row (its columns, payload included) as an EventRecord. */
 export function toEvent(r: Row): EventRecord {
   return {
     id: r.id as string,
     account_id: r.account_id as string,
     mode: r.mode as KeyMode,
     type: r.type as string,
-    body: orNull<string>(r.body),
+    // kept only as its payload when that is the body's JSON text (see eventBodyColumns)
+    body: r.body != null ? (r.body as string) : r.payload != null ? (r.payload as Buffer).toString('utf8') : null,
     idempotency_key: orNull<string>(r.idempotency_key),
     metadata: r.metadata == null ? null : JSON.parse(r.metadata as string),
     created_at: r.created_at as number,
   };
+}
+
+/**
+ * How an event's body is stored, once for the event and all its deliveries: `payload` holds the
+ * bytes each delivery sends; `body` the event's JSON text, unless those bytes are that very text
+ * (a JSON object or array: then only the bytes are kept, and toEvent reads the text back from
+ * them). A string body is sent as its raw text, so both are kept. Without a payload (absent, or
+ * no body at all): as before, the body text alone.
+ */
+export function eventBodyColumns(e: EventRecord, payload: Buffer | null | undefined): { body: string | null; payload: Buffer | null } {
+  if (payload == null) return { body: e.body, payload: null };
+  const sameText = e.body !== null && Buffer.byteLength(e.body, 'utf8') === payload.length && payload.equals(Buffer.from(e.body, 'utf8'));
+  return { body: sameText ? null : e.body, payload };
+}
+
+/**
+ * Whether a delivery of a call is stored without a body of its own, reading its event's payload
+ * instead: it belongs to the call's event, and that event comes with its payload.
+ */
+export function bodyOnEvent(d: NewDelivery, options: EnqueueOptions): boolean {
+  return options.eventPayload != null && options.event !== undefined && d.event_id === options.event.id;
 }
 
 /** Delivery columns as stored (JSON as text), from a new delivery. */
@@ -183,7 +224,10 @@ export function deliveryParams(d: NewDelivery) {
   };
 }
 
-/** An accounts row (id, name, created_at, suspended_at, limits) as an Account. */
+/** The columns toAccount reads. */
+export const ACCOUNT_COLUMNS = 'id, name, created_at, suspended_at, limits, erasing_since';
+
+/** An accounts row (id, name, created_at, suspended_at, limits, erasing_since) as an Account. */
 export function toAccount(r: Row): Account {
   const limits = orNull<string>(r.limits);
   return {
@@ -192,6 +236,7 @@ export function toAccount(r: Row): Account {
     created_at: Number(r.created_at),
     suspended_at: r.suspended_at == null ? null : Number(r.suspended_at),
     limits: limits === null ? null : (JSON.parse(limits) as AccountLimits),
+    erasing_since: r.erasing_since == null ? null : Number(r.erasing_since),
   };
 }
 

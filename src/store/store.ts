@@ -4,11 +4,12 @@
  * Times are unix epoch milliseconds.
  */
 import type { KeyMode } from '../core/api-keys.js';
+import type { CountLimit, LimitDefaults } from '../core/limits.js';
 import type { AttemptOutcome, DeliveryStatus } from '../core/outcome.js';
 import type { DeliveryPolicy } from '../core/policy.js';
 import type { SignatureScheme } from '../core/signature-scheme.js';
 
-export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy, SignatureScheme };
+export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy, SignatureScheme, CountLimit, LimitDefaults };
 
 export interface Account {
   id: string;
@@ -18,6 +19,39 @@ export interface Account {
   suspended_at?: number | null;
   /** The account's own limits, over the operator's defaults; absent or null: the defaults. */
   limits?: AccountLimits | null;
+  /** Set once an operator asked to erase the account: what it owns is being deleted; absent or null otherwise. */
+  erasing_since?: number | null;
+}
+
+/** What the operator may change on an account (PATCH /admin/v1/accounts/{id}); absent: unchanged. */
+export interface AccountPatch {
+  name?: string;
+  /** Replaces the account's own limits; null: the operator's defaults for every one. */
+  limits?: AccountLimits | null;
+  suspended?: boolean;
+}
+
+/** What an account holds right now, live and test modes together. */
+export interface AccountUsage {
+  destinations: number;
+  /** Keys not revoked. */
+  keys: number;
+  domains: number;
+  /** Deliveries not final yet (queued or retrying). */
+  pending_deliveries: number;
+}
+
+export interface AccountPage {
+  rows: Account[];
+  next_cursor: string | null;
+}
+
+/** One batch of an account's erasure. */
+export interface ErasureStep {
+  /** Rows deleted by this step. */
+  deleted: number;
+  /** Nothing of the account is left, the account itself included. */
+  done: boolean;
 }
 
 /** Per-account overrides of the operator's limits (HAREPOST_MAX_* defaults); each one optional. */
@@ -52,6 +86,11 @@ export interface AuthContext {
   key_id: string;
   account_id: string;
   mode: KeyMode;
+}
+
+/** An unrevoked key's caller, as the store finds it: also whether its account is suspended now. */
+export interface AuthenticatedKey extends AuthContext {
+  suspended: boolean;
 }
 
 export type DomainStatus = 'pending' | 'verified';
@@ -156,6 +195,20 @@ export interface ClaimedDelivery extends NewDelivery {
   gate: string | null;
 }
 
+/**
+ * A lane: one account's deliveries to one target origin. The unit of fair claims, of the circuit
+ * breaker and the Retry-After throttle, and of holds: one account's failing or flooded target
+ * never holds or delays another account's deliveries, even to the same origin.
+ */
+export interface Lane {
+  account_id: string;
+  origin: string;
+}
+
+/**
+ * A plain claim, oldest due first across every lane (tools and tests). The dispatcher claims by
+ * lane (claimLanes). Neither ever takes the deliveries of a suspended account.
+ */
 export interface ClaimRequest {
   now: number;
   limit: number;
@@ -163,12 +216,47 @@ export interface ClaimRequest {
   owner: string;
   /** Added to each delivery's timeout_ms to make its lease. */
   leaseMarginMs: number;
-  /** Origins already at their in-flight cap: their due work stays where it is. */
+  /** Origins whose due work stays where it is. */
   excludeOrigins: readonly string[];
-  /** Claim only this origin's due work (a slot for it just freed up). */
+  /** Claim only this origin's due work. */
   origin?: string;
   /** Secrets retired after this still sign (the rotation overlap). */
   secretsRetiredAfter: number;
+}
+
+/** The dispatcher's claim: up to `limit` due deliveries (oldest due first) of each lane named. */
+export interface LaneClaimRequest {
+  now: number;
+  owner: string;
+  leaseMarginMs: number;
+  secretsRetiredAfter: number;
+  lanes: ReadonlyArray<Lane & { limit: number }>;
+}
+
+/** A lane with deliveries waiting (not final, not gated): when the first of them is due (or its lease ends). */
+export interface PendingLane extends Lane {
+  next_at: number;
+}
+
+/** Held deliveries of a lane past the hold bound: they end dead_letter with `error`. */
+export interface HeldExpiry extends Lane {
+  /** Deliveries due at or before this (and not in flight) are past the bound. */
+  dueBefore: number;
+  now: number;
+  /** Why, as the customer reads it. */
+  error: string;
+  /** Most deliveries ended by one call. */
+  limit: number;
+}
+
+/** Room for one lane's deliveries, as the caller counts it: its own, its origin's and its account's. */
+export interface LaneRoom {
+  /** This lane (its breaker or throttle may allow less than its origin). */
+  lane: number;
+  /** Its origin, shared by every lane to it. */
+  origin: number;
+  /** Its account, shared by every lane of it. */
+  account: number;
 }
 
 /** A claim of the due deliveries of destinations with flow control, each under its limits. */
@@ -180,10 +268,11 @@ export interface GatedClaimRequest {
   leaseMarginMs: number;
   secretsRetiredAfter: number;
   /**
-   * How many deliveries to this origin the caller can start right now, before this claim; the
-   * store subtracts what it claims for one gate from the room left for the origin's other gates.
+   * How many deliveries of this lane the caller can start right now, before this claim; the store
+   * subtracts what it claims for one gate from the room left for the same lane, origin and
+   * account in its other gates.
    */
-  room: (origin: string) => number;
+  room: (lane: Lane) => LaneRoom;
 }
 
 export interface GatedClaim {
@@ -310,6 +399,18 @@ export interface SubscribedDestination {
 export interface EnqueueOptions {
   /** Store this event in the same commit as its deliveries. */
   event?: EventRecord;
+  /**
+   * The bytes every delivery of `event` sends (its encoded body), kept once with the event: those
+   * deliveries' own `body` (the same bytes) is then not stored again, and they read it from the
+   * event when claimed or shown. Absent: each delivery keeps its own copy.
+   */
+  eventPayload?: Buffer | null;
+  /**
+   * The operator's defaults: with them, the commit refuses (BacklogFullError, nothing stored) what
+   * would take the account's pending deliveries past its max_pending_deliveries — its own, else
+   * the default. Checked in the commit, against every process's pending deliveries: exact.
+   */
+  limits?: LimitDefaults;
   /** Record this response under the key in the same commit — unless the key is already used. */
   idempotency?: IdempotentResponse;
   /** Records older than this do not count as used (24 h window). */
@@ -364,17 +465,51 @@ export interface Store {
   createAccount(account: Account): Promise<void>;
   getAccount(id: string): Promise<Account | null>;
 
-  createApiKey(key: NewApiKey): Promise<void>;
+  // The operator's view of accounts (store/sqlite/accounts.ts, store/postgres/accounts.ts)
+
+  /** Accounts newest first (by created_at, then id); a cursor this did not return throws InvalidCursorError. */
+  listAccounts(query: { limit: number; cursor?: string }): Promise<AccountPage>;
+  /** What the account holds now, both modes together (indexed counts). */
+  accountUsage(accountId: string): Promise<AccountUsage>;
+  /**
+   * Changes an account. Suspending sets suspended_at (a repeat keeps the first time) and, in the
+   * same transaction, ends its dashboard sessions and unused login links; resuming clears it and
+   * wakes dispatchers (its pending deliveries are claimable again). Null: no such account.
+   */
+  updateAccount(accountId: string, patch: AccountPatch, now: number): Promise<Account | null>;
+  /**
+   * Starts erasing an account, in one transaction: marks it (erasing_since; suspended too, so no
+   * claim takes its deliveries) and deletes its API keys, dashboard sessions and login tokens, so
+   * nobody can use it from this moment. A repeat keeps the first time. Null: no such account.
+   */
+  beginAccountErasure(accountId: string, now: number): Promise<Account | null>;
+  /**
+   * Deletes up to `limit` more rows the account owns (one table at a time, in one transaction);
+   * once nothing else is left, the account row itself, and `done`. Rows of the account in a
+   * table this store does not know (any table with an account_id column) go in the last step.
+   */
+  eraseAccountStep(accountId: string, limit: number): Promise<ErasureStep>;
+  /** Ids of the accounts whose erasure was asked and has not finished. */
+  listErasingAccounts(): Promise<string[]>;
+
+  /**
+   * With `limits` (the operator's defaults): throws LimitExceededError, and makes nothing, when the
+   * account already has max_keys unrevoked keys (live and test together; counted in the same transaction).
+   */
+  createApiKey(key: NewApiKey, limits?: LimitDefaults): Promise<void>;
   listApiKeys(accountId: string): Promise<ApiKeyRecord[]>;
   /** Revokes one key; `accountId` null means any account (operator CLI). True if a live key was revoked. */
   revokeApiKey(keyId: string, accountId: string | null, now: number): Promise<boolean>;
-  /** The caller behind an unrevoked key with this hash, or null. */
-  authenticate(keyHash: string): Promise<AuthContext | null>;
+  /** The caller behind an unrevoked key with this hash (and whether its account is suspended), or null. */
+  authenticate(keyHash: string): Promise<AuthenticatedKey | null>;
   /** Records when keys were last used (batched by the caller). */
   touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void>;
 
-  /** Adds a domain, or returns the existing one unchanged (created=false). */
-  addDomain(domain: DomainRecord): Promise<{ record: DomainRecord; created: boolean }>;
+  /**
+   * Adds a domain, or returns the existing one unchanged (created=false). With `limits`: a new one
+   * past the account's max_domains throws LimitExceededError (an existing one is still returned).
+   */
+  addDomain(domain: DomainRecord, limits?: LimitDefaults): Promise<{ record: DomainRecord; created: boolean }>;
   getDomain(accountId: string, domain: string): Promise<DomainRecord | null>;
   listDomains(accountId: string): Promise<DomainRecord[]>;
   markDomainVerified(accountId: string, domain: string, now: number): Promise<DomainRecord | null>;
@@ -388,6 +523,9 @@ export interface Store {
    * With `idempotency`: when the key is already used (and not older than
    * `idempotencyNotBefore`), nothing is stored and the earlier response is returned;
    * otherwise the response is recorded in the same transaction and null returned.
+   * With `limits`: rejects with BacklogFullError, storing nothing of this call (its idempotency
+   * key stays unused), when it would pass the account's max_pending_deliveries; the other calls of
+   * the same commit are not affected.
    */
   enqueueDeliveries(
     accountId: string,
@@ -413,10 +551,12 @@ export interface Store {
   /** Retires the current secret (at `next.created_at`) and makes `next` current, atomically. */
   rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void>;
 
+  /** With `limits`: throws LimitExceededError, and makes nothing, past the account's max_destinations (both modes together). */
   createDestination(
     destination: NewDestination,
     subscriptions: readonly NewSubscription[],
     secret: SigningSecret,
+    limits?: LimitDefaults,
   ): Promise<DestinationRecord>;
   getDestination(accountId: string, mode: KeyMode, id: string): Promise<DestinationRecord | null>;
   listDestinations(accountId: string, mode: KeyMode): Promise<DestinationRecord[]>;
@@ -475,30 +615,43 @@ export interface Store {
   upkeep(): Promise<UpkeepAction[]>;
 
   /**
-   * An origin answers again: its deliveries waiting on their own retry schedule become due now
-   * (the dispatcher paces them). Returns how many.
+   * A lane's target answers again: its deliveries waiting on their own retry schedule become due
+   * now (the dispatcher paces them). Returns how many.
    */
-  expediteOrigin(origin: string, now: number): Promise<number>;
+  expediteLane(lane: Lane, now: number): Promise<number>;
 
   /** How many deliveries are in each non-final status, all accounts together (for metrics). */
   countPendingDeliveries(): Promise<{ queued: number; retrying: number; dead_letter: number }>;
 
   /**
    * Leases up to `limit` due deliveries, oldest due first — only those without flow control
-   * (see claimGated).
+   * (see claimGated), never those of a suspended account. For tools and tests: the dispatcher
+   * claims by lane.
    */
   claimDue(request: ClaimRequest): Promise<ClaimedDelivery[]>;
   /**
+   * Leases up to each lane's `limit` of its due deliveries without flow control, oldest due first,
+   * in one statement or transaction (an index range per lane: a lane's backlog, however deep,
+   * costs other lanes nothing). A suspended account's lanes get nothing.
+   */
+  claimLanes(request: LaneClaimRequest): Promise<ClaimedDelivery[]>;
+  /**
+   * Every lane with deliveries waiting (ungated, not final), with when its first one is due —
+   * one index probe per lane, whatever its backlog — except the lanes of suspended accounts.
+   */
+  pendingLanes(): Promise<PendingLane[]>;
+  /**
    * Leases due deliveries of destinations with a rate_limit or max_in_flight, as many as their
-   * limits allow now, counted with every process sharing the store (one transaction per destination).
+   * limits allow now, counted with every process sharing the store (one transaction per
+   * destination). Destinations of suspended accounts are left alone.
    */
   claimGated(request: GatedClaimRequest): Promise<GatedClaim>;
   /**
-   * An origin is held (its circuit is open): its deliveries due by `dueBy` step out of the due
-   * index until `until` (or until expediteOrigin), so claims across origins do not walk a growing
-   * held backlog. Its refill claims still find them. Returns how many.
+   * Ends up to `limit` of a held lane's deliveries that were due at or before `dueBefore` and are
+   * not in flight (gated or not): dead_letter, with `error`. Counted as dead-lettered in the
+   * dashboard's figures. Returns how many.
    */
-  parkOrigin(origin: string, until: number, dueBy: number): Promise<number>;
+  expireHeld(request: HeldExpiry): Promise<number>;
   /**
    * Gives claimed deliveries back unattempted: due again at once. Wakes dispatchers unless
    * `quiet` (the caller will claim them itself when it has room).
@@ -507,16 +660,10 @@ export interface Store {
   /** Records finished attempts and the resulting status; grouped into one commit. */
   recordAttempts(results: readonly AttemptOutcomeRecord[]): Promise<void>;
   /**
-   * The earliest time any delivery not in `excludeOrigins` is due (or its lease runs out) — only
-   * looking before `before` when given (null: none by then), so the look costs what is due soon,
-   * never the whole schedule (a parked backlog, retries hours away).
+   * Called whenever new work may be due now, with the lanes it is for when known (null: could be
+   * any — look with pendingLanes). Returns an unsubscribe.
    */
-  nextDueAt(excludeOrigins: readonly string[], before?: number): Promise<number | null>;
-  /**
-   * Called whenever new work may be due now, with the origins it is for when known (null:
-   * could be any). Returns an unsubscribe.
-   */
-  onWork(listener: (origins: readonly string[] | null) => void): () => void;
+  onWork(listener: (lanes: readonly Lane[] | null) => void): () => void;
 
   // The dashboard (store/sqlite/dashboard.ts, store/postgres/dashboard.ts)
 
@@ -524,10 +671,11 @@ export interface Store {
   createLoginToken(token: LoginToken): Promise<void>;
   /**
    * Uses up a login token and opens `session` for its account and mode, in one transaction.
-   * Null, and no session, when the token is unknown, already used or expired at `now`.
+   * Null, and no session, when the token is unknown, already used or expired at `now`, or its
+   * account is suspended.
    */
   redeemLoginToken(tokenHash: string, session: NewDashboardSession, now: number): Promise<DashboardSession | null>;
-  /** The session with this id hash, unless it has expired at `now`. */
+  /** The session with this id hash, unless it has expired at `now` or its account is suspended. */
   getDashboardSession(idHash: string, now: number): Promise<DashboardSession | null>;
   deleteDashboardSession(idHash: string): Promise<void>;
   /**
@@ -551,6 +699,30 @@ export class StoreUnavailableError extends Error {
 export class UnstorableInputError extends Error {
   constructor() {
     super('The request holds characters that cannot be stored (such as NUL)');
+  }
+}
+
+/** An account is at one of its count limits: nothing was made (the API's 403 limit_exceeded). */
+export class LimitExceededError extends Error {
+  constructor(
+    readonly limit: CountLimit,
+    readonly max: number,
+  ) {
+    super(`${limit} (${max}) reached`);
+  }
+}
+
+/**
+ * Accepting these deliveries would take the account past its max_pending_deliveries: nothing of
+ * the call was stored (the API's 429 backlog_full).
+ */
+export class BacklogFullError extends Error {
+  constructor(
+    readonly pending: number,
+    readonly adding: number,
+    readonly max: number,
+  ) {
+    super(`${pending} pending + ${adding} would pass max_pending_deliveries (${max})`);
   }
 }
 

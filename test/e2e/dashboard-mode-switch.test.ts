@@ -75,10 +75,9 @@ describe('dashboard: switching the session between live and test', () => {
     stack = await startStack();
     acct = await stack.createAccount('mode switch');
     other = await stack.createAccount('someone else');
+    // domains serve both modes (and only live keys manage them)
     await stack.verifyDomain(acct.live_key, 'example.test');
-    await stack.verifyDomain(acct.test_key, 'example.test');
     await stack.verifyDomain(other.live_key, 'example.test');
-    await stack.verifyDomain(other.test_key, 'example.test');
     sent.live = await send(acct.live_key, '/live');
     sent.test = await send(acct.test_key, '/test');
     sent.otherLive = await send(other.live_key, '/other-live');
@@ -124,10 +123,14 @@ describe('dashboard: switching the session between live and test', () => {
     const oldToken = await dash('POST', '/v1/domains', test, { body: { domain: 'stale.example.test' }, csrf: live.csrf });
     assert.equal(oldToken.status, 403);
     assert.equal(oldToken.body.error.code, 'csrf_token_invalid');
-    const made = await dash('POST', '/v1/domains', test, { body: { domain: 'fresh.example.test' } });
+    // the new token passes: test mode may not manage domains (live keys only), but makes a destination
+    const refused = await dash('POST', '/v1/domains', test, { body: { domain: 'fresh.example.test' } });
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.body.error.code, 'live_key_required');
+    const made = await dash('POST', '/v1/destinations', test, { body: { url: stack.target('/fresh'), events: ['fresh.*'] } });
     assert.equal(made.status, 201, made.text);
-    const domains = await stack.api('GET', '/v1/domains', { key: acct.test_key });
-    assert.ok(domains.body.data.some((d: { domain: string }) => d.domain === 'fresh.example.test'), 'made in test mode');
+    const destinations = await stack.api('GET', '/v1/destinations', { key: acct.test_key });
+    assert.ok(destinations.body.data.some((d: { id: string }) => d.id === made.body.id), 'made in test mode');
 
     const back = await switchTo(test, 'live');
     assert.equal(back.r.body.mode, 'live');

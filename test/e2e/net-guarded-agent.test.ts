@@ -384,8 +384,10 @@ describe('guarded agent over loopback', () => {
       performAttempt(agent(''), get(`https://good.test:${main.port}/`)),
     );
     const b = expectKind(r, 'blocked');
-    assert.match(b.error, /good\.test/);
-    assert.match(b.error, /blocked range/);
+    // the customer's text names the host, never what it resolved to; the operator's detail does
+    assert.equal(b.error, 'good.test resolves only to addresses Harepost does not connect to');
+    assert.match(String(b.detail), /127\.0\.0\.1 is in blocked range 127\.0\.0\.0\/8 \(loopback\)/);
+    assert.match(String(b.detail), /HAREPOST_ALLOW_PRIVATE_NETWORKS/);
     assert.equal(conns + c2 + c3, 0, 'no receiver saw a connection');
   });
 
@@ -423,7 +425,8 @@ describe('guarded agent over loopback', () => {
     assert.equal(first.status, 200);
     assert.equal(first.excerpt, 'ok from 127.0.0.2');
     const againBlocked = expectKind(results[1], 'blocked');
-    assert.match(againBlocked.error, /127\.0\.0\.3/);
+    assert.equal(againBlocked.error, 'rebind.test resolves only to addresses Harepost does not connect to');
+    assert.match(String(againBlocked.detail), /127\.0\.0\.3/);
     assert.equal(aQueries, 2, 'resolved once per connection');
     assert.equal(c2, 1);
     assert.equal(c3, 0, '127.0.0.3 never saw a connection');
@@ -455,7 +458,8 @@ describe('guarded agent over loopback', () => {
       isAllowed: (ip) => flaky.check(ip).allowed,
     };
     const r = expectKind(await performAttempt(agent('', { policy: flaky }), get(`https://good.test:${main.port}/`)), 'blocked');
-    assert.match(r.error, /refused on second look/);
+    assert.equal(r.error, 'the connection to good.test reached an address Harepost does not connect to');
+    assert.match(String(r.detail), /127\.0\.0\.1 refused on second look/);
     assert.equal(calls, 2);
   });
 
@@ -463,6 +467,28 @@ describe('guarded agent over loopback', () => {
     const port = await closedPort('127.0.0.1');
     const r = expectKind(await performAttempt(agent('127.0.0.1/32'), get(`https://127.0.0.1:${port}/`)), 'network_error');
     assert.match(r.error, new RegExp(`^ECONNREFUSED: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
+  });
+
+  it('a failed connect to a name says the name, never the address it resolved to (the detail has it)', async () => {
+    const port = await closedPort('127.0.0.1');
+    const r = expectKind(await performAttempt(agent('127.0.0.1/32'), get(`https://good.test:${port}/`)), 'network_error');
+    assert.equal(r.error, `ECONNREFUSED: connect ECONNREFUSED good.test:${port}`);
+    assert.doesNotMatch(r.error, /127\.0\.0\.1/);
+    assert.match(String(r.detail), new RegExp(`connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('gives the resolver the attempt\'s time left as the lookup\'s budget', async () => {
+    const budgets: Array<number | undefined> = [];
+    const recording: HostResolver = {
+      lookupAll: async (host, opts) => {
+        budgets.push(opts?.timeoutMs);
+        return resolver.lookupAll(host, opts);
+      },
+      resolveTxt: (name) => resolver.resolveTxt(name),
+    };
+    expectKind(await performAttempt(agent('127.0.0.1/32', { resolver: recording }), get(`https://good.test:${main.port}/`, { timeoutMs: 1500 })), 'response');
+    assert.equal(budgets.length, 1);
+    assert.ok(budgets[0] !== undefined && budgets[0] <= 1500 && budgets[0] > 1000, `budget ${budgets[0]}`);
   });
 
   it('reports DNS failures as network_error (NXDOMAIN and SERVFAIL)', async () => {
@@ -488,6 +514,7 @@ describe('guarded agent over loopback', () => {
       'timeout',
     );
     assert.ok(r.latencyMs < 2500, `latency ${r.latencyMs}`);
+    assert.equal(r.error, 'timeout: no complete response within 400 ms (still waiting for the DNS lookup of silentdns.test)');
   });
 
   it('returns a 302 as is, without following it', async () => {
@@ -536,12 +563,15 @@ describe('guarded agent over loopback', () => {
     assert.equal(v6.tcp, before);
   });
 
-  it('BlockedAddressError carries code HAREPOST_BLOCKED', () => {
-    const e = new BlockedAddressError('example.test');
+  it('BlockedAddressError carries code HAREPOST_BLOCKED, a public message and the operator\'s detail', () => {
+    const e = new BlockedAddressError('example.test', { reasons: ['10.0.0.1 is in blocked range 10.0.0.0/8 (private-use)'] });
     assert.equal(e.code, 'HAREPOST_BLOCKED');
     assert.ok(e instanceof Error);
-    assert.match(e.message, /example\.test/);
-    assert.match(e.message, /every resolved address is in a blocked range/);
+    assert.equal(e.message, 'example.test resolves only to addresses Harepost does not connect to');
+    assert.match(e.detail, /10\.0\.0\.1 is in blocked range 10\.0\.0\.0\/8/);
+    // an IP literal is the customer's own input: its message may name it and its range
+    const lit = new BlockedAddressError('10.0.0.1', { reasons: ['10.0.0.1 is in blocked range 10.0.0.0/8 (private-use)'] });
+    assert.equal(lit.message, '10.0.0.1 is an address Harepost does not connect to (10.0.0.1 is in blocked range 10.0.0.0/8 (private-use))');
   });
 
   it('never throws, even for an invalid URL', async () => {

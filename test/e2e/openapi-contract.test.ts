@@ -12,9 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Ajv, type ValidateFunction } from 'ajv';
-import ajvFormats from 'ajv-formats';
-import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { buildApi, type ApiOptions } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import { createAddressPolicy, parseCidrList } from '../../src/net/address-policy.js';
@@ -23,133 +21,31 @@ import { performAttempt } from '../../src/net/http-attempt.js';
 import { createHostResolver, parseDnsServers } from '../../src/net/resolver.js';
 import { StoreUnavailableError, type Store } from '../../src/store/store.js';
 import { freePort } from '../support/free-port.js';
+import { type Answer, type CheckedApp, type OpenApiDocument, checkAnswers, isErrorShape, newAjv, openObjects } from '../support/openapi-check.js';
 import { startStack, type Stack, type TestAccount } from '../support/stack.js';
 import { waitFor } from '../support/wait.js';
-
-type Schema = Record<string, unknown>;
-type Media = Record<string, { schema?: Schema }>;
-interface Operation {
-  requestBody?: { required?: boolean; content?: Media };
-  responses?: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Media }>;
-  security?: unknown;
-}
-interface Document {
-  paths: Record<string, Record<string, Operation>>;
-}
-
-/** `/v1/deliveries/:id` → `/v1/deliveries/{id}` */
-const openapiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 /** The host the flows below send to: the domain they verify (the test DNS answers 127.0.0.1 for it). */
 const HOST = 'contract.example.test';
 
 /** The free-form values of a request: any keys. */
-const FREE_FORM = new Set(['body', 'metadata', 'headers']);
+const FREE_FORM: ReadonlySet<string> = new Set(['body', 'metadata', 'headers']);
 
-/** The same schema with every object that lists its properties closed to any others. */
-function closed(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(closed);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out: Schema = {};
-  for (const [k, v] of Object.entries(schema as Schema)) {
-    if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Schema).map(([n, s]) => [n, closed(s)]));
-    else if (k === 'enum' || k === 'const' || k === 'required' || k === 'type') out[k] = v;
-    else out[k] = closed(v);
-  }
-  if (out.properties !== undefined && out.additionalProperties === undefined) out.additionalProperties = false;
-  return out;
-}
-
-const isObjectSchema = (s: Schema) => s.type === 'object' || (Array.isArray(s.type) && s.type.includes('object'));
-
-/** Paths of the object schemas in a request body that would let an unknown field through. */
-function openObjects(schema: unknown, path: string[] = []): string[] {
-  if (schema === null || typeof schema !== 'object') return [];
-  const s = schema as Schema;
-  if (FREE_FORM.has(path[path.length - 1] ?? '')) return [];
-  const out: string[] = [];
-  if (isObjectSchema(s) && s.additionalProperties !== false) out.push(path.join('.') || '(body)');
-  for (const [name, sub] of Object.entries((s.properties as Schema | undefined) ?? {})) out.push(...openObjects(sub, [...path, name]));
-  for (const branch of [...((s.oneOf as unknown[]) ?? []), ...((s.anyOf as unknown[]) ?? [])]) out.push(...openObjects(branch, path));
-  if (s.items) out.push(...openObjects(s.items, [...path, '[]']));
-  return out;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, unknown>;
-  body: any;
-  text: string;
-}
-
-interface Instrumented {
+interface Instrumented extends CheckedApp {
   app: FastifyInstance;
-  call(method: string, url: string, o?: { key?: string; body?: unknown; raw?: string | Buffer; headers?: Record<string, string> }): Promise<Answer>;
 }
 
 describe('OpenAPI contract: the document and the answers agree', () => {
   let stack: Stack;
   let acct: TestAccount;
   let key: string;
-  let doc: Document;
+  let doc: OpenApiDocument;
   let api: Instrumented;
   const apps: FastifyInstance[] = [];
   const agents: Array<{ destroy(): Promise<void> }> = [];
-  const ajv = new Ajv({ strict: false, allErrors: true, allowUnionTypes: true });
-  ajvFormats.default(ajv);
-  const validators = new Map<string, ValidateFunction>();
-  /** `METHOD /path STATUS` of every answer checked. */
+  /** `METHOD /path STATUS` of every answer checked, by every instrumented app. */
   const covered = new Set<string>();
   const problems: string[] = [];
-
-  /** Ajv's errors, naming the unlisted property when that is what is wrong. */
-  const errorsOf = (v: ValidateFunction) =>
-    (v.errors ?? [])
-      .map((e) => {
-        const extra = (e.params as { additionalProperty?: string }).additionalProperty;
-        return `${e.instancePath || '(root)'} ${e.message ?? ''}${extra !== undefined ? `: ${extra}` : ''}`;
-      })
-      .join('; ');
-
-  function validator(id: string, schema: Schema): ValidateFunction {
-    const known = validators.get(id);
-    if (known) return known;
-    const v = ajv.compile(closed(schema) as Schema);
-    validators.set(id, v);
-    return v;
-  }
-
-  /** Checks one answer against the document; `payload` is what the handler produced, if it was an object. */
-  function check(method: string, route: string | undefined, res: Answer, payload: unknown, hasPayload: boolean): void {
-    if (route === undefined) return; // no route matched: not an operation
-    const path = openapiPath(route);
-    const label = `${method} ${path} ${res.status}`;
-    const op = doc.paths[path]?.[method.toLowerCase()];
-    if (!op) return void problems.push(`${method} ${path} answered but is not in the document`);
-    const documented = op.responses?.[String(res.status)];
-    if (!documented) return void problems.push(`${label}: status not documented (it answered ${res.text.slice(0, 200)})`);
-    covered.add(label);
-    if (res.status === 429 || res.status === 503) {
-      if (res.headers['retry-after'] === undefined) problems.push(`${label}: no Retry-After header`);
-      if (!documented.headers?.['Retry-After']) problems.push(`${label}: Retry-After is not documented`);
-    }
-    const type = String(res.headers['content-type'] ?? '');
-    if (!type.startsWith('application/json')) {
-      const media = type.split(';')[0]!;
-      if (!documented.content?.[media]) problems.push(`${label}: answered ${media}, which is not documented`);
-      return;
-    }
-    const schema = documented.content?.['application/json']?.schema;
-    if (!schema) return void problems.push(`${label}: no JSON schema for this answer`);
-    const v = validator(label, schema);
-    if (!v(res.body)) problems.push(`${label}: the answer does not match its schema: ${errorsOf(v)}\n  ${res.text.slice(0, 400)}`);
-    if (hasPayload && !v(JSON.parse(JSON.stringify(payload)))) {
-      problems.push(
-        `${label}: the handler returned what its schema does not describe (fields the serialiser drops?): ` +
-          `${errorsOf(v)}\n  ${JSON.stringify(payload).slice(0, 400)}`,
-      );
-    }
-  }
 
   /** buildApi with the stack's store, DNS, address policy and a guarded agent that trusts the test CA. */
   async function instrumented(overrides: Partial<ApiDeps> = {}, options: ApiOptions = {}): Promise<Instrumented> {
@@ -172,46 +68,17 @@ describe('OpenAPI contract: the document and the answers agree', () => {
       undefined,
       options,
     );
-    let seen: { route?: string; payload?: unknown; hasPayload: boolean } = { hasPayload: false };
-    app.addHook('preSerialization', async (_request, _reply, payload) => {
-      seen.payload = payload;
-      seen.hasPayload = true;
-      return payload;
-    });
-    app.addHook('onSend', async (request, _reply, payload) => {
-      seen.route = request.routeOptions.url;
-      return payload;
-    });
+    // each answer checked against the document as sent and as the handler produced it, objects closed
+    const checked = checkAnswers(app, () => doc, { retryAfterStatuses: [429, 503], retryAfterDocumented: true, otherMedia: true, covered, problems });
     await app.ready();
     apps.push(app);
-    return {
-      app,
-      async call(method, url, o = {}) {
-        seen = { hasPayload: false };
-        const headers: Record<string, string> = { ...o.headers };
-        if (o.key !== undefined) headers.authorization = `Bearer ${o.key}`;
-        const inject: InjectOptions = { method: method as InjectOptions['method'], url, headers };
-        if (o.raw !== undefined) {
-          inject.payload = o.raw;
-          headers['content-type'] ??= 'application/json';
-        } else if (o.body !== undefined) inject.payload = o.body as InjectOptions['payload'];
-        const r = await app.inject(inject);
-        let body: unknown;
-        try {
-          body = r.body === '' ? undefined : JSON.parse(r.body);
-        } catch {
-          body = undefined;
-        }
-        const res: Answer = { status: r.statusCode, headers: r.headers, body, text: r.body };
-        check(method, seen.route, res, seen.payload, seen.hasPayload);
-        return res;
-      },
-    };
+    return { ...checked, app };
   }
 
   /** Calls the main instrumented app with the live key and asserts the status. */
   async function expect(status: number, method: string, url: string, body?: unknown, o: { headers?: Record<string, string>; key?: string; raw?: string | Buffer } = {}) {
-    const r = await api.call(method, url, { key: o.key ?? key, ...(body !== undefined ? { body } : {}), ...o });
+    const { key: given, ...rest } = o;
+    const r = await api.call(method, url, { token: given ?? key, ...(body !== undefined ? { body } : {}), ...rest });
     assert.equal(r.status, status, `${method} ${url}: ${r.text}`);
     return r;
   }
@@ -223,7 +90,7 @@ describe('OpenAPI contract: the document and the answers agree', () => {
     api = await instrumented();
     const r = await api.app.inject({ method: 'GET', url: '/openapi.json' });
     assert.equal(r.statusCode, 200);
-    doc = r.json() as Document;
+    doc = r.json() as OpenApiDocument;
     stack.receiver.respond((req) =>
       req.path.startsWith('/reject') ? { status: 422, body: 'not this one' } : { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' },
     );
@@ -237,6 +104,7 @@ describe('OpenAPI contract: the document and the answers agree', () => {
   it('every operation documents a success answer with its schema, and each error status it gives with the error schema', () => {
     const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
     assert.ok(operations.length >= 35, `only ${operations.length} operations documented`);
+    const ajv = newAjv();
     const missing: string[] = [];
     for (const { path, method, op } of operations) {
       const label = `${method.toUpperCase()} ${path}`;
@@ -258,16 +126,13 @@ describe('OpenAPI contract: the document and the answers agree', () => {
           missing.push(`${label} ${s}: no error schema`);
           continue;
         }
-        const v = ajv.compile(schema);
-        const ok = v({ error: { code: 'some_code', message: 'A sentence.' } }) && v({ error: { code: 'some_code', message: 'A sentence.', field: 'a.b' } });
-        const strict = !v({ error: { code: 'some_code' } }) && !v({}) && !v({ error: { code: 1, message: 'x' } });
-        if (!ok || !strict) missing.push(`${label} ${s}: the schema is not the error shape {"error": {"code", "message", "field"?}}`);
+        if (!isErrorShape(ajv, schema)) missing.push(`${label} ${s}: the schema is not the error shape {"error": {"code", "message", "field"?}}`);
       }
       if (v1 && ['post', 'patch', 'delete'].includes(method)) {
         const body = op.requestBody?.content?.['application/json']?.schema;
         if (!body) missing.push(`${label}: no request body schema`);
         else {
-          for (const open of openObjects(body)) missing.push(`${label}: request body object ${open} lets unknown fields through`);
+          for (const open of openObjects(body, [], FREE_FORM)) missing.push(`${label}: request body object ${open} lets unknown fields through`);
           for (const s of ['400', '413', '415']) if (!errorStatuses.includes(s)) missing.push(`${label}: takes a body but ${s} is not documented`);
         }
       }
@@ -452,8 +317,8 @@ describe('OpenAPI contract: the document and the answers agree', () => {
 
   it('429 and 503 answer with the error schema and Retry-After; a metrics token refusal too', async () => {
     const tight = await instrumented({ rateLimitPerSecond: 1, rateLimitBurst: 1 }, { metricsToken: 'contract-metrics-token' });
-    assert.equal((await tight.call('GET', '/v1/domains', { key })).status, 200);
-    const limited = await tight.call('GET', '/v1/domains', { key });
+    assert.equal((await tight.call('GET', '/v1/domains', { token: key })).status, 200);
+    const limited = await tight.call('GET', '/v1/domains', { token: key });
     assert.equal(limited.status, 429, limited.text);
     assert.equal((await tight.call('GET', '/metrics')).status, 401);
 
@@ -469,8 +334,29 @@ describe('OpenAPI contract: the document and the answers agree', () => {
       },
     }) as Store;
     const outage = await instrumented({ store: down });
-    const r = await outage.call('GET', '/v1/domains', { key });
+    const r = await outage.call('GET', '/v1/domains', { token: key });
     assert.equal(r.status, 503, r.text);
+  });
+
+  it('the limits answer as documented: 403 limit_exceeded and live_key_required, 429 backlog_full with Retry-After', async () => {
+    const tight = await instrumented({ limits: { max_destinations: 1, max_keys: 1, max_domains: 1, max_pending_deliveries: 0 } });
+    const codeOf = async (r: Promise<Answer>, status: number) => {
+      const a = await r;
+      assert.equal(a.status, status, a.text);
+      return (a.body as { error: { code: string } }).error.code;
+    };
+    await tight.call('POST', '/v1/destinations', { token: key, body: { url: stack.target('/one') } }); // the first may fit
+    assert.equal(await codeOf(tight.call('POST', '/v1/destinations', { token: key, body: { url: stack.target('/two') } }), 403), 'limit_exceeded');
+    assert.equal(await codeOf(tight.call('POST', '/v1/webhooks', { token: key, body: { url: stack.target('/two'), events: ['a'] } }), 403), 'limit_exceeded');
+    assert.equal(await codeOf(tight.call('POST', '/v1/keys', { token: key, body: { mode: 'test' } }), 403), 'limit_exceeded');
+    assert.equal(await codeOf(tight.call('POST', '/v1/domains', { token: key, body: { domain: 'another.example.test' } }), 403), 'limit_exceeded');
+    assert.equal(await codeOf(tight.call('POST', '/v1/domains', { token: acct.test_key, body: { domain: 'x.example.test' } }), 403), 'live_key_required');
+    assert.equal(await codeOf(tight.call('POST', '/v1/domains/verify', { token: acct.test_key, body: { domain: HOST } }), 403), 'live_key_required');
+    assert.equal(await codeOf(tight.call('DELETE', `/v1/domains/${HOST}`, { token: acct.test_key }), 403), 'live_key_required');
+    assert.equal(await codeOf(tight.call('POST', '/v1/send', { token: key, body: { target: stack.target('/full', HOST) } }), 429), 'backlog_full');
+    const dest = await stack.api('POST', '/v1/destinations', { key: acct.test_key, body: { url: stack.target('/ev'), events: ['limit.*'] } });
+    assert.equal(dest.status, 201, dest.text); // through the service itself: its own limits are the defaults
+    assert.equal(await codeOf(tight.call('POST', '/v1/events', { token: acct.test_key, body: { type: 'limit.hit' } }), 429), 'backlog_full');
   });
 
   it('every answer above matched the document, and every operation was exercised', () => {

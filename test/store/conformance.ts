@@ -8,6 +8,7 @@ import { DEFAULT_POLICY } from '../../src/core/policy.js';
 import { rateBurst } from '../../src/core/flow-control.js';
 import { maxInWindow } from '../support/flow.js';
 import { newDelivery } from '../support/new-delivery.js';
+import { storeLimitsConformance } from './limits-conformance.js';
 import {
   type ClaimRequest,
   type GatedClaimRequest,
@@ -45,7 +46,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
 
     it('authenticates by key hash, lists keys without secrets, revokes', async () => {
       await store.createApiKey({ id: 'key_1', account_id: 'acct_a', mode: 'test', key_hash: 'h1', prefix: 'hp_test_abcd', created_at: 5 });
-      assert.deepEqual(await store.authenticate('h1'), { key_id: 'key_1', account_id: 'acct_a', mode: 'test' });
+      assert.deepEqual(await store.authenticate('h1'), { key_id: 'key_1', account_id: 'acct_a', mode: 'test', suspended: false });
       assert.equal(await store.authenticate('nope'), null);
       const keys = await store.listApiKeys('acct_a');
       assert.equal(keys.length, 1);
@@ -423,19 +424,22 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(await store.findIdempotentResponse('acct_a', 'test', 'old-key', 0), null);
     });
 
-    it('expedites a recovered origin: its retrying deliveries become due now', async () => {
+    it('expedites a recovered lane: its retrying deliveries become due now, no other lane’s (not even at the same origin)', async () => {
       const t = 99_000_000;
       const origin = 'https://expedite.example.test';
       const d = delivery({ account_id: 'acct_a', mode: 'live', origin, created_at: t });
+      const e = delivery({ account_id: 'acct_b', mode: 'live', origin, created_at: t });
       await store.enqueueDeliveries('acct_a', 'live', [d]);
-      const [c] = await store.claimDue({ now: t + 1, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
-      await store.recordAttempts([{ delivery_id: d.id, lease_token: c!.lease_token, status: 'retrying', next_attempt_at: t + 60_000,
-        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+      await store.enqueueDeliveries('acct_b', 'live', [e]);
+      const claimed = await store.claimDue({ now: t + 1, limit: 2, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.equal(claimed.length, 2);
+      await store.recordAttempts(claimed.map((c) => ({ delivery_id: c.id, lease_token: c.lease_token, status: 'retrying' as const, next_attempt_at: t + 60_000,
+        attempt: { attempt: 1, outcome: 'failed' as const, http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t } })));
       assert.equal((await store.claimDue({ now: t + 10, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 })).length, 0);
-      assert.equal(await store.expediteOrigin(origin, t + 10), 1);
-      const due = await store.claimDue({ now: t + 10, limit: 1, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
-      assert.deepEqual(due.map((x) => x.id), [d.id]);
-      assert.equal(await store.expediteOrigin('https://other.example.test', t + 10), 0);
+      assert.equal(await store.expediteLane({ account_id: 'acct_a', origin }, t + 10), 1);
+      const due = await store.claimDue({ now: t + 10, limit: 10, owner: 'e', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+      assert.deepEqual(due.map((x) => x.id), [d.id], 'acct_b’s retry at the same origin keeps its own schedule');
+      assert.equal(await store.expediteLane({ account_id: 'acct_a', origin: 'https://other.example.test' }, t + 10), 0);
     });
 
     it('claims due work in batches under a lease; an expired lease makes it due again', async () => {
@@ -454,7 +458,8 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       // lease = timeout_ms (1000) + margin (500)
       const during = await store.claimDue({ now: t + 1500, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(during.length, 0);
-      assert.equal(await store.nextDueAt([]), t + 1510);
+      const lane = (await store.pendingLanes()).find((l) => l.account_id === 'acct_a' && l.origin === 'https://lease.example.test');
+      assert.equal(lane?.next_at, t + 1510, 'the lane is next due when the first lease runs out');
       const again = await store.claimDue({ now: t + 1511, limit: 10, owner: 'w2', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(again.length, 3, 'the dead holder’s leases ran out');
       assert.notEqual(again[0]!.lease_token, first[0]!.lease_token);
@@ -491,8 +496,10 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal(retry.find((c) => c.id === items[0]!.id)!.attempt_count, 1);
     });
   });
-  // flow control and parked origins: a section of its own (below), on stores of its own
+  // flow control and lanes: a section of its own (below), on stores of its own
   storeFlowControlConformance(name, open);
+  storeAccountsConformance(name, open);
+  storeLimitsConformance(name, open);
 }
 
 /**
@@ -501,7 +508,7 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
  * each other's work. Times are the test's (`now` is passed in), so nothing here waits.
  */
 export function storeFlowControlConformance(name: string, open: () => Promise<Store>): void {
-  describe(`store conformance: ${name}: flow control and parked origins`, () => {
+  describe(`store conformance: ${name}: flow control and lanes`, () => {
     const ACCT = 'acct_f';
     const opened: Store[] = [];
     after(async () => {
@@ -546,7 +553,7 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
     const claimAll = (s: Store, now: number, extra: Partial<ClaimRequest> = {}) =>
       s.claimDue({ now, limit: 1000, owner: 'g', leaseMarginMs: 500, excludeOrigins: [], secretsRetiredAfter: 0, ...extra });
     const gated = (s: Store, now: number, extra: Partial<GatedClaimRequest> = {}) =>
-      s.claimGated({ now, limit: 1000, owner: 'g', leaseMarginMs: 500, secretsRetiredAfter: 0, room: () => 1000, ...extra });
+      s.claimGated({ now, limit: 1000, owner: 'g', leaseMarginMs: 500, secretsRetiredAfter: 0, room: () => ({ lane: 1000, origin: 1000, account: 1000 }), ...extra });
     const delivered = (s: Store, c: { id: string; lease_token: string }, at: number) =>
       s.recordAttempts([{ delivery_id: c.id, lease_token: c.lease_token, status: 'delivered', next_attempt_at: null,
         attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 1, error: null, response_excerpt: null, created_at: at } }]);
@@ -621,7 +628,7 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
       assert.deepEqual(await claimAll(s, t), []);
 
       // no room for its origin: nothing claimed, and the rate's allowance is not used up by that
-      const noRoom = await gated(s, t, { room: () => 0 });
+      const noRoom = await gated(s, t, { room: () => ({ lane: 1000, origin: 0, account: 1000 }) });
       assert.equal(noRoom.claimed.length, 0);
       const first = await gated(s, t);
       assert.equal(first.claimed.length, burst, `an idle destination starts a full burst (${burst}) at once, untouched by the claim without room`);
@@ -651,7 +658,7 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
       assert.ok(starts.length <= 3 * perSecond + burst + 1, `${starts.length} starts in 3 s at ${perSecond}/s`);
     });
 
-    it('claims no more than room(origin) and limit allow', async () => {
+    it('claims no more than room (per lane, origin and account) and limit allow', async () => {
       const s = await fresh();
       const t = 130_000_000;
       const a = 'https://room-a.example.test';
@@ -661,15 +668,21 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
       await deliveriesOf(s, 'dest_room_a', a, 6, t);
       await deliveriesOf(s, 'dest_room_b', b, 6, t);
       const asked: string[] = [];
-      const r = await gated(s, t + 10, { room: (o) => (asked.push(o), o === a ? 2 : 0) });
-      assert.ok(asked.includes(a), 'room is asked for the gate’s origin');
+      const roomFor = (n: number) => ({ lane: 1000, origin: n, account: 1000 });
+      const r = await gated(s, t + 10, { room: (l) => (asked.push(`${l.account_id} ${l.origin}`), roomFor(l.origin === a ? 2 : 0)) });
+      assert.ok(asked.includes(`${ACCT} ${a}`), 'room is asked for the gate’s lane (account and origin)');
       assert.equal(r.claimed.filter((c) => c.origin === a).length, 2, 'room 2 for origin a');
       assert.equal(r.claimed.filter((c) => c.origin === b).length, 0, 'room 0 for origin b');
       const limited = await gated(s, t + 10, { limit: 1 });
       assert.equal(limited.claimed.length, 1, 'limit in all');
-      const rest = await gated(s, t + 10, { room: (o) => (o === a ? 1 : 3) });
+      const rest = await gated(s, t + 10, { room: (l) => roomFor(l.origin === a ? 1 : 3) });
       assert.equal(rest.claimed.filter((c) => c.origin === a).length, 1);
       assert.ok(rest.claimed.filter((c) => c.origin === b).length <= 3);
+      // an account's room is shared by its gates at every origin; a lane's own room (its breaker) binds too
+      const shared = await gated(s, t + 20, { room: () => ({ lane: 1000, origin: 1000, account: 2 }) });
+      assert.equal(shared.claimed.length, 2, 'the account’s room of 2, over both its gates');
+      const byLane = await gated(s, t + 30, { room: (l) => ({ lane: l.origin === a ? 0 : 1, origin: 1000, account: 1000 }) });
+      assert.deepEqual(byLane.claimed.map((c) => c.origin), [b], 'lane room 0 for a, 1 for b');
     });
 
     it('setting limits gates pending deliveries; lifting them makes the pending ones claimable by claimDue', async () => {
@@ -751,103 +764,323 @@ export function storeFlowControlConformance(name: string, open: () => Promise<St
       );
     });
 
-    it('parkOrigin moves due, unleased, ungated work out of the due index; claims by origin and expediteOrigin bring it back', async () => {
+    /** `count` ungated deliveries of `account` at `origin`, due from `t` (one ms apart). */
+    async function laneDeliveries(s: Store, account: string, origin: string, count: number, t: number) {
+      const items = Array.from({ length: count }, (_, i) =>
+        delivery({ account_id: account, mode: 'live', origin, target: `${origin}/hook`, created_at: t + i }),
+      );
+      await s.enqueueDeliveries(account, 'live', items);
+      return items;
+    }
+    const claimLanes = (s: Store, now: number, lanes: Array<[string, string, number]>, leaseMarginMs = 500) =>
+      s.claimLanes({ now, owner: 'l', leaseMarginMs, secretsRetiredAfter: 0, lanes: lanes.map(([account_id, origin, limit]) => ({ account_id, origin, limit })) });
+    const ids = (xs: ReadonlyArray<{ id: string }>) => xs.map((x) => x.id);
+    const statusOf = async (s: Store, account: string, id: string) => (await s.getDelivery(account, 'live', id))!.delivery;
+
+    it('claimLanes takes up to each named lane’s limit, oldest due first, and nothing of lanes not named; leased work is not taken twice', async () => {
       const s = await fresh();
+      await s.createAccount({ id: 'acct_g', name: 'g', created_at: 1 });
       const t = 160_000_000;
-      const held = 'https://held.example.test';
-      const other = 'https://other-origin.example.test';
-      const heldItems = await deliveriesOf(s, null, held, 4, t);
-      const [otherItem] = await deliveriesOf(s, null, other, 1, t);
-      // one of the held origin's deliveries is in flight (a lease that outlives everything here)
-      const [inFlight] = await claimAll(s, t + 5, { origin: held, limit: 1, leaseMarginMs: 1e9 });
-      assert.equal(inFlight?.id, heldItems[0]!.id);
-      // one waits on its own retry schedule (not due yet)
-      const [retrier] = await deliveriesOf(s, null, held, 1, t + 1);
-      const claimed = await claimAll(s, t + 6, { origin: held, limit: 10 });
-      const rc = claimed.find((c) => c.id === retrier!.id);
-      assert.ok(rc, 'the retrier was claimed');
-      // the others go back untouched (due again at once)
-      const others = claimed.filter((c) => c.id !== retrier!.id);
-      await s.releaseClaims(others.map((c) => ({ delivery_id: c.id, lease_token: c.lease_token })), { quiet: true });
-      await s.recordAttempts([{ delivery_id: rc.id, lease_token: rc.lease_token, status: 'retrying', next_attempt_at: t + 5000,
-        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 7 } }]);
-      // and a gated delivery at the same origin
-      await destination(s, 'dest_held', held, { max_in_flight: 5 }, t);
-      const [gatedItem] = await deliveriesOf(s, 'dest_held', held, 1, t);
-
-      const until = t + 30_000;
-      const parked = await s.parkOrigin(held, until, t + 10);
-      assert.equal(parked, 3, 'the three due, unleased, ungated deliveries of the origin are parked');
-
-      const general = await claimAll(s, t + 20);
-      assert.deepEqual(general.map((c) => c.id), [otherItem!.id], 'a general claim no longer sees the parked ones');
-      assert.equal(await s.nextDueAt([other]), t + 5000, 'nextDueAt: the retry is the earliest; parked ones are not due now');
-      const retryDue = await claimAll(s, t + 5000, { excludeOrigins: [other] });
-      assert.deepEqual(retryDue.map((c) => c.id), [rc.id], 'parking left the not-yet-due retry on its own schedule');
-      await s.releaseClaims([{ delivery_id: rc.id, lease_token: retryDue[0]!.lease_token }], { quiet: true });
-      // released: due again at once (its next_attempt_at) — take it out of the picture
-      const [rc2] = await claimAll(s, t + 5001, { excludeOrigins: [other] });
-      assert.equal(rc2?.id, rc.id);
-      await delivered(s, rc2!, t + 5002);
-      assert.equal(await s.nextDueAt([other]), until, 'what is left of the origin comes back at `until`');
-
-      // gated work of a parked origin is left alone by parking
-      const g = await gated(s, t + 30);
-      assert.deepEqual(g.claimed.map((c) => c.id), [gatedItem!.id]);
-
-      // a claim by origin still takes parked work (oldest first)
-      const byOrigin = await claimAll(s, t + 40, { origin: held, limit: 1 });
-      assert.equal(byOrigin.length, 1);
-      assert.ok(heldItems.slice(1).some((d) => d.id === byOrigin[0]!.id));
-
-      // expediting brings the other two back into the due index, due now
-      assert.equal(await s.expediteOrigin(held, t + 50), 2);
-      const back = await claimAll(s, t + 50);
-      assert.deepEqual(
-        back.map((c) => c.id).sort(),
-        heldItems.slice(1).filter((d) => d.id !== byOrigin[0]!.id).map((d) => d.id).sort(),
-      );
-      assert.equal(await s.parkOrigin(held, until, t + 60), 0, 'nothing due and unleased left to park');
+      const x = 'https://lane-x.example.test';
+      const y = 'https://lane-y.example.test';
+      const flood = await laneDeliveries(s, ACCT, x, 50, t); // a deep backlog of one account at x
+      const gx = await laneDeliveries(s, 'acct_g', x, 3, t + 100); // another account at the same origin
+      const gy = await laneDeliveries(s, 'acct_g', y, 2, t + 100);
+      const [notYet] = await laneDeliveries(s, 'acct_g', x, 1, t + 10_000);
+      const first = await claimLanes(s, t + 1000, [[ACCT, x, 5], ['acct_g', x, 10]]);
+      assert.deepEqual(ids(first.filter((c) => c.account_id === ACCT)), ids(flood.slice(0, 5)), 'the 5 oldest of the deep lane');
+      assert.deepEqual(ids(first.filter((c) => c.account_id === 'acct_g')).sort(), ids(gx).sort(), 'all 3 due of the other lane at x');
+      assert.ok(!first.some((c) => c.origin === y), 'a lane not named is left alone');
+      assert.ok(first.every((c) => c.lease_token !== ''));
+      const second = await claimLanes(s, t + 1000, [[ACCT, x, 5], ['acct_g', x, 10], ['acct_g', y, 0]]);
+      assert.deepEqual(ids(second), ids(flood.slice(5, 10)), 'the next 5; leased ones and what is not due yet stay; limit 0 takes nothing');
+      assert.ok(!second.some((c) => c.id === notYet!.id));
+      const ofY = await claimLanes(s, t + 1000, [['acct_g', y, 10]]);
+      assert.deepEqual(ids(ofY).sort(), ids(gy).sort());
     });
 
-    it('parked work comes back into the due index by itself at `until`', async () => {
+    it('pendingLanes names each lane with waiting work once, with when its first delivery is due or its lease ends; not final, gated or suspended work', async () => {
       const s = await fresh();
+      await s.createAccount({ id: 'acct_g', name: 'g', created_at: 1 });
+      await s.createAccount({ id: 'acct_h', name: 'h', created_at: 1 });
+      const t = 165_000_000;
+      const x = 'https://pending-x.example.test';
+      const y = 'https://pending-y.example.test';
+      const z = 'https://pending-z.example.test';
+      await laneDeliveries(s, ACCT, x, 20, t);
+      await laneDeliveries(s, 'acct_g', x, 2, t + 50);
+      const [gy] = await laneDeliveries(s, 'acct_g', y, 1, t + 70);
+      await laneDeliveries(s, 'acct_h', y, 1, t + 80);
+      await destination(s, 'dest_pending', z, { max_in_flight: 3 }, t);
+      await deliveriesOf(s, 'dest_pending', z, 2, t); // gated: claimed through its gate, not a lane
+      await s.updateAccount('acct_h', { suspended: true }, t);
+      const sorted = (ls: Awaited<ReturnType<Store['pendingLanes']>>) =>
+        ls.map((l) => [l.account_id, l.origin, l.next_at]).sort((p, q) => String(p).localeCompare(String(q)));
+      assert.deepEqual(sorted(await s.pendingLanes()), sorted([
+        { account_id: ACCT, origin: x, next_at: t },
+        { account_id: 'acct_g', origin: x, next_at: t + 50 },
+        { account_id: 'acct_g', origin: y, next_at: t + 70 },
+      ]));
+      const [c] = await claimLanes(s, t + 100, [['acct_g', y, 1]]);
+      assert.equal(c?.id, gy!.id);
+      const lease = (await s.pendingLanes()).find((l) => l.account_id === 'acct_g' && l.origin === y);
+      assert.equal(lease?.next_at, t + 100 + 1000 + 500, 'in flight: its lease end (timeout 1000 + margin 500)');
+      await delivered(s, c!, t + 200);
+      assert.ok(!(await s.pendingLanes()).some((l) => l.account_id === 'acct_g' && l.origin === y), 'delivered: nothing waits in it');
+    });
+
+    it('no claim takes the deliveries of a suspended account: they wait untouched and are claimed once it is resumed', async () => {
+      const s = await fresh();
+      await s.createAccount({ id: 'acct_g', name: 'g', created_at: 1 });
       const t = 170_000_000;
-      const origin = 'https://park-until.example.test';
-      const items = await deliveriesOf(s, null, origin, 2, t);
-      assert.equal(await s.parkOrigin(origin, t + 1000, t + 10), 2);
-      assert.deepEqual(await claimAll(s, t + 999), []);
-      assert.equal(await s.nextDueAt([]), t + 1000);
-      // a look bounded by `before` sees only what is due before it
-      assert.equal(await s.nextDueAt([], t + 1000), null);
-      assert.equal(await s.nextDueAt([], t + 1001), t + 1000);
-      const back = await claimAll(s, t + 1000);
-      assert.deepEqual(back.map((c) => c.id).sort(), items.map((d) => d.id).sort());
-      assert.equal(await s.parkOrigin('https://nobody.example.test', t + 5000, t + 10), 0);
+      const x = 'https://suspended.example.test';
+      const plain = await laneDeliveries(s, 'acct_g', x, 2, t);
+      await s.createDestination(
+        {
+          id: 'dest_susp', account_id: 'acct_g', mode: 'live', url: `${x}/gated`, origin: x, name: null, description: null,
+          enabled: true, disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY, timeout_ms: 1000 },
+          created_at: t, updated_at: t, max_in_flight: 5,
+        },
+        [],
+        { secret: 'whsec_susp', created_at: t, retired_at: null },
+      );
+      const [gatedItem] = Array.from({ length: 1 }, () =>
+        delivery({ account_id: 'acct_g', mode: 'live', origin: x, target: `${x}/gated`, destination_id: 'dest_susp', created_at: t }),
+      );
+      await s.enqueueDeliveries('acct_g', 'live', [gatedItem!]);
+      await s.updateAccount('acct_g', { suspended: true }, t);
+      assert.deepEqual(await claimLanes(s, t + 10, [['acct_g', x, 10]]), []);
+      assert.deepEqual(await claimAll(s, t + 10), []);
+      assert.deepEqual(await claimAll(s, t + 10, { origin: x }), []);
+      assert.deepEqual((await gated(s, t + 10)).claimed, []);
+      for (const d of [...plain, gatedItem!]) {
+        const r = await statusOf(s, 'acct_g', d.id);
+        assert.deepEqual([r.status, r.attempt_count], ['queued', 0], 'waiting, untouched');
+      }
+      await s.updateAccount('acct_g', { suspended: false }, t + 20);
+      assert.deepEqual(ids(await claimLanes(s, t + 30, [['acct_g', x, 10]])).sort(), ids(plain).sort());
+      assert.deepEqual(ids((await gated(s, t + 30)).claimed), [gatedItem!.id]);
     });
 
-    it('work that came back from parking and was attempted is no longer parked: its retry waits for its time, also for a claim by origin', async () => {
+    it('expireHeld ends a lane’s deliveries due by the bound — gated or not, never one in flight — as dead letters with the error, in batches; other lanes untouched', async () => {
       const s = await fresh();
-      const t = 180_000_000;
-      const origin = 'https://unparked.example.test';
-      // (Fails on SQLite as of writing: its general claim does not clear `parked`, so the retry stays
-      // marked parked and a claim by origin takes it before its next_attempt_at.)
-      const [d] = await deliveriesOf(s, null, origin, 1, t);
-      assert.equal(await s.parkOrigin(origin, t + 1000, t + 10), 1);
-      // back by itself at `until`: a general claim takes it and its attempt fails
-      const [c] = await claimAll(s, t + 1000);
-      assert.equal(c?.id, d!.id);
-      await s.recordAttempts([{ delivery_id: c!.id, lease_token: c!.lease_token, status: 'retrying', next_attempt_at: t + 60_000,
-        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t + 1001 } }]);
-      assert.deepEqual(await claimAll(s, t + 2000), [], 'the retry is not due before t + 60 s');
-      assert.deepEqual(
-        (await claimAll(s, t + 2000, { origin })).map((x) => x.id),
-        [],
-        'a claim by origin must not take a retry before its time either (it is not parked any more)',
-      );
-      assert.equal(await s.nextDueAt([]), t + 60_000);
-      const due = await claimAll(s, t + 60_000, { origin });
-      assert.deepEqual(due.map((x) => [x.id, x.attempt_count]), [[d!.id, 1]]);
+      await s.createAccount({ id: 'acct_g', name: 'g', created_at: 1 });
+      const MINUTE = 60_000;
+      const t = 2_900_000 * MINUTE; // a whole minute
+      const x = 'https://held.example.test';
+      const old = await laneDeliveries(s, ACCT, x, 5, t);
+      const recent = await laneDeliveries(s, ACCT, x, 2, t + 5000);
+      await destination(s, 'dest_held', x, { max_in_flight: 10 }, t);
+      const [oldGated] = await deliveriesOf(s, 'dest_held', x, 1, t + 1);
+      const [otherAccount] = await laneDeliveries(s, 'acct_g', x, 1, t);
+      const [flying] = await claimLanes(s, t + 10, [[ACCT, x, 1]], 1e9);
+      assert.equal(flying?.id, old[0]!.id);
+      const expire = (limit: number) =>
+        s.expireHeld({ account_id: ACCT, origin: x, dueBefore: t + 1000, now: t + 6000, error: 'The target was unavailable since then', limit });
+      assert.equal(await expire(2), 2, 'a batch at most');
+      assert.equal(await expire(10), 3, 'the rest: 2 more ungated, then the gated one');
+      assert.equal(await expire(10), 0);
+      for (const d of [...old.slice(1), oldGated!]) {
+        const r = await statusOf(s, ACCT, d.id);
+        assert.deepEqual([r.status, r.error, r.next_attempt_at, r.attempt_count], ['dead_letter', 'The target was unavailable since then', null, 0]);
+      }
+      assert.equal((await statusOf(s, ACCT, old[0]!.id)).status, 'queued', 'the one in flight keeps its lease');
+      for (const d of recent) assert.equal((await statusOf(s, ACCT, d.id)).status, 'queued', 'due after the bound: kept');
+      assert.equal((await statusOf(s, 'acct_g', otherAccount!.id)).status, 'queued', 'another account’s lane at the same origin: kept');
+      assert.deepEqual(ids(await claimLanes(s, t + 6000, [[ACCT, x, 10]])), ids(recent), 'what is left is still claimed');
+      const overview = await s.dashboardOverview(ACCT, 'live', { since: t, until: t + 60 * MINUTE, bucket_ms: 5 * MINUTE, buckets: 12 });
+      assert.equal(overview.totals.dead_letter, 5, 'counted as dead-lettered in the window');
+      assert.equal(overview.dead_letter, 5);
+    });
+  });
+}
+
+/**
+ * Accounts as the operator sees them (operator API): the list, usage, changes, suspension and
+ * erasure. A store of its own, so that counting and erasing see only what these cases made.
+ */
+export function storeAccountsConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}: accounts (operator)`, () => {
+    let store: Store;
+    before(async () => {
+      store = await open();
+      await store.migrate();
+    });
+    after(async () => store.close());
+
+    const key = (id: string, account_id: string, mode: 'live' | 'test', t: number) =>
+      store.createApiKey({ id, account_id, mode, key_hash: `hash_${id}`, prefix: 'hp_live_xxxx', created_at: t });
+    const session = (id: string, account_id: string, t: number) =>
+      store.redeemLoginToken(`token_${id}`, { id_hash: `sess_${id}`, csrf_token: 'c', created_at: t, expires_at: t + 60_000 }, t);
+    const loginToken = (id: string, account_id: string, t: number) =>
+      store.createLoginToken({ token_hash: `token_${id}`, account_id, mode: 'live', created_at: t, expires_at: t + 60_000 });
+
+    it('lists accounts newest first in pages; a cursor it did not give is refused', async () => {
+      for (let i = 0; i < 5; i++) await store.createAccount({ id: `acct_l${i}`, name: `l${i}`, created_at: 1000 + Math.floor(i / 2) });
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await store.listAccounts({ limit: 2, ...(cursor ? { cursor } : {}) });
+        assert.ok(page.rows.length <= 2);
+        seen.push(...page.rows.map((a) => a.id));
+        if (!page.next_cursor) break;
+        cursor = page.next_cursor;
+      }
+      // created_at 1002, 1001, 1001, 1000, 1000; ties newest id first
+      assert.deepEqual(seen, ['acct_l4', 'acct_l3', 'acct_l2', 'acct_l1', 'acct_l0']);
+      await assert.rejects(store.listAccounts({ limit: 2, cursor: 'nonsense' }), InvalidCursorError);
+    });
+
+    it('changes name, limits and suspension; suspension ends sessions and login links and shows in authenticate; resuming wakes dispatchers', async () => {
+      const t = 5_000_000;
+      await store.createAccount({ id: 'acct_s', name: 'before', created_at: t, limits: { max_keys: 3 } });
+      assert.equal(await store.updateAccount('acct_nobody', { name: 'x' }, t), null);
+      const renamed = await store.updateAccount('acct_s', { name: 'after', limits: { max_destinations: 7 } }, t);
+      assert.equal(renamed?.name, 'after');
+      assert.deepEqual(renamed?.limits, { max_destinations: 7 }, 'limits are replaced, not merged');
+      assert.equal(renamed?.suspended_at, null);
+      assert.deepEqual((await store.updateAccount('acct_s', { limits: null }, t))?.limits, null);
+
+      await key('key_s1', 'acct_s', 'live', t);
+      await loginToken('s1', 'acct_s', t);
+      const open = await session('s1', 'acct_s', t);
+      assert.ok(open);
+      assert.ok(await store.getDashboardSession('sess_s1', t + 1));
+      await loginToken('s2', 'acct_s', t); // an unused link
+
+      const suspended = await store.updateAccount('acct_s', { suspended: true }, t + 10);
+      assert.equal(suspended?.suspended_at, t + 10);
+      assert.equal((await store.updateAccount('acct_s', { suspended: true }, t + 20))?.suspended_at, t + 10, 'a repeat keeps the first time');
+      assert.deepEqual(await store.authenticate('hash_key_s1'), { key_id: 'key_s1', account_id: 'acct_s', mode: 'live', suspended: true });
+      assert.equal(await store.getDashboardSession('sess_s1', t + 30), null, 'its session ended');
+      assert.equal(await session('s2', 'acct_s', t + 30), null, 'its unused link opens nothing');
+      await loginToken('s3', 'acct_s', t + 30);
+      assert.equal(await session('s3', 'acct_s', t + 31), null, 'no link opens a session while it is suspended');
+
+      let woken = 0;
+      const off = store.onWork(() => woken++);
+      const resumed = await store.updateAccount('acct_s', { suspended: false }, t + 40);
+      off();
+      assert.equal(resumed?.suspended_at, null);
+      assert.ok(woken >= 1, 'resuming wakes dispatchers');
+      assert.equal((await store.authenticate('hash_key_s1'))?.suspended, false);
+      await loginToken('s4', 'acct_s', t + 50);
+      assert.ok(await session('s4', 'acct_s', t + 51), 'signing in works again');
+    });
+
+    it('counts usage over both modes: destinations, unrevoked keys, domains, pending deliveries', async () => {
+      const t = 6_000_000;
+      await store.createAccount({ id: 'acct_u', name: 'u', created_at: t });
+      await store.createAccount({ id: 'acct_u2', name: 'u2', created_at: t });
+      assert.deepEqual(await store.accountUsage('acct_u'), { destinations: 0, keys: 0, domains: 0, pending_deliveries: 0 });
+      await key('key_u1', 'acct_u', 'live', t);
+      await key('key_u2', 'acct_u', 'test', t);
+      await key('key_u3', 'acct_u', 'test', t);
+      await store.revokeApiKey('key_u3', 'acct_u', t);
+      await key('key_u4', 'acct_u2', 'live', t);
+      await store.addDomain({ account_id: 'acct_u', domain: 'u.example.test', token: 't', status: 'pending', created_at: t, verified_at: null });
+      for (const [id, mode] of [['dest_u1', 'live'], ['dest_u2', 'test']] as const) {
+        await store.createDestination(
+          { id, account_id: 'acct_u', mode, url: 'https://u.example.test/h', origin: 'https://u.example.test', name: null, description: null,
+            enabled: true, disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY }, created_at: t, updated_at: t },
+          [],
+          { secret: `whsec_${id}`, created_at: t, retired_at: null },
+        );
+      }
+      const live = [delivery({ account_id: 'acct_u', mode: 'live' }), delivery({ account_id: 'acct_u', mode: 'live' })];
+      const test = [delivery({ account_id: 'acct_u', mode: 'test' })];
+      await store.enqueueDeliveries('acct_u', 'live', live);
+      await store.enqueueDeliveries('acct_u', 'test', test);
+      await store.enqueueDeliveries('acct_u2', 'live', [delivery({ account_id: 'acct_u2', mode: 'live' })]);
+      // one of them final: it no longer counts
+      const claimed = await store.claimDue({ now: 10_000_000, limit: 100, owner: 'u', leaseMarginMs: 1, excludeOrigins: [], secretsRetiredAfter: 0 });
+      const first = claimed.find((c) => c.id === live[0]!.id)!;
+      await store.recordAttempts([{ delivery_id: first.id, lease_token: first.lease_token, status: 'delivered', next_attempt_at: null,
+        attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+      assert.deepEqual(await store.accountUsage('acct_u'), { destinations: 2, keys: 2, domains: 1, pending_deliveries: 2 });
+    });
+
+    it('erases an account in batches: usable by nobody from the first moment, then nothing of it left, other accounts untouched', async () => {
+      const t = 7_000_000;
+      await store.createAccount({ id: 'acct_e', name: 'e', created_at: t });
+      await store.createAccount({ id: 'acct_keep', name: 'keep', created_at: t });
+      for (const acct of ['acct_e', 'acct_keep']) {
+        await key(`key_${acct}`, acct, 'live', t);
+        await store.addDomain({ account_id: acct, domain: `${acct}.example.test`, token: 't', status: 'verified', created_at: t, verified_at: t });
+        await store.ensureSigningSecret(acct, 'live', { secret: `whsec_${acct}`, created_at: t, retired_at: null });
+        await store.createDestination(
+          { id: `dest_${acct}`, account_id: acct, mode: 'live', url: 'https://e.example.test/h', origin: 'https://e.example.test', name: null,
+            description: null, enabled: true, disabled_reason: null, headers: {}, policy: { ...DEFAULT_POLICY }, created_at: t, updated_at: t },
+          [{ id: `sub_${acct}`, event_type: 'a.b' }],
+          { secret: `whsec_d_${acct}`, created_at: t, retired_at: null },
+        );
+        const items = Array.from({ length: 7 }, () => delivery({ account_id: acct, mode: 'live', destination_id: `dest_${acct}`, event_id: `evt_${acct}` }));
+        await store.enqueueDeliveries(acct, 'live', items, {
+          event: { id: `evt_${acct}`, account_id: acct, mode: 'live', type: 'a.b', body: '{}', idempotency_key: null, metadata: null, created_at: t },
+          idempotency: { key: `idem_${acct}`, request_hash: 'h', status_code: 202, response: '{}', created_at: t },
+        });
+        await loginToken(`e_${acct}`, acct, t);
+        await session(`e_${acct}`, acct, t);
+      }
+      // an attempt recorded on one of the account's deliveries
+      const claimed = await store.claimDue({ now: 20_000_000, limit: 100, owner: 'e', leaseMarginMs: 1, excludeOrigins: [], secretsRetiredAfter: 0 });
+      const mine = claimed.filter((c) => c.account_id === 'acct_e');
+      assert.equal(mine.length, 7);
+      await store.recordAttempts([{ delivery_id: mine[0]!.id, lease_token: mine[0]!.lease_token, status: 'retrying', next_attempt_at: t + 1,
+        attempt: { attempt: 1, outcome: 'failed', http_status: 503, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+
+      assert.equal(await store.beginAccountErasure('acct_nobody', t), null);
+      const begun = await store.beginAccountErasure('acct_e', t + 5);
+      assert.equal(begun?.erasing_since, t + 5);
+      assert.ok(begun?.suspended_at != null, 'an account being erased is suspended too');
+      assert.equal((await store.beginAccountErasure('acct_e', t + 9))?.erasing_since, t + 5, 'a repeat keeps the first time');
+      assert.equal(await store.authenticate('hash_key_acct_e'), null, 'its keys are gone at once');
+      assert.equal(await store.getDashboardSession('sess_e_acct_e', t + 6), null, 'its sessions too');
+      assert.deepEqual(await store.listErasingAccounts(), ['acct_e']);
+
+      // a result arriving for a delivery erased meanwhile records nothing
+      const late = mine[1]!;
+      let steps = 0;
+      let deleted = 0;
+      for (;;) {
+        const step = await store.eraseAccountStep('acct_e', 3);
+        steps++;
+        deleted += step.deleted;
+        if (steps === 2) {
+          await store.recordAttempts([{ delivery_id: late.id, lease_token: late.lease_token, status: 'delivered', next_attempt_at: null,
+            attempt: { attempt: 1, outcome: 'delivered', http_status: 200, latency_ms: 1, error: null, response_excerpt: null, created_at: t } }]);
+        }
+        if (step.done) break;
+        assert.ok(step.deleted > 0 && step.deleted <= 3 + 3 * 2, `a step deletes a batch (${step.deleted})`);
+        assert.ok(steps < 100, 'erasure ends');
+      }
+      assert.ok(steps >= 5, `in several steps (${steps})`);
+      // 7 deliveries, 1 attempt, the event, its idempotency record, subscription, destination and its
+      // secret, the account's signing secret, domain, at least one counters row, and the account
+      assert.ok(deleted >= 7 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1, `every row counted (${deleted})`);
+      assert.equal(await store.getAccount('acct_e'), null);
+      assert.deepEqual(await store.listErasingAccounts(), []);
+      assert.equal(await store.getDelivery('acct_e', 'live', late.id), null);
+      assert.equal(await store.getEvent('acct_e', 'live', 'evt_acct_e'), null);
+      assert.equal(await store.getDestination('acct_e', 'live', 'dest_acct_e'), null);
+      assert.deepEqual(await store.getDestinationSecrets('dest_acct_e', 0), []);
+      assert.deepEqual(await store.listDomains('acct_e'), []);
+      assert.deepEqual(await store.getSigningSecrets('acct_e', 'live', 0), []);
+      assert.equal(await store.findIdempotentResponse('acct_e', 'live', 'idem_acct_e', 0), null);
+      assert.deepEqual(await store.listApiKeys('acct_e'), []);
+      assert.deepEqual(await store.listSubscriptions('acct_e', 'live'), []);
+      const overview = await store.dashboardOverview('acct_e', 'live', { since: 0, until: 30_000_000, bucket_ms: 30_000_000, buckets: 1 });
+      assert.equal(overview.totals.accepted, 0, 'its counters are gone');
+      assert.deepEqual(await store.accountUsage('acct_e'), { destinations: 0, keys: 0, domains: 0, pending_deliveries: 0 });
+
+      // the other account kept everything
+      assert.ok(await store.getAccount('acct_keep'));
+      assert.ok(await store.authenticate('hash_key_acct_keep'));
+      assert.ok(await store.getDashboardSession('sess_e_acct_keep', t + 6));
+      assert.deepEqual(await store.accountUsage('acct_keep'), { destinations: 1, keys: 1, domains: 1, pending_deliveries: 7 });
+      assert.ok(await store.getEvent('acct_keep', 'live', 'evt_acct_keep'));
+      assert.ok(await store.findIdempotentResponse('acct_keep', 'live', 'idem_acct_keep', 0));
+      assert.equal((await store.getDestinationSecrets('dest_acct_keep', 0)).length, 1);
     });
   });
 }

@@ -126,6 +126,16 @@ describe('startDnsServer', () => {
     assert.equal(raw.flag_tc, true, 'UDP answer without EDNS is truncated');
   });
 
+  it('silence() makes a name go unanswered (logged, never replied to) until reset()', async () => {
+    srv.setA('quiet.example.test', ['127.0.0.2']);
+    srv.silence('Quiet.Example.Test.');
+    await assert.rejects(resolver.resolve4('quiet.example.test'), (e: Error & { code?: string }) => e.code === 'ETIMEOUT');
+    assert.ok(srv.queries.some((q) => q.name === 'quiet.example.test' && q.type === 'A'));
+    srv.reset();
+    srv.setA('quiet.example.test', ['127.0.0.2']);
+    assert.deepEqual(await resolver.resolve4('quiet.example.test'), ['127.0.0.2']);
+  });
+
   it('rejects invalid addresses and non-loopback hosts', async () => {
     assert.throws(() => srv.setA('x.example.test', ['::1']), /not a valid IPv4/);
     assert.throws(() => srv.setAAAA('x.example.test', ['127.0.0.1']), /not a valid IPv6/);

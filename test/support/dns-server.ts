@@ -30,6 +30,8 @@ export interface DnsServer {
   setTxt(name: string, values: Values): void;
   /** Without type: forget the name entirely (→ NXDOMAIN). With type: drop that record set (name stays known while it has others). */
   remove(name: string, type?: DnsRecordType): void;
+  /** Queries for `name` (any type) get no answer at all, as from a server that never answers. */
+  silence(name: string): void;
   /** Every query received (UDP and TCP), in order. Live array. */
   queries: DnsQueryLog[];
   /** Forget all records and queries. */
@@ -69,6 +71,7 @@ export async function startDnsServer(opts: DnsServerOptions = {}): Promise<DnsSe
 
   const zone = new Map<string, Map<DnsRecordType, Values>>();
   const queries: DnsQueryLog[] = [];
+  const silenced = new Set<string>();
 
   function set(type: DnsRecordType, name: string, values: Values): void {
     if (Array.isArray(values)) {
@@ -144,6 +147,7 @@ export async function startDnsServer(opts: DnsServerOptions = {}): Promise<DnsSe
     if (opcode !== 0) return dnsPacket.encode({ ...base, flags: flags | RCODE_NOTIMP });
     if (!q) return dnsPacket.encode({ ...base, flags: flags | RCODE_FORMERR });
     queries.push({ name: normalize(q.name), type: String(q.type) });
+    if (silenced.has(normalize(q.name))) return undefined;
 
     let res: Buffer;
     try {
@@ -246,9 +250,11 @@ export async function startDnsServer(opts: DnsServerOptions = {}): Promise<DnsSe
       rrsets.delete(type);
       if (rrsets.size === 0) zone.delete(key);
     },
+    silence: (name) => silenced.add(normalize(name)),
     queries,
     reset() {
       zone.clear();
+      silenced.clear();
       queries.length = 0;
     },
     async close() {

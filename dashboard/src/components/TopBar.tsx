@@ -1,3 +1,4 @@
+import { PORTAL_TITLE } from '../portal';
 import type { Mode, Session } from '../types';
 
 const LINKS = [
@@ -22,15 +23,15 @@ interface Props {
   onSwitchMode: (mode: Mode) => void;
 }
 
-/** Product name, the mode badge and its switch, account, navigation and Sign out. */
+/** Product name (HAREPOST_PORTAL_TITLE), the mode badge and its switch, account, navigation and Sign out. */
 export function TopBar({ session, section, signingOut, onSignOut, switchingMode, onSwitchMode }: Props) {
   const test = session.mode === 'test';
   const other: Mode = test ? 'live' : 'test';
   return (
     <header class={test ? 'topbar topbar-test' : 'topbar'}>
       <div class="topbar-row">
-        <a class="brand" href="#/">
-          Harepost
+        <a class="brand" href="#/" data-testid="brand">
+          {PORTAL_TITLE}
         </a>
         <span
           class={`mode-badge mode-badge-${session.mode}`}

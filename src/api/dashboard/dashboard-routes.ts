@@ -8,30 +8,23 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { registerV1Routes } from '../v1-routes.js';
 import { loginRoute } from './login.js';
+import { DEFAULT_PORTAL, type PortalSettings, isEmbeddable, securityHeaders } from './portal.js';
 import { installSessionAuth } from './session-auth.js';
 import { sessionRoutes } from './session-routes.js';
 import { staticRoutes } from './static-files.js';
 
 /**
- * On every dashboard answer. The CSP allows only Harepost's own scripts, styles and images
- * (inline styles for the front-end's framework, data: images); no framing; no Referer, since the
- * login URL carries its token.
+ * Registers the dashboard into `app`, a scope with the /dashboard prefix. `dir` holds the built
+ * front-end; `portal` says who may frame it and how it is branded.
  */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-};
-
-/** Registers the dashboard into `app`, a scope with the /dashboard prefix. `dir` holds the built front-end. */
-export function dashboardRoutes(app: FastifyInstance, deps: ApiDeps, dir: string): void {
+export function dashboardRoutes(app: FastifyInstance, deps: ApiDeps, dir: string, portal: PortalSettings = DEFAULT_PORTAL): void {
+  const headers = Object.entries(securityHeaders(portal));
   app.addHook('onSend', async (_request, reply, payload) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) void reply.header(name, value);
+    for (const [name, value] of headers) void reply.header(name, value);
     return payload;
   });
-  staticRoutes(app, dir);
-  loginRoute(app, deps.store);
+  staticRoutes(app, dir, portal);
+  loginRoute(app, deps.store, portal);
   void app.register(
     async (api) => {
       installSessionAuth(api, deps);
@@ -40,7 +33,7 @@ export function dashboardRoutes(app: FastifyInstance, deps: ApiDeps, dir: string
         if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
         return payload;
       });
-      sessionRoutes(api, deps.store);
+      sessionRoutes(api, deps.store, isEmbeddable(portal) ? 'embedded' : 'strict');
       void api.register(async (v1) => registerV1Routes(v1, deps, { keys: false }), { prefix: '/v1' });
     },
     { prefix: '/api' },

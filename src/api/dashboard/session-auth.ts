@@ -3,8 +3,14 @@
  * (a browser holds no key, and a key must not open what a session opens). The same per-principal
  * rate limit as the API, keyed by session; and every request that can change something (any
  * method but GET, HEAD, OPTIONS) must carry the session's CSRF token in X-CSRF-Token.
+ *
+ * The dashboard's own pages only ever call it from its own origin. A request a browser marks as
+ * coming from another site (Sec-Fetch-Site: cross-site or same-site) is refused before the
+ * session is even looked up: with the SameSite=None cookie of an embeddable portal, that keeps
+ * other pages from making credentialed calls at all, GETs included (the CSRF token stays the
+ * check that every change needs, in every browser).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashDashboardSecret, isDashboardSecret, sameSecret } from '../../core/dashboard-tokens.js';
 import { TokenBucketLimiter } from '../../core/token-bucket.js';
 import type { AuthContext, DashboardSession, Store } from '../../store/store.js';
@@ -30,12 +36,25 @@ export interface SessionAuthOptions {
   rateLimitBurst: number;
 }
 
+/**
+ * True when the browser says the request came from a page of another origin. `none` (the user
+ * typed or opened the URL) and no header (not a browser, or an old one) pass: a browser page
+ * cannot remove or forge this header.
+ */
+function fromAnotherSite(request: FastifyRequest): boolean {
+  const site = request.headers['sec-fetch-site'];
+  return site === 'cross-site' || site === 'same-site';
+}
+
 /** Adds the session + rate-limit + CSRF hook to every route registered in `app` (an encapsulated scope). */
 export function installSessionAuth(app: FastifyInstance, opts: SessionAuthOptions): void {
   const limiter = new TokenBucketLimiter({ ratePerSecond: opts.rateLimitPerSecond, burst: opts.rateLimitBurst });
   app.decorateRequest('auth', null as unknown as AuthContext);
   app.decorateRequest('dashboardSession', null as unknown as DashboardSession);
   app.addHook('onRequest', async (request) => {
+    if (fromAnotherSite(request)) {
+      throw new ApiError(403, 'cross_site_request', "The dashboard API answers only the dashboard's own pages (Sec-Fetch-Site says this came from another site)");
+    }
     const id = presentedSession(request);
     const session = isDashboardSecret(id) ? await opts.store.getDashboardSession(hashDashboardSecret(id), Date.now()) : null;
     if (session === null) {

@@ -8,7 +8,7 @@ import { hashDashboardSecret, newDashboardSecret } from '../../core/dashboard-to
 import type { DashboardSession, KeyMode, Store } from '../../store/store.js';
 import { ApiError } from '../errors.js';
 import { iso } from '../present.js';
-import { clearedSessionCookie, sessionCookie } from './cookie.js';
+import { type CookieSite, clearedSessionCookie, sessionCookie } from './cookie.js';
 import { NO_SESSION_MESSAGE } from './session-auth.js';
 
 const MINUTE_MS = 60 * 1000;
@@ -35,7 +35,8 @@ const sessionJson = (s: DashboardSession) => ({
   expires_at: iso(s.expires_at),
 });
 
-export function sessionRoutes(app: FastifyInstance, store: Store): void {
+/** `cookieSite`: the session cookie's site policy (`embedded` when the portal may be framed). */
+export function sessionRoutes(app: FastifyInstance, store: Store, cookieSite: CookieSite = 'strict'): void {
   app.get('/session', hidden, async (request) => sessionJson(request.dashboardSession));
 
   /**
@@ -52,12 +53,12 @@ export function sessionRoutes(app: FastifyInstance, store: Store): void {
     const renewal = { id_hash: hashDashboardSecret(sessionId), csrf_token: newDashboardSecret() };
     const moved = await store.switchDashboardSessionMode(current.id_hash, request.body.mode, renewal, now);
     if (moved === null) throw new ApiError(401, 'unauthorized', NO_SESSION_MESSAGE);
-    return reply.header('set-cookie', sessionCookie(request, sessionId, moved.expires_at - now)).send(sessionJson(moved));
+    return reply.header('set-cookie', sessionCookie(request, sessionId, moved.expires_at - now, cookieSite)).send(sessionJson(moved));
   });
 
   app.post('/logout', hidden, async (request, reply) => {
     await store.deleteDashboardSession(request.dashboardSession.id_hash);
-    return reply.code(204).header('set-cookie', clearedSessionCookie(request)).send();
+    return reply.code(204).header('set-cookie', clearedSessionCookie(request, cookieSite)).send();
   });
 
   /**

@@ -3,6 +3,7 @@
  * /dashboard and /dashboard/ (never cached: it names the current assets), and the files of
  * dist/dashboard/assets at /dashboard/assets/<file> (cached for a year when their name carries
  * a content hash). Only plain file names of known types are served: no paths, so no traversal.
+ * index.html carries the portal's name and accent colour when they are set (portal.ts).
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { notFound } from '../errors.js';
+import { DEFAULT_PORTAL, type PortalSettings, brandIndexHtml } from './portal.js';
 
 /**
  * <package root>/dist/dashboard, found by walking up from this module to Harepost's package.json:
@@ -57,19 +59,20 @@ function isHashed(name: string): boolean {
 
 export const NOT_BUILT = 'dashboard not built: run npm run build\n';
 
-async function sendIndex(dir: string, reply: FastifyReply): Promise<FastifyReply> {
-  let html: Buffer;
+async function sendIndex(dir: string, portal: PortalSettings, reply: FastifyReply): Promise<FastifyReply> {
+  let html: string;
   try {
-    html = await readFile(join(dir, 'index.html'));
+    html = brandIndexHtml(await readFile(join(dir, 'index.html'), 'utf8'), portal);
   } catch {
     return reply.code(503).type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT);
   }
   return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
 }
 
-export function staticRoutes(app: FastifyInstance, dir: string): void {
+/** `portal`: the product name and accent colour index.html is served with. */
+export function staticRoutes(app: FastifyInstance, dir: string, portal: PortalSettings = DEFAULT_PORTAL): void {
   // '/' in the /dashboard scope answers both /dashboard and /dashboard/
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => sendIndex(dir, reply));
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => sendIndex(dir, portal, reply));
 
   app.get<{ Params: { file: string } }>('/assets/:file', { schema: { hide: true } }, async (request, reply) => {
     const name = request.params.file;

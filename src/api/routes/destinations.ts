@@ -63,7 +63,10 @@ const createSchema = {
   summary: 'Create a destination (the response shows its signing secret)',
   tags,
   body: { ...destinationSchema, required: ['url'] },
-  response: v1Responses({ 201: { description: 'Created, with its signing secret.', ...createdDestination } }, BODY_ERRORS),
+  response: v1Responses(
+    { 201: { description: 'Created, with its signing secret.', ...createdDestination } },
+    { ...BODY_ERRORS, 403: 'limit_exceeded: the account has max_destinations destinations (live and test together).' },
+  ),
 };
 const listSchema = {
   summary: 'List destinations',
@@ -155,6 +158,6 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.post<Params>('/destinations/:id/test', { schema: testSchema }, async (request) =>
-    testDestination(deps, request.auth, request.params.id),
+    testDestination(deps, request.auth, request.params.id, request.log),
   );
 }

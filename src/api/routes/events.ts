@@ -3,20 +3,20 @@
  * matching subscription — the event and all its deliveries committed in one transaction before 202.
  */
 import type { FastifyInstance } from 'fastify';
-import { encodeBody } from '../../core/body.js';
+import { encodeBody, headersWithBody } from '../../core/body.js';
 import { eventMatches, parseEventType } from '../../core/event-types.js';
 import { ID_PREFIX, newId } from '../../core/ids.js';
 import { isPlainObject } from '../../core/plain.js';
 import { parseIdempotencyKey, parseMetadata } from '../../core/send-request.js';
 import type { EventRecord, NewDelivery } from '../../store/store.js';
-import type { ApiDeps } from '../deps.js';
+import { type ApiDeps, operatorLimits } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js';
 import { eventJson, iso } from '../present.js';
 import { parseLimit } from './deliveries.js';
 import { InvalidCursorError } from '../../store/store.js';
 import { eventDetail, eventPage, publishedEvent } from '../schemas/event.js';
-import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 const eventSchema = {
   type: 'object',
@@ -37,7 +37,11 @@ const publishSchema = {
   body: eventSchema,
   response: v1Responses(
     { 202: { description: 'Published: the event and its deliveries are committed.', ...publishedEvent } },
-    { ...BODY_ERRORS, 409: 'idempotency_key_reused: this Idempotency-Key was used with a different request.' },
+    {
+      ...BODY_ERRORS,
+      409: 'idempotency_key_reused: this Idempotency-Key was used with a different request.',
+      429: BACKLOG_OR_RATE_LIMITED,
+    },
   ),
 };
 const getSchema = {
@@ -87,11 +91,12 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       metadata: metadata.value,
       created_at: now,
     };
+    // The bytes are the same for every destination (only the headers differ): encoded once here,
+    // stored once with the event, and every delivery of it sends them.
+    const payload = plain.value.body;
     const deliveries: NewDelivery[] = [];
     for (const { destination, patterns } of await deps.store.subscribedDestinations(account_id, mode)) {
       if (!patterns.some((p) => eventMatches(p, type.value))) continue;
-      const encoded = encodeBody('POST', input.body, destination.headers);
-      if (!encoded.ok) throw badRequest(encoded.field, encoded.message);
       deliveries.push({
         id: newId(ID_PREFIX.delivery),
         account_id,
@@ -99,8 +104,8 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
         target: destination.url,
         origin: destination.origin,
         method: 'POST',
-        headers: encoded.value.headers,
-        body: encoded.value.body,
+        headers: headersWithBody(input.body, destination.headers),
+        body: payload,
         policy: destination.policy,
         idempotency_key: key.value,
         metadata: metadata.value,
@@ -117,9 +122,12 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
       created_at: iso(now),
       deliveries: deliveries.map((d) => ({ queue_id: d.id, destination_id: d.destination_id })),
     };
+    // past the account's max_pending_deliveries: BacklogFullError, the 429 backlog_full (nothing stored)
     const earlier = await deps.store.enqueueDeliveries(account_id, mode, deliveries, {
       event,
+      eventPayload: payload,
       ...recordAs(idem, response, now),
+      limits: operatorLimits(deps),
     });
     if (earlier && idem) return replay(reply, idem, earlier);
     return reply.code(202).send(response);

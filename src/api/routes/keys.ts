@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { type KeyMode, mintApiKey } from '../../core/api-keys.js';
-import type { ApiDeps } from '../deps.js';
+import { type ApiDeps, operatorLimits } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
 import { iso } from '../present.js';
 import { createdApiKey, apiKey, revokedApiKey } from '../schemas/api-key.js';
@@ -30,7 +30,10 @@ const createSchema = {
   body: createKeySchema,
   response: v1Responses(
     { 201: { description: 'Made: the key is in this answer only.', ...createdApiKey } },
-    { ...BODY_ERRORS, 403: 'forbidden: a test key can only make test keys.' },
+    {
+      ...BODY_ERRORS,
+      403: 'forbidden: a test key can only make test keys; or limit_exceeded: the account has max_keys unrevoked keys (live and test together).',
+    },
   ),
 };
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
@@ -66,7 +69,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
       throw new ApiError(403, 'forbidden', 'A test key can only create test keys: send "mode": "test", or use a live key', 'mode');
     }
     const { key, record } = mintApiKey(request.auth.account_id, mode);
-    await deps.store.createApiKey(record);
+    await deps.store.createApiKey(record, operatorLimits(deps)); // past max_keys: 403 limit_exceeded
     return reply.code(201).send({ id: record.id, mode, key, prefix: record.prefix, created_at: iso(record.created_at) });
   });
 

@@ -5,14 +5,14 @@ import { ID_PREFIX, newId } from '../../core/ids.js';
 import { parseSendRequest } from '../../core/send-request.js';
 import { generateSigningSecret } from '../../core/signing.js';
 import type { NewDelivery } from '../../store/store.js';
-import type { ApiDeps } from '../deps.js';
+import { type ApiDeps, operatorLimits } from '../deps.js';
 import { ApiError, badRequest } from '../errors.js';
 import { idempotencyOf, recordAs, replay, replayIfUsed } from '../idempotency.js';
 import { ipLiteralRefusal } from '../ip-literal-target.js';
 import { iso } from '../present.js';
 import { sendAccepted } from '../schemas/delivery.js';
 import { deliveryPolicyInput } from '../schemas/delivery-policy.js';
-import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
 
 export const sendBodySchema = {
   type: 'object',
@@ -43,6 +43,7 @@ const sendSchema = {
       ...BODY_ERRORS,
       403: 'domain_not_verified: the target is not on a verified domain of this account.',
       409: 'idempotency_key_reused: this Idempotency-Key was used with a different request.',
+      429: BACKLOG_OR_RATE_LIMITED,
     },
   ),
 };
@@ -104,12 +105,11 @@ export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
       idempotency_key: delivery.idempotency_key,
       created_at: iso(delivery.created_at),
     };
-    const earlier = await deps.store.enqueueDeliveries(
-      delivery.account_id,
-      delivery.mode,
-      [delivery],
-      recordAs(idem, response, delivery.created_at),
-    );
+    // past the account's max_pending_deliveries: BacklogFullError, the 429 backlog_full (nothing stored)
+    const earlier = await deps.store.enqueueDeliveries(delivery.account_id, delivery.mode, [delivery], {
+      ...recordAs(idem, response, delivery.created_at),
+      limits: operatorLimits(deps),
+    });
     if (earlier && idem) return replay(reply, idem, earlier);
     return reply.code(202).send(response);
   });

@@ -32,7 +32,10 @@ const createSchema = {
   summary: 'Create a destination, Posthawk-style',
   tags,
   body: { ...webhookSchema, required: ['url', 'events'] },
-  response: v1Responses({ 201: { description: 'Created, with its secret.', ...webhook } }, BODY_ERRORS),
+  response: v1Responses(
+    { 201: { description: 'Created, with its secret.', ...webhook } },
+    { ...BODY_ERRORS, 403: 'limit_exceeded: the account has max_destinations destinations (live and test together).' },
+  ),
 };
 const listSchema = {
   summary: 'List destinations as a bare array',
@@ -112,5 +115,7 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { success: true };
   });
 
-  app.post<Params>('/webhooks/:id/test', { schema: testSchema }, async (request) => testDestination(deps, request.auth, request.params.id));
+  app.post<Params>('/webhooks/:id/test', { schema: testSchema }, async (request) =>
+    testDestination(deps, request.auth, request.params.id, request.log),
+  );
 }

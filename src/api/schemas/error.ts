@@ -36,7 +36,7 @@ export const ERROR_MEANINGS: Readonly<Record<ErrorStatus, string>> = {
   409: 'Conflict.',
   413: 'body_too_large: the request body is larger than HAREPOST_MAX_BODY_BYTES.',
   415: 'invalid_request: the Content-Type header is not a valid media type (any valid one is read as JSON).',
-  429: 'rate_limited: too many requests for this key; retry after Retry-After seconds.',
+  429: 'rate_limited: too many requests for this account (all its keys together); retry after Retry-After seconds.',
   503: 'database_unavailable: the database cannot be reached right now; retry after Retry-After seconds.',
 };
 

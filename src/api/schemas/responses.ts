@@ -1,10 +1,20 @@
 /**
- * A /v1 operation's `schema.response`: its success answers, the errors it can give, and the three
- * every /v1 operation can give (401 no or bad key, 429 rate limited, 503 database unreachable).
+ * A /v1 operation's `schema.response`: its success answers, the errors it can give, and those
+ * every /v1 operation can give (401 no or bad key, 403 account suspended, 429 rate limited, 503
+ * database unreachable).
  */
-import { type ErrorStatus, errorResponse } from './error.js';
+import { ERROR_MEANINGS, type ErrorStatus, errorResponse } from './error.js';
 
-type Errors = Partial<Record<Exclude<ErrorStatus, 401 | 429 | 503>, string | true>>;
+const SUSPENDED = 'account_suspended: the account is suspended by the operator of this Harepost.';
+
+/** A route may say what its 429 means beyond the rate limit (backlog_full); 401 and 503 mean the same everywhere. */
+type Errors = Partial<Record<Exclude<ErrorStatus, 401 | 503>, string | true>>;
+
+/** The 429 of an operation that accepts deliveries (send, events). */
+export const BACKLOG_OR_RATE_LIMITED =
+  'rate_limited: too many requests for this account (all its keys together); or backlog_full: accepting these deliveries ' +
+  "would take the account's pending (queued or retrying) deliveries past its max_pending_deliveries, and nothing was " +
+  'accepted. Either way, retry after Retry-After seconds.';
 
 /**
  * `success` maps each success status to its schema (with a `description`); `errors` lists the
@@ -16,7 +26,11 @@ export function v1Responses<S extends Record<number, object>>(success: S, errors
   for (const [status, meaning] of own) {
     out[status] = errorResponse(Number(status) as ErrorStatus, meaning === true ? undefined : meaning);
   }
-  for (const status of [401, 429, 503] as const) out[status] = errorResponse(status);
+  // any key of a suspended account (the operator API) is refused, whatever the operation
+  const forbidden = errors[403];
+  const alsoForbidden = forbidden === undefined ? '' : `${forbidden === true ? ERROR_MEANINGS[403] : forbidden} Or `;
+  out[403] = errorResponse(403, `${alsoForbidden}${SUSPENDED}`);
+  for (const status of [401, 429, 503] as const) out[status] ??= errorResponse(status);
   return out;
 }
 

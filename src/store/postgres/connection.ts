@@ -4,7 +4,8 @@
  * the database" errors to StoreUnavailableError.
  */
 import pg from 'pg';
-import { StoreUnavailableError, UnstorableInputError } from '../store.js';
+import { type Lane, StoreUnavailableError, UnstorableInputError } from '../store.js';
+import { decodeLanes } from '../work-lanes.js';
 
 // BIGINT columns hold epoch milliseconds and sequence numbers: well inside 2^53.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -109,7 +110,7 @@ export class WorkListener {
 
   constructor(
     private readonly settings: PgSettings,
-    private readonly onWork: (origins: string[] | null) => void,
+    private readonly onWork: (lanes: Lane[] | null) => void,
     private readonly channel: string = WORK_CHANNEL,
   ) {}
 
@@ -136,13 +137,7 @@ export class WorkListener {
     });
     client.on('notification', (n) => {
       if (n.channel !== this.channel) return;
-      let origins: string[] | null = null;
-      try {
-        origins = n.payload ? (JSON.parse(n.payload) as string[]) : null;
-      } catch {
-        origins = null;
-      }
-      this.onWork(origins);
+      this.onWork(decodeLanes(n.payload));
     });
     try {
       await client.connect();

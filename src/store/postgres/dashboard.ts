@@ -47,6 +47,8 @@ export class PgDashboard {
         tokenHash,
       ]);
       if (!token || (token.expires_at as number) <= now) return null;
+      const [suspended] = await q('SELECT 1 FROM accounts WHERE id = $1 AND suspended_at IS NOT NULL', [token.account_id]);
+      if (suspended) return null;
       await this.expire(q, now);
       const opened: DashboardSession = { ...s, account_id: token.account_id as string, mode: token.mode as KeyMode };
       await q(
@@ -58,10 +60,13 @@ export class PgDashboard {
   }
 
   async getSession(idHash: string, now: number): Promise<DashboardSession | null> {
-    const [r] = await this.q(`SELECT ${SESSION_COLUMNS} FROM dashboard_sessions WHERE id_hash = $1 AND expires_at > $2`, [
-      idHash,
-      now,
-    ]);
+    // a suspended account's sessions are deleted when it is suspended; the join makes sure
+    const [r] = await this.q(
+      `SELECT ${SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
+       FROM dashboard_sessions s JOIN accounts a ON a.id = s.account_id
+       WHERE s.id_hash = $1 AND s.expires_at > $2 AND a.suspended_at IS NULL`,
+      [idHash, now],
+    );
     return (r as unknown as DashboardSession | undefined) ?? null;
   }
 

@@ -9,6 +9,7 @@ import type { Querier } from './postgres-store.js';
 const CHURNING_TABLES = [
   'deliveries',
   'attempts',
+  'account_backlog',
   'events',
   'destinations',
   'delivery_stats',
@@ -27,6 +28,9 @@ const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
 const REQUEUE = `status = CASE WHEN d.attempt_count > 0 THEN 'retrying' ELSE 'queued' END, attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
   next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL,
   parked = false, gate = ${gateOf('d.destination_id')}`;
+
+/** Held by the one process folding account_backlog's counters ("hpbl"). */
+const BACKLOG_COMPACTION_LOCK = 0x6870_626c;
 
 export class PgMaintenance {
   constructor(
@@ -107,7 +111,30 @@ export class PgMaintenance {
     return done;
   }
 
-  prune(req: PruneRequest): Promise<PruneResult> {
+  /**
+   * Folds the pending-delivery counters of database sessions that have ended into each account's
+   * shard 0 (account_backlog, migration 11), so an account's count stays a sum of a few rows. A
+   * live session's row is never touched: its transactions never wait for this. One process at a
+   * time (the others skip). Runs with retention.
+   */
+  async compactBacklog(): Promise<void> {
+    await this.tx(async (q) => {
+      const [lock] = await q('SELECT pg_try_advisory_xact_lock($1) AS mine', [BACKLOG_COMPACTION_LOCK]);
+      if (!lock?.mine) return;
+      await q(
+        `WITH gone AS (
+           DELETE FROM account_backlog b WHERE b.shard <> 0
+             AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = b.shard)
+           RETURNING b.account_id, b.pending)
+         INSERT INTO account_backlog (account_id, shard, pending)
+           SELECT account_id, 0, SUM(pending) FROM gone GROUP BY account_id ORDER BY account_id
+         ON CONFLICT (account_id, shard) DO UPDATE SET pending = account_backlog.pending + excluded.pending`,
+      );
+    });
+  }
+
+  async prune(req: PruneRequest): Promise<PruneResult> {
+    await this.compactBacklog();
     return this.tx(async (q) => {
       const old = await q(
         `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < $1
@@ -124,7 +151,10 @@ export class PgMaintenance {
       );
       const events = (
         await q(
-          'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING seq',
+          // an event stays while any delivery of it is kept: its deliveries read their body from it
+          `DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.created_at < $1 AND NOT EXISTS (
+             SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id AND d.mode = e.mode AND d.event_id = e.id)
+           LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING seq`,
           [req.eventsBefore, req.limit],
         )
       ).length;

@@ -284,4 +284,104 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN limits TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'pending deliveries per account, event bodies stored once',
+    sql: `
+      -- How many deliveries of each account are not final yet (queued or retrying), for
+      -- max_pending_deliveries: a few rows read per commit of new sends, never a count over the
+      -- backlog. Kept by triggers, so every path that inserts, finishes, replays or deletes a
+      -- delivery keeps it true in its own transaction. The count is the sum over an account's rows:
+      -- each database session adds to a row of its own (shard = its backend pid), so no two
+      -- transactions ever wait on one counter row, nor deadlock on two; rows of sessions that have
+      -- ended are folded into shard 0 by retention (PgMaintenance.compactBacklog).
+      CREATE TABLE account_backlog (
+        account_id TEXT NOT NULL,
+        shard      INTEGER NOT NULL,
+        pending    BIGINT NOT NULL,
+        PRIMARY KEY (account_id, shard)
+      );
+
+      -- new deliveries: one upsert per account and statement (a commit of many sends is one statement)
+      CREATE FUNCTION harepost_backlog_inserted() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        INSERT INTO account_backlog (account_id, shard, pending)
+          SELECT n.account_id, pg_backend_pid(), COUNT(*) FROM inserted n
+          WHERE n.status IN ('queued', 'retrying') GROUP BY n.account_id ORDER BY n.account_id
+          ON CONFLICT (account_id, shard) DO UPDATE SET pending = account_backlog.pending + excluded.pending;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER deliveries_backlog_insert AFTER INSERT ON deliveries
+        REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION harepost_backlog_inserted();
+
+      -- a delivery that ends (or comes back through a replay), or a pending one deleted: row by
+      -- row, and only those (claims, releases and parking never change the status)
+      CREATE FUNCTION harepost_backlog_changed() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+      BEGIN
+        INSERT INTO account_backlog (account_id, shard, pending)
+          VALUES (OLD.account_id, pg_backend_pid(),
+            CASE WHEN TG_OP = 'UPDATE' AND NEW.status IN ('queued', 'retrying') THEN 1 ELSE -1 END)
+          ON CONFLICT (account_id, shard) DO UPDATE SET pending = account_backlog.pending + excluded.pending;
+        RETURN NULL;
+      END $fn$;
+      CREATE TRIGGER deliveries_backlog_update AFTER UPDATE OF status ON deliveries FOR EACH ROW
+        WHEN ((OLD.status IN ('queued', 'retrying')) IS DISTINCT FROM (NEW.status IN ('queued', 'retrying')))
+        EXECUTE FUNCTION harepost_backlog_changed();
+      CREATE TRIGGER deliveries_backlog_delete AFTER DELETE ON deliveries FOR EACH ROW
+        WHEN (OLD.status IN ('queued', 'retrying')) EXECUTE FUNCTION harepost_backlog_changed();
+
+      -- after the triggers: CREATE TRIGGER holds off other writers until this commits, so none is missed
+      INSERT INTO account_backlog (account_id, shard, pending)
+        SELECT account_id, 0, COUNT(*) FROM deliveries WHERE status IN ('queued', 'retrying') GROUP BY account_id;
+
+      -- A commit of new sends locks their accounts' rows (in id order, so commits never deadlock)
+      -- and then reads their limits and pending deliveries: each statement of a function sees what
+      -- committed before it, so a concurrent commit for the same account is counted, never missed.
+      -- FOR NO KEY UPDATE leaves inserts that reference the account (keys, domains) unblocked.
+      CREATE FUNCTION harepost_backlog_locked(ids TEXT[]) RETURNS TABLE (account_id TEXT, limits TEXT, pending BIGINT)
+        LANGUAGE plpgsql VOLATILE SET search_path FROM CURRENT AS $fn$
+      #variable_conflict use_column
+      BEGIN
+        PERFORM 1 FROM accounts a WHERE a.id = ANY(ids) ORDER BY a.id FOR NO KEY UPDATE;
+        RETURN QUERY
+          SELECT a.id, a.limits, COALESCE((SELECT SUM(b.pending) FROM account_backlog b WHERE b.account_id = a.id), 0)::bigint
+          FROM accounts a WHERE a.id = ANY(ids);
+      END $fn$;
+
+      -- The bytes an event's deliveries send, kept once on the event: its deliveries from now on
+      -- store no body of their own (NULL) and read this one. body is then NULL when these bytes
+      -- are its JSON text (rows.ts eventBodyColumns). Deliveries made before keep their copies.
+      ALTER TABLE events ADD COLUMN payload BYTEA;
+    `,
+  },
+  {
+    version: 12,
+    name: 'lanes: claims by (account, origin), suspended accounts',
+    sql: `
+      -- A lane is one account's deliveries to one origin: the dispatcher claims each lane's due work
+      -- through its own range of this index, so one lane's backlog costs the others nothing, and
+      -- finds the lanes with work waiting by one probe per lane. It replaces the due indexes by time
+      -- and by origin (claims no longer walk the due work of every origin in time order).
+      CREATE INDEX deliveries_lanes ON deliveries(account_id, origin, run_at) WHERE run_at IS NOT NULL AND gate IS NULL;
+      DROP INDEX deliveries_due;
+      DROP INDEX deliveries_due_by_origin;
+      -- held lanes are no longer parked (claims by lane never walk them): what was parked is due on
+      -- its own schedule again
+      UPDATE deliveries SET run_at = COALESCE(next_attempt_at, run_at), parked = false
+        WHERE parked AND lease_token IS NULL AND run_at IS NOT NULL;
+      -- claims skip suspended accounts: this index is empty while none is
+      CREATE INDEX accounts_suspended ON accounts(id) WHERE suspended_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 13,
+    name: 'account erasure, accounts newest first',
+    sql: `
+      -- erasing_since: set when an operator asked to erase the account (DELETE /admin/v1/accounts/{id});
+      -- everything it owns is then deleted in batches, and this row goes last. NULL otherwise.
+      ALTER TABLE accounts ADD COLUMN erasing_since BIGINT;
+      -- GET /admin/v1/accounts pages newest first
+      CREATE INDEX accounts_by_age ON accounts(created_at, id);
+    `,
+  },
 ];

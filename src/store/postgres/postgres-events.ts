@@ -4,7 +4,7 @@
  */
 import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
+import { type Row, eventBodyColumns, gateOf, toDestination, toEvent } from '../rows.js';
 import { StatsTally } from '../delivery-stats.js';
 import { addStats } from './stats.js';
 import type {
@@ -20,6 +20,8 @@ import type {
   SubscriptionRecord,
 } from '../store.js';
 import type { Querier } from './postgres-store.js';
+import { ensureRoom } from './limits.js';
+import type { LimitDefaults } from '../../core/limits.js';
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
@@ -68,8 +70,10 @@ export class PgEvents {
     d: NewDestination,
     subscriptions: readonly NewSubscription[],
     secret: SigningSecret,
+    limits?: LimitDefaults,
   ): Promise<DestinationRecord> {
     return this.tx(async (q) => {
+      if (limits) await ensureRoom(q, d.account_id, 'max_destinations', limits);
       const [row] = await q(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
            headers, policy, created_at, updated_at, rate_per_second, max_in_flight, signature)
@@ -323,23 +327,28 @@ export class PgEvents {
     return [...out.values()].map(({ row, patterns }) => ({ destination: toDestination(row, patterns), patterns }));
   }
 
-  /** Inside the delivery-insert transaction, so events and their deliveries commit together. */
-  async insertEvents(q: Querier, events: readonly EventRecord[]): Promise<void> {
+  /**
+   * Inside the delivery-insert transaction, so events and their deliveries commit together; each
+   * with the bytes its deliveries send (`payload`), kept here once (rows.ts eventBodyColumns).
+   */
+  async insertEvents(q: Querier, events: ReadonlyArray<{ event: EventRecord; payload?: Buffer | null | undefined }>): Promise<void> {
+    const stored = events.map(({ event, payload }) => ({ e: event, ...eventBodyColumns(event, payload) }));
     await q(
-      `INSERT INTO events (id, account_id, mode, type, body, idempotency_key, metadata, created_at)
-       SELECT id, account_id, mode, type, body, idempotency_key, metadata, created_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[])
-         WITH ORDINALITY AS e(id, account_id, mode, type, body, idempotency_key, metadata, created_at, n)
+      `INSERT INTO events (id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at)
+       SELECT id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::bigint[])
+         WITH ORDINALITY AS e(id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at, n)
        ORDER BY n`,
       [
-        events.map((e) => e.id),
-        events.map((e) => e.account_id),
-        events.map((e) => e.mode),
-        events.map((e) => e.type),
-        events.map((e) => e.body),
-        events.map((e) => e.idempotency_key),
-        events.map((e) => (e.metadata === null ? null : JSON.stringify(e.metadata))),
-        events.map((e) => e.created_at),
+        stored.map((x) => x.e.id),
+        stored.map((x) => x.e.account_id),
+        stored.map((x) => x.e.mode),
+        stored.map((x) => x.e.type),
+        stored.map((x) => x.body),
+        stored.map((x) => x.payload),
+        stored.map((x) => x.e.idempotency_key),
+        stored.map((x) => (x.e.metadata === null ? null : JSON.stringify(x.e.metadata))),
+        stored.map((x) => x.e.created_at),
       ],
     );
   }

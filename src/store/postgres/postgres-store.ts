@@ -17,6 +17,9 @@ import {
   type Row,
   deliveryParams,
   accountLimitsColumn,
+  ACCOUNT_COLUMNS,
+  bodyOnEvent,
+  deliveryBodyColumn,
   signatureColumn,
   signingSecretsColumn,
   toAccount,
@@ -29,7 +32,7 @@ import type {
   ApiKeyRecord,
   AttemptOutcomeRecord,
   AttemptRecord,
-  AuthContext,
+  AuthenticatedKey,
   ClaimRequest,
   ClaimedDelivery,
   DeliveryPage,
@@ -47,6 +50,10 @@ import type {
   Store,
   GatedClaim,
   GatedClaimRequest,
+  HeldExpiry,
+  Lane,
+  LaneClaimRequest,
+  PendingLane,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { StatsTally } from '../delivery-stats.js';
@@ -56,6 +63,12 @@ import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
 import { PgDashboard } from './dashboard.js';
+import { PgLanes } from './lanes.js';
+import { encodeLanes, lanesOf } from '../work-lanes.js';
+import { PgAccounts } from './accounts.js';
+import { ensureRoom, lockBacklogs } from './limits.js';
+import { backlogAllows, effectiveLimits, type LimitDefaults } from '../../core/limits.js';
+import { BacklogFullError } from '../store.js';
 
 /** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
 const pgText = (s: string | null) => (s === null ? null : s.replace(/\u0000/g, '\uFFFD'));
@@ -67,7 +80,7 @@ const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
-  .join(', ')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}, ${signatureColumn('d')}`;
+  .join(', ')}, ${deliveryBodyColumn('d')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}, ${signatureColumn('d')}`;
 
 export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
 
@@ -82,7 +95,7 @@ export class PostgresStore implements Store {
   private listener: WorkListener | null = null;
   private claimCounter = 0;
   private closed = false;
-  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | null>((calls) => this.commitInserts(calls));
+  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | BacklogFullError | null>((calls) => this.commitInserts(calls));
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   private readonly ev: PgEvents;
   private readonly maintenance: PgMaintenance;
@@ -96,7 +109,7 @@ export class PostgresStore implements Store {
     this.ev = new PgEvents(
       (text, params) => this.q(text, params),
       (fn) => this.tx(fn),
-      (origins) => this.notify(origins),
+      () => this.notify(null),
     );
     this.maintenance = new PgMaintenance(
       (text, params) => this.q(text, params),
@@ -188,21 +201,20 @@ export class PostgresStore implements Store {
     await this.workPool.end();
   }
 
-  /** Tells every process (and this one at once) that work may be due, for these origins. */
-  private notify(origins: readonly string[] | null): Promise<void> {
-    this.emitter.emit('work', origins);
-    const payload = origins === null ? '' : JSON.stringify(origins);
-    return this.q('SELECT pg_notify($1, $2)', [this.channel, payload.length < 7900 ? payload : '']).then(
+  /** Tells every process (and this one at once) that work may be due, for these lanes (null: any). */
+  private notify(lanes: readonly Lane[] | null): Promise<void> {
+    this.emitter.emit('work', lanes);
+    return this.q('SELECT pg_notify($1, $2)', [this.channel, encodeLanes(lanes)]).then(
       () => undefined,
       () => undefined, // the other processes' slow poll finds the work anyway
     );
   }
 
-  onWork(listener: (origins: readonly string[] | null) => void): () => void {
+  onWork(listener: (lanes: readonly Lane[] | null) => void): () => void {
     if (!this.listener && !this.closed) {
       this.listener = new WorkListener(
         { ...this.settings },
-        (origins) => this.emitter.emit('work', origins),
+        (lanes) => this.emitter.emit('work', lanes),
         this.channel,
       );
       this.listener.start();
@@ -223,15 +235,54 @@ export class PostgresStore implements Store {
   }
 
   async getAccount(id: string): Promise<Account | null> {
-    const row = (await this.q('SELECT id, name, created_at, suspended_at, limits FROM accounts WHERE id = $1', [id]))[0];
+    const row = (await this.q(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]))[0];
     return row ? toAccount(row) : null;
   }
 
-  async createApiKey(k: NewApiKey): Promise<void> {
-    await this.q(
-      `INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-      [k.id, k.account_id, k.mode, k.key_hash, k.prefix, k.created_at],
-    );
+  // The operator's view of accounts lives in accounts.ts.
+  private accountsRepo: PgAccounts | null = null;
+  private get accounts(): PgAccounts {
+    return (this.accountsRepo ??= new PgAccounts(
+      (text, params) => this.q(text, params),
+      (fn) => this.tx(fn),
+    ));
+  }
+  listAccounts(...a: Parameters<Store['listAccounts']>) {
+    return this.accounts.list(...a);
+  }
+  accountUsage(...a: Parameters<Store['accountUsage']>) {
+    return this.accounts.usage(...a);
+  }
+  async updateAccount(...a: Parameters<Store['updateAccount']>) {
+    const { account, resumed } = await this.accounts.update(...a);
+    if (resumed) await this.notify(null); // its pending deliveries are claimable again, in every process
+    return account;
+  }
+  beginAccountErasure(...a: Parameters<Store['beginAccountErasure']>) {
+    return this.accounts.beginErasure(...a);
+  }
+  eraseAccountStep(...a: Parameters<Store['eraseAccountStep']>) {
+    return this.accounts.eraseStep(...a);
+  }
+  listErasingAccounts() {
+    return this.accounts.erasing();
+  }
+
+  async createApiKey(k: NewApiKey, limits?: LimitDefaults): Promise<void> {
+    const insert = (q: Querier) =>
+      q(`INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        k.id,
+        k.account_id,
+        k.mode,
+        k.key_hash,
+        k.prefix,
+        k.created_at,
+      ]);
+    if (!limits) return void (await insert(this.q));
+    await this.tx(async (q) => {
+      await ensureRoom(q, k.account_id, 'max_keys', limits);
+      await insert(q);
+    });
   }
 
   async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
@@ -251,9 +302,15 @@ export class PostgresStore implements Store {
     return rows.length > 0;
   }
 
-  async authenticate(keyHash: string): Promise<AuthContext | null> {
-    const r = (await this.q('SELECT id, account_id, mode FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [keyHash]))[0];
-    return r ? { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode } : null;
+  async authenticate(keyHash: string): Promise<AuthenticatedKey | null> {
+    const r = (
+      await this.q(
+        `SELECT k.id, k.account_id, k.mode, a.suspended_at IS NOT NULL AS suspended
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        [keyHash],
+      )
+    )[0];
+    return r ? { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode, suspended: r.suspended === true } : null;
   }
 
   async touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void> {
@@ -267,13 +324,23 @@ export class PostgresStore implements Store {
 
   // Domains
 
-  async addDomain(d: DomainRecord): Promise<{ record: DomainRecord; created: boolean }> {
-    const inserted = await this.q(
-      `INSERT INTO domains (account_id, domain, token, status, created_at, verified_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (account_id, domain) DO NOTHING RETURNING *`,
-      [d.account_id, d.domain, d.token, d.status, d.created_at, d.verified_at],
-    );
-    if (inserted[0]) return { record: toDomain(inserted[0]), created: true };
+  async addDomain(d: DomainRecord, limits?: LimitDefaults): Promise<{ record: DomainRecord; created: boolean }> {
+    const existing = await this.getDomain(d.account_id, d.domain);
+    if (existing) return { record: existing, created: false }; // re-adding is not a new one
+    const inserted = await this.tx(async (q) => {
+      if (limits) {
+        await ensureRoom(q, d.account_id, 'max_domains', limits);
+        // added meanwhile by a create that held the lock before us: not a new one either
+        const [now] = await q('SELECT * FROM domains WHERE account_id = $1 AND domain = $2', [d.account_id, d.domain]);
+        if (now) return null;
+      }
+      return q(
+        `INSERT INTO domains (account_id, domain, token, status, created_at, verified_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (account_id, domain) DO NOTHING RETURNING *`,
+        [d.account_id, d.domain, d.token, d.status, d.created_at, d.verified_at],
+      );
+    });
+    if (inserted?.[0]) return { record: toDomain(inserted[0]), created: true };
     return { record: (await this.getDomain(d.account_id, d.domain))!, created: false };
   }
 
@@ -318,7 +385,10 @@ export class PostgresStore implements Store {
     deliveries: readonly NewDelivery[],
     options: EnqueueOptions = {},
   ): Promise<IdempotentResponse | null> {
-    return this.inserts.add({ accountId, mode, deliveries, options });
+    return this.inserts.add({ accountId, mode, deliveries, options }).then((result) => {
+      if (result instanceof BacklogFullError) throw result; // nothing of this call was stored
+      return result;
+    });
   }
 
   async findIdempotentResponse(accountId: string, mode: KeyMode, key: string, notBefore: number) {
@@ -332,12 +402,15 @@ export class PostgresStore implements Store {
     return (r as unknown as IdempotentResponse) ?? null;
   }
 
-  private async commitInserts(calls: InsertCall[]): Promise<Array<IdempotentResponse | null>> {
-    const origins = new Set<string>();
+  private async commitInserts(calls: InsertCall[]): Promise<Array<IdempotentResponse | BacklogFullError | null>> {
+    let lanes: Lane[] = [];
     const results = await this.tx(async (q) => {
-      const out: Array<IdempotentResponse | null> = [];
+      const out: Array<IdempotentResponse | BacklogFullError | null> = [];
       const deliveries: NewDelivery[] = [];
-      const events: EventRecord[] = [];
+      const events: Array<{ event: EventRecord; payload: Buffer | null | undefined }> = [];
+      // the backlogs of the accounts whose calls are limited, locked first (see limits.ts)
+      const limited = calls.filter((c) => c.options.limits && c.deliveries.length > 0).map((c) => c.accountId);
+      const backlogs = limited.length > 0 ? await lockBacklogs(q, limited) : null;
       for (const call of calls) {
         const idem = call.options.idempotency;
         if (idem) {
@@ -360,10 +433,19 @@ export class PostgresStore implements Store {
             continue;
           }
         }
-        if (call.options.event) events.push(call.options.event);
+        const backlog = call.options.limits ? backlogs?.get(call.accountId) : undefined;
+        if (backlog && call.options.limits) {
+          const max = effectiveLimits(backlog.own, call.options.limits).max_pending_deliveries;
+          if (!backlogAllows(backlog.pending, call.deliveries.length, max)) {
+            if (idem) await q('DELETE FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3', [call.accountId, call.mode, idem.key]);
+            out.push(new BacklogFullError(backlog.pending, call.deliveries.length, max));
+            continue;
+          }
+          backlog.pending += call.deliveries.length; // the next calls of this commit count these
+        }
+        if (call.options.event) events.push({ event: call.options.event, payload: call.options.eventPayload });
         for (const d of call.deliveries) {
-          deliveries.push(d);
-          origins.add(d.origin);
+          deliveries.push(bodyOnEvent(d, call.options) ? { ...d, body: null } : d);
         }
         out.push(null);
       }
@@ -374,13 +456,11 @@ export class PostgresStore implements Store {
         for (const d of deliveries) stats.accepted(d.account_id, d.mode, d.created_at, 1);
         await addStats(q, stats);
       }
-      if (origins.size > 0) {
-        const payload = JSON.stringify([...origins]);
-        await q('SELECT pg_notify($1, $2)', [this.channel, payload.length < 7900 ? payload : '']);
-      }
+      lanes = lanesOf(deliveries);
+      if (lanes.length > 0) await q('SELECT pg_notify($1, $2)', [this.channel, encodeLanes(lanes)]);
       return out;
     });
-    if (origins.size > 0) this.emitter.emit('work', [...origins]);
+    if (lanes.length > 0) this.emitter.emit('work', lanes);
     return results;
   }
 
@@ -434,13 +514,13 @@ export class PostgresStore implements Store {
   async claimDue(req: ClaimRequest): Promise<ClaimedDelivery[]> {
     if (req.limit <= 0) return [];
     const token = `${req.owner}.${++this.claimCounter}`;
+    // for tools and tests: the dispatcher claims by lane (lanes.ts)
+    const awake = 'account_id NOT IN (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)';
     const pick =
       req.origin !== undefined
-        ? // an origin's own claim also takes what was parked while it was held
-          `SELECT seq FROM deliveries WHERE origin = $4 AND gate IS NULL AND run_at IS NOT NULL
-             AND (run_at <= $1 OR (parked AND lease_token IS NULL))
+        ? `SELECT seq FROM deliveries WHERE origin = $4 AND gate IS NULL AND run_at IS NOT NULL AND run_at <= $1 AND ${awake}
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
-        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND gate IS NULL AND NOT (origin = ANY($4::text[]))
+        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND gate IS NULL AND NOT (origin = ANY($4::text[])) AND ${awake}
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`;
     const rows = await this.work(
       `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3, parked = false
@@ -450,6 +530,32 @@ export class PostgresStore implements Store {
     );
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map(toClaimed);
+  }
+
+  /** The dispatcher's claims by lane, and the look for lanes with work (lanes.ts). */
+  private lanesRepo: PgLanes | null = null;
+  private get lanes(): PgLanes {
+    return (this.lanesRepo ??= new PgLanes(
+      (text, params) => this.work(text, params),
+      (fn) => this.tx(fn, true),
+      CLAIMED_D,
+    ));
+  }
+
+  claimLanes(req: LaneClaimRequest): Promise<ClaimedDelivery[]> {
+    return this.lanes.claim(req, `${req.owner}.${++this.claimCounter}`);
+  }
+
+  pendingLanes(): Promise<PendingLane[]> {
+    return this.lanes.pending();
+  }
+
+  expireHeld(req: HeldExpiry): Promise<number> {
+    return this.lanes.expire(req);
+  }
+
+  expediteLane(lane: Lane, now: number): Promise<number> {
+    return this.lanes.expedite(lane, now);
   }
 
   async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
@@ -542,24 +648,6 @@ export class PostgresStore implements Store {
     return this.maintenance.upkeep();
   }
 
-  async expediteOrigin(origin: string, now: number): Promise<number> {
-    const rows = await this.work(
-      `UPDATE deliveries SET run_at = $2, next_attempt_at = $2, parked = false
-       WHERE origin = $1 AND run_at > $2 AND lease_token IS NULL AND (status = 'retrying' OR parked) RETURNING seq`,
-      [origin, now],
-    );
-    return rows.length;
-  }
-
-  async parkOrigin(origin: string, until: number, dueBy: number): Promise<number> {
-    const rows = await this.work(
-      `UPDATE deliveries SET run_at = $2, parked = true
-       WHERE origin = $1 AND gate IS NULL AND run_at <= $3 AND lease_token IS NULL RETURNING seq`,
-      [origin, until, dueBy],
-    );
-    return rows.length;
-  }
-
   /**
    * One short transaction per gated destination with due work: its row is locked (FOR UPDATE) so
    * processes claiming for it take turns, its leased deliveries are counted, and its rate state
@@ -568,19 +656,25 @@ export class PostgresStore implements Store {
   async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
     const out: GatedClaim = { claimed: [], nextAt: null, anyGates: false, inFlightBound: false };
     const gates = await this.work(
-      `SELECT x.id, x.origin, EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= $1) AS due
+      `SELECT x.id, x.account_id, x.origin, EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= $1)
+         AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = x.account_id AND a.suspended_at IS NOT NULL) AS due
        FROM destinations x WHERE ${LIMITED}`,
       [req.now],
     );
     out.anyGates = gates.length > 0;
-    /** What this call already claimed per origin: the caller's room is shared by its gates. */
+    /** What this call already claimed per lane, origin and account: the caller's room is shared by its gates. */
     const used = new Map<string, number>();
     for (const gate of gates) {
       const left = req.limit - out.claimed.length;
       if (left <= 0) break;
       if (!gate.due) continue;
-      const origin = gate.origin as string;
-      const room = Math.min(left, req.room(origin) - (used.get(origin) ?? 0));
+      const lane = { account_id: gate.account_id as string, origin: gate.origin as string };
+      const keys = [`l ${lane.account_id} ${lane.origin}`, `o ${lane.origin}`, `a ${lane.account_id}`] as const;
+      const r = req.room(lane);
+      const room = Math.max(
+        0,
+        Math.min(left, r.lane - (used.get(keys[0]) ?? 0), r.origin - (used.get(keys[1]) ?? 0), r.account - (used.get(keys[2]) ?? 0)),
+      );
       await this.tx(async (q) => {
         const [g] = await q('SELECT rate_per_second, max_in_flight, rate_tat FROM destinations WHERE id = $1 FOR UPDATE', [gate.id]);
         if (!g) return;
@@ -610,7 +704,7 @@ export class PostgresStore implements Store {
         );
         rows.sort((a, b) => (a.seq as number) - (b.seq as number));
         out.claimed.push(...rows.map(toClaimed));
-        used.set(origin, (used.get(origin) ?? 0) + rows.length);
+        for (const key of keys) used.set(key, (used.get(key) ?? 0) + rows.length);
         if (state.perSecond !== null && rows.length > 0) {
           await q('UPDATE destinations SET rate_tat = $2 WHERE id = $1', [gate.id, tatAfter(state.perSecond, state.tat, req.now, rows.length)]);
         }
@@ -626,18 +720,6 @@ export class PostgresStore implements Store {
     );
     for (const r of rows) out[r.status as keyof typeof out] = r.n as number;
     return out;
-  }
-
-  async nextDueAt(excludeOrigins: readonly string[], before = Number.MAX_SAFE_INTEGER): Promise<number | null> {
-    const r = (
-      await this.q(
-        `SELECT run_at FROM deliveries
-         WHERE run_at IS NOT NULL AND run_at < $2 AND gate IS NULL AND NOT (origin = ANY($1::text[]))
-         ORDER BY run_at LIMIT 1`,
-        [[...excludeOrigins], before],
-      )
-    )[0];
-    return r ? (r.run_at as number) : null;
   }
 
   // Signing secrets

@@ -32,10 +32,13 @@ export class SqliteDashboard {
         `INSERT INTO dashboard_sessions (id_hash, account_id, mode, csrf_token, created_at, expires_at)
          VALUES (:id_hash, :account_id, :mode, :csrf_token, :created_at, :expires_at)`,
       ),
+      // a suspended account's sessions are deleted when it is suspended; the join makes sure
       getSession: db.prepare(
-        `SELECT id_hash, account_id, mode, csrf_token, created_at, expires_at FROM dashboard_sessions
-         WHERE id_hash = ? AND expires_at > ?`,
+        `SELECT s.id_hash, s.account_id, s.mode, s.csrf_token, s.created_at, s.expires_at
+         FROM dashboard_sessions s JOIN accounts a ON a.id = s.account_id
+         WHERE s.id_hash = ? AND s.expires_at > ? AND a.suspended_at IS NULL`,
       ),
+      suspended: db.prepare('SELECT 1 FROM accounts WHERE id = ? AND suspended_at IS NOT NULL'),
       deleteSession: db.prepare('DELETE FROM dashboard_sessions WHERE id_hash = ?'),
       takeSession: db.prepare(
         'DELETE FROM dashboard_sessions WHERE id_hash = ? RETURNING id_hash, account_id, mode, csrf_token, created_at, expires_at',
@@ -69,6 +72,7 @@ export class SqliteDashboard {
     return this.db.transaction(() => {
       const token = this.s.takeToken.get(tokenHash) as Row | undefined;
       if (!token || (token.expires_at as number) <= now) return null;
+      if (this.s.suspended.get(token.account_id)) return null;
       this.expire(now);
       const opened: DashboardSession = { ...session, account_id: token.account_id as string, mode: token.mode as KeyMode };
       this.s.insertSession.run(opened);

@@ -7,9 +7,11 @@
 import type { Database as Db } from 'better-sqlite3';
 import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, gateOf, toDestination, toEvent } from '../rows.js';
+import { type Row, eventBodyColumns, gateOf, toDestination, toEvent } from '../rows.js';
 import { StatsTally } from '../delivery-stats.js';
 import { statsWriter } from './stats.js';
+import { SqliteLimits } from './limits.js';
+import type { LimitDefaults } from '../../core/limits.js';
 import type {
   DestinationPatch,
   DestinationRecord,
@@ -28,9 +30,11 @@ const PENDING = `status IN ('queued', 'retrying')`;
 export class SqliteEvents {
   private readonly s;
   private readonly addStats;
+  private readonly limits: SqliteLimits;
 
   constructor(private readonly db: Db) {
     this.addStats = statsWriter(db);
+    this.limits = new SqliteLimits(db);
     this.s = {
       insertDestination: db.prepare(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
@@ -113,8 +117,8 @@ export class SqliteEvents {
          RETURNING lease_token`,
       ),
       insertEvent: db.prepare(
-        `INSERT INTO events (id, account_id, mode, type, body, idempotency_key, metadata, created_at)
-         VALUES (:id, :account_id, :mode, :type, :body, :idempotency_key, :metadata, :created_at)`,
+        `INSERT INTO events (id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at)
+         VALUES (:id, :account_id, :mode, :type, :body, :payload, :idempotency_key, :metadata, :created_at)`,
       ),
       getEvent: db.prepare('SELECT * FROM events WHERE id = ? AND account_id = ? AND mode = ?'),
       listEvents: db.prepare(
@@ -148,8 +152,10 @@ export class SqliteEvents {
     d: NewDestination,
     subscriptions: readonly NewSubscription[],
     secret: SigningSecret,
+    limits?: LimitDefaults,
   ): Promise<DestinationRecord> {
     return this.db.transaction(() => {
+      if (limits) this.limits.ensureRoom(d.account_id, 'max_destinations', limits);
       this.s.insertDestination.run({
         ...d,
         enabled: d.enabled ? 1 : 0,
@@ -162,7 +168,7 @@ export class SqliteEvents {
       this.addSubscriptions(d, subscriptions, d.created_at);
       this.s.insertSecret.run({ destination_id: d.id, secret: secret.secret, created_at: secret.created_at });
       return this.withEvents(this.s.getDestinationById.get(d.id) as Row);
-    })();
+    }).immediate(); // the count and the insert: no other process's write between them
   }
 
   async getDestination(accountId: string, mode: KeyMode, id: string): Promise<DestinationRecord | null> {
@@ -320,9 +326,12 @@ export class SqliteEvents {
     return [...out.values()].map(({ row, patterns }) => ({ destination: toDestination(row, patterns), patterns }));
   }
 
-  /** Called inside the delivery-insert transaction, so an event and its deliveries commit together. */
-  insertEvent(e: EventRecord): void {
-    this.s.insertEvent.run({ ...e, metadata: e.metadata === null ? null : JSON.stringify(e.metadata) });
+  /**
+   * Called inside the delivery-insert transaction, so an event and its deliveries commit together;
+   * `payload`: the bytes its deliveries send, kept here once (rows.ts eventBodyColumns).
+   */
+  insertEvent(e: EventRecord, payload?: Buffer | null): void {
+    this.s.insertEvent.run({ ...e, ...eventBodyColumns(e, payload), metadata: e.metadata === null ? null : JSON.stringify(e.metadata) });
   }
 
   async getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null> {

@@ -35,7 +35,11 @@ export class SqliteMaintenance {
       deleteStats: db.prepare(
         'DELETE FROM delivery_stats WHERE rowid IN (SELECT rowid FROM delivery_stats WHERE minute < ? LIMIT ?)',
       ),
-      deleteEvents: db.prepare('DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE created_at < ? LIMIT ?)'),
+      // an event stays while any delivery of it is kept: its deliveries read their body from it
+      deleteEvents: db.prepare(
+        `DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.created_at < ? AND NOT EXISTS (
+           SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id AND d.mode = e.mode AND d.event_id = e.id) LIMIT ?)`,
+      ),
       deleteIdempotency: db.prepare(
         `DELETE FROM idempotency_keys WHERE (account_id, mode, key) IN (
            SELECT account_id, mode, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`,

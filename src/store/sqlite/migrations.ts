@@ -288,4 +288,73 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE accounts ADD COLUMN limits TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'pending deliveries per account, event bodies stored once',
+    sql: `
+      -- How many deliveries of each account are not final yet (queued or retrying), for
+      -- max_pending_deliveries: one row read per commit of new sends, never a count over the
+      -- backlog. Kept by triggers, so every path that inserts, finishes, replays or deletes a
+      -- delivery keeps it true in its own transaction.
+      CREATE TABLE account_backlog (
+        account_id TEXT PRIMARY KEY,
+        pending    INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TRIGGER deliveries_backlog_insert AFTER INSERT ON deliveries
+        WHEN NEW.status IN ('queued', 'retrying')
+      BEGIN
+        INSERT INTO account_backlog (account_id, pending) VALUES (NEW.account_id, 1)
+          ON CONFLICT (account_id) DO UPDATE SET pending = pending + 1;
+      END;
+      CREATE TRIGGER deliveries_backlog_update AFTER UPDATE OF status ON deliveries
+        WHEN (OLD.status IN ('queued', 'retrying')) <> (NEW.status IN ('queued', 'retrying'))
+      BEGIN
+        INSERT INTO account_backlog (account_id, pending)
+          VALUES (NEW.account_id, CASE WHEN NEW.status IN ('queued', 'retrying') THEN 1 ELSE -1 END)
+          ON CONFLICT (account_id) DO UPDATE SET pending = pending + excluded.pending;
+      END;
+      CREATE TRIGGER deliveries_backlog_delete AFTER DELETE ON deliveries
+        WHEN OLD.status IN ('queued', 'retrying')
+      BEGIN
+        UPDATE account_backlog SET pending = pending - 1 WHERE account_id = OLD.account_id;
+      END;
+      INSERT INTO account_backlog (account_id, pending)
+        SELECT account_id, COUNT(*) FROM deliveries WHERE status IN ('queued', 'retrying') GROUP BY account_id;
+
+      -- The bytes an event's deliveries send, kept once on the event: its deliveries from now on
+      -- store no body of their own (NULL) and read this one. body is then NULL when these bytes
+      -- are its JSON text (rows.ts eventBodyColumns). Deliveries made before keep their copies.
+      ALTER TABLE events ADD COLUMN payload BLOB;
+    `,
+  },
+  {
+    version: 12,
+    name: 'lanes: claims by (account, origin), suspended accounts',
+    sql: `
+      -- A lane is one account's deliveries to one origin: the dispatcher claims each lane's due work
+      -- through its own range of this index, so one lane's backlog costs the others nothing, and
+      -- finds the lanes with work waiting by one probe per lane. It replaces the due indexes by time
+      -- and by origin (claims no longer walk the due work of every origin in time order).
+      CREATE INDEX deliveries_lanes ON deliveries(account_id, origin, run_at) WHERE run_at IS NOT NULL AND gate IS NULL;
+      DROP INDEX deliveries_due;
+      DROP INDEX deliveries_due_by_origin;
+      -- held lanes are no longer parked (claims by lane never walk them): what was parked is due on
+      -- its own schedule again
+      UPDATE deliveries SET run_at = COALESCE(next_attempt_at, run_at), parked = 0
+        WHERE parked = 1 AND lease_token IS NULL AND run_at IS NOT NULL;
+      -- claims skip suspended accounts: this index is empty while none is
+      CREATE INDEX accounts_suspended ON accounts(id) WHERE suspended_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 13,
+    name: 'account erasure, accounts newest first',
+    sql: `
+      -- erasing_since: set when an operator asked to erase the account (DELETE /admin/v1/accounts/{id});
+      -- everything it owns is then deleted in batches, and this row goes last. NULL otherwise.
+      ALTER TABLE accounts ADD COLUMN erasing_since INTEGER;
+      -- GET /admin/v1/accounts pages newest first
+      CREATE INDEX accounts_by_age ON accounts(created_at, id);
+    `,
+  },
 ];

@@ -17,7 +17,7 @@ import {
   type ApiKeyRecord,
   type AttemptOutcomeRecord,
   type AttemptRecord,
-  type AuthContext,
+  type AuthenticatedKey,
   type ClaimRequest,
   type ClaimedDelivery,
   type DeliveryPage,
@@ -34,7 +34,12 @@ import {
   type Store,
   type GatedClaim,
   type GatedClaimRequest,
+  type HeldExpiry,
+  type Lane,
+  type LaneClaimRequest,
+  type PendingLane,
   type UpkeepAction,
+  BacklogFullError,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { StatsTally } from '../delivery-stats.js';
@@ -47,6 +52,9 @@ import {
   type Row,
   deliveryParams,
   accountLimitsColumn,
+  ACCOUNT_COLUMNS,
+  bodyOnEvent,
+  deliveryBodyColumn,
   signatureColumn,
   signingSecretsColumn,
   toAccount,
@@ -55,12 +63,16 @@ import {
   toDomain,
 } from '../rows.js';
 
-const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')},
-  ${signatureColumn('deliveries')}`;
+const CLAIM_RETURNING = `${CLAIMED_COLUMNS}, ${deliveryBodyColumn('deliveries')},
+  ${signingSecretsColumn('deliveries', ':secrets_after', 'rowid', 'group_concat')}, ${signatureColumn('deliveries')}`;
 import { SqliteEvents } from './events.js';
+import { SqliteLimits } from './limits.js';
+import { backlogAllows, type LimitDefaults } from '../../core/limits.js';
 import { SqliteMaintenance } from './maintenance.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteDashboard } from './dashboard.js';
+import { SqliteLanes } from './lanes.js';
+import { SqliteAccounts } from './accounts.js';
 import { statsWriter } from './stats.js';
 import { type FileDataSync, SharedSync, type SyncFn, fileDataSync } from './wal-sync.js';
 
@@ -92,7 +104,7 @@ export class SqliteStore implements Store {
   private stmts: ReturnType<SqliteStore['prepare']> | null = null;
   private claimCounter = 0;
   /** Commits of new sends and events; each caller then waits for its batch's WAL flush. */
-  private readonly inserts = new GroupCommit<InsertCall, { result: IdempotentResponse | null; durable: Promise<void> }>(
+  private readonly inserts = new GroupCommit<InsertCall, { result: IdempotentResponse | BacklogFullError | null; durable: Promise<void> }>(
     (calls) => this.commitInserts(calls),
   );
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
@@ -100,6 +112,9 @@ export class SqliteStore implements Store {
   /** One prepared statement per shape of list query (which filters are set). */
   private readonly listStatements = new Map<string, Statement>();
   private eventsRepo: SqliteEvents | null = null;
+  /** The dispatcher's claims by lane (lanes.ts). */
+  private lanes: SqliteLanes | null = null;
+  private limitsRepo: SqliteLimits | null = null;
   private maintenance: SqliteMaintenance | null = null;
 
   /**
@@ -161,7 +176,9 @@ export class SqliteStore implements Store {
     });
     apply.immediate();
     this.stmts = this.prepare();
+    this.lanes = new SqliteLanes(this.db);
     this.eventsRepo = new SqliteEvents(this.db);
+    this.limitsRepo = new SqliteLimits(this.db);
     this.maintenance = new SqliteMaintenance(this.db);
   }
 
@@ -191,6 +208,11 @@ export class SqliteStore implements Store {
     return this.eventsRepo;
   }
 
+  private get limits(): SqliteLimits {
+    if (!this.limitsRepo) throw new Error('store not migrated: call migrate() first');
+    return this.limitsRepo;
+  }
+
   private get s() {
     if (!this.stmts) throw new Error('store not migrated: call migrate() first');
     return this.stmts;
@@ -200,7 +222,7 @@ export class SqliteStore implements Store {
     const db = this.db;
     return {
       insertAccount: db.prepare('INSERT INTO accounts (id, name, created_at, limits) VALUES (:id, :name, :created_at, :limits)'),
-      getAccount: db.prepare('SELECT id, name, created_at, suspended_at, limits FROM accounts WHERE id = ?'),
+      getAccount: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
       insertKey: db.prepare(
         `INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at)
          VALUES (:id, :account_id, :mode, :key_hash, :prefix, :created_at)`,
@@ -214,7 +236,8 @@ export class SqliteStore implements Store {
         'UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL',
       ),
       authenticate: db.prepare(
-        'SELECT id, account_id, mode FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL',
+        `SELECT k.id, k.account_id, k.mode, a.suspended_at IS NOT NULL AS suspended
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
       ),
       touchKey: db.prepare(
         'UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), :at) WHERE id = :key_id',
@@ -252,18 +275,19 @@ export class SqliteStore implements Store {
       ),
       // A claim picks its rows with a plain SELECT, then leases them one by one by seq, in one
       // transaction: the same UPDATE with the SELECT as its subquery took 3× as long.
+      // (These two are claimDue's, for tools and tests; the dispatcher claims by lane: lanes.ts.)
       dueSeqs: db
         .prepare(
           `SELECT seq FROM deliveries
            WHERE run_at <= :now AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(:excluded))
+             AND account_id NOT IN (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)
            ORDER BY run_at LIMIT :limit`,
         )
         .pluck(),
-      // an origin's own claim also takes what was parked while it was held
       dueSeqsOfOrigin: db
         .prepare(
-          `SELECT seq FROM deliveries WHERE origin = :origin AND gate IS NULL AND run_at IS NOT NULL
-             AND (run_at <= :now OR (parked = 1 AND lease_token IS NULL))
+          `SELECT seq FROM deliveries WHERE origin = :origin AND gate IS NULL AND run_at IS NOT NULL AND run_at <= :now
+             AND account_id NOT IN (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)
            ORDER BY run_at LIMIT :limit`,
         )
         .pluck(),
@@ -272,18 +296,11 @@ export class SqliteStore implements Store {
          WHERE seq = :seq
          RETURNING ${CLAIM_RETURNING}`,
       ),
-      parkOrigin: db.prepare(
-        `UPDATE deliveries SET run_at = :until, parked = 1
-         WHERE origin = :origin AND gate IS NULL AND run_at <= :due_by AND lease_token IS NULL`,
-      ),
-      expediteOrigin: db.prepare(
-        `UPDATE deliveries SET run_at = :now, next_attempt_at = :now, parked = 0
-         WHERE origin = :origin AND run_at > :now AND lease_token IS NULL AND (status = 'retrying' OR parked = 1)`,
-      ),
       anyGate: db.prepare(`SELECT 1 FROM destinations x WHERE ${LIMITED} LIMIT 1`),
       gatesDue: db.prepare(
-        `SELECT x.id, x.origin, x.rate_per_second, x.max_in_flight, x.rate_tat FROM destinations x
-         WHERE ${LIMITED} AND EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= ?)`,
+        `SELECT x.id, x.account_id, x.origin, x.rate_per_second, x.max_in_flight, x.rate_tat FROM destinations x
+         WHERE ${LIMITED} AND EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= ?)
+           AND x.account_id NOT IN (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)`,
       ),
       leasedOf: db.prepare(
         'SELECT COUNT(*) AS n FROM deliveries WHERE gate = ? AND run_at > ? AND lease_token IS NOT NULL',
@@ -320,6 +337,7 @@ export class SqliteStore implements Store {
            response = excluded.response, created_at = excluded.created_at
          WHERE idempotency_keys.created_at < :not_before`,
       ),
+      deleteIdempotencyKey: db.prepare('DELETE FROM idempotency_keys WHERE account_id = ? AND mode = ? AND key = ?'),
       getIdempotencyKey: db.prepare(
         `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
          WHERE account_id = ? AND mode = ? AND key = ? AND created_at >= ?`,
@@ -342,11 +360,6 @@ export class SqliteStore implements Store {
          WHERE account_id = :account_id AND mode = :mode AND retired_at IS NULL`,
       ),
       addStats: statsWriter(db),
-      nextDue: db.prepare(
-        `SELECT run_at FROM deliveries
-         WHERE run_at IS NOT NULL AND run_at < ? AND gate IS NULL AND origin NOT IN (SELECT value FROM json_each(?))
-         ORDER BY run_at LIMIT 1`,
-      ),
     };
   }
 
@@ -359,8 +372,41 @@ export class SqliteStore implements Store {
     return row ? toAccount(row) : null;
   }
 
-  async createApiKey(key: NewApiKey): Promise<void> {
-    this.s.insertKey.run(key);
+  // The operator's view of accounts lives in accounts.ts.
+  private accountsRepo: SqliteAccounts | null = null;
+  private get accounts(): SqliteAccounts {
+    if (!this.stmts) throw new Error('store not migrated: call migrate() first');
+    return (this.accountsRepo ??= new SqliteAccounts(this.db));
+  }
+  async listAccounts(...a: Parameters<Store['listAccounts']>) {
+    return this.accounts.list(...a);
+  }
+  async accountUsage(...a: Parameters<Store['accountUsage']>) {
+    return this.accounts.usage(...a);
+  }
+  async updateAccount(...a: Parameters<Store['updateAccount']>) {
+    const { account, resumed } = this.accounts.update(...a);
+    if (resumed) this.events.emit('work', null); // its pending deliveries are claimable again
+    return account;
+  }
+  async beginAccountErasure(...a: Parameters<Store['beginAccountErasure']>) {
+    return this.accounts.beginErasure(...a);
+  }
+  async eraseAccountStep(...a: Parameters<Store['eraseAccountStep']>) {
+    return this.accounts.eraseStep(...a);
+  }
+  async listErasingAccounts() {
+    return this.accounts.erasing();
+  }
+
+  async createApiKey(key: NewApiKey, limits?: LimitDefaults): Promise<void> {
+    if (!limits) return void this.s.insertKey.run(key);
+    this.db
+      .transaction(() => {
+        this.limits.ensureRoom(key.account_id, 'max_keys', limits);
+        this.s.insertKey.run(key);
+      })
+      .immediate();
   }
 
   async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
@@ -373,10 +419,10 @@ export class SqliteStore implements Store {
     return r.changes > 0;
   }
 
-  async authenticate(keyHash: string): Promise<AuthContext | null> {
+  async authenticate(keyHash: string): Promise<AuthenticatedKey | null> {
     const r = this.s.authenticate.get(keyHash) as Row | undefined;
     if (!r) return null;
-    return { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode };
+    return { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode, suspended: r.suspended === 1 };
   }
 
   async touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void> {
@@ -386,10 +432,16 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async addDomain(domain: DomainRecord): Promise<{ record: DomainRecord; created: boolean }> {
-    const r = this.s.insertDomain.run(domain);
-    const record = toDomain(this.s.getDomain.get(domain.account_id, domain.domain) as Row);
-    return { record, created: r.changes > 0 };
+  async addDomain(domain: DomainRecord, limits?: LimitDefaults): Promise<{ record: DomainRecord; created: boolean }> {
+    return this.db
+      .transaction(() => {
+        const existing = this.s.getDomain.get(domain.account_id, domain.domain) as Row | undefined;
+        if (existing) return { record: toDomain(existing), created: false }; // re-adding is not a new one
+        if (limits) this.limits.ensureRoom(domain.account_id, 'max_domains', limits);
+        this.s.insertDomain.run(domain);
+        return { record: toDomain(this.s.getDomain.get(domain.account_id, domain.domain) as Row), created: true };
+      })
+      .immediate();
   }
 
   async getDomain(accountId: string, domain: string): Promise<DomainRecord | null> {
@@ -422,6 +474,7 @@ export class SqliteStore implements Store {
     options: EnqueueOptions = {},
   ): Promise<IdempotentResponse | null> {
     return this.inserts.add({ accountId, mode, deliveries, options }).then(async ({ result, durable }) => {
+      if (result instanceof BacklogFullError) throw result; // nothing of it was stored: no flush to wait for
       await durable;
       return result;
     });
@@ -448,10 +501,10 @@ export class SqliteStore implements Store {
    * loop. Either way each caller (and its 202) is answered only once its flush is done. The
    * dispatcher may start on the new work at once (at least once either way).
    */
-  private commitInserts(calls: InsertCall[]): Array<{ result: IdempotentResponse | null; durable: Promise<void> }> {
+  private commitInserts(calls: InsertCall[]): Array<{ result: IdempotentResponse | BacklogFullError | null; durable: Promise<void> }> {
     const insert = this.s.insertDelivery;
     const stats = new StatsTally();
-    const origins = new Set<string>();
+    const lanes = new Map<string, Lane>();
     const commit = this.db.transaction(() => {
       const out = calls.map((call) => {
         const idem = call.options.idempotency;
@@ -466,10 +519,15 @@ export class SqliteStore implements Store {
             return this.s.getIdempotencyKey.get(call.accountId, call.mode, idem.key, 0) as IdempotentResponse;
           }
         }
-        if (call.options.event) this.events_.insertEvent(call.options.event);
+        const full = call.options.limits ? this.backlogFull(call.accountId, call.deliveries.length, call.options.limits) : null;
+        if (full) {
+          if (idem) this.s.deleteIdempotencyKey.run(call.accountId, call.mode, idem.key); // nothing was done under it
+          return full;
+        }
+        if (call.options.event) this.events_.insertEvent(call.options.event, call.options.eventPayload);
         for (const d of call.deliveries) {
-          origins.add(d.origin);
-          insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0 });
+          lanes.set(`${d.account_id} ${d.origin}`, { account_id: d.account_id, origin: d.origin });
+          insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0, body: bodyOnEvent(d, call.options) ? null : d.body });
           stats.accepted(call.accountId, call.mode, d.created_at, 1);
         }
         return null;
@@ -478,9 +536,20 @@ export class SqliteStore implements Store {
       return out;
     });
     const results = this.durable ? this.relaxed(commit) : commit();
-    if (origins.size > 0) this.events.emit('work', [...origins]);
+    if (lanes.size > 0) this.events.emit('work', [...lanes.values()]);
     const durable = this.durable === null ? Promise.resolve() : calls.length >= FLUSH_ON_LOOP_AT ? this.flushOnLoop() : this.durable.sync();
     return results.map((result) => ({ result, durable }));
+  }
+
+  /**
+   * Why `adding` more deliveries cannot be accepted for the account now (its pending ones, kept by
+   * triggers, would pass its max_pending_deliveries), or null when they can. Inside the commit:
+   * the calls before this one in the same commit are already counted.
+   */
+  private backlogFull(accountId: string, adding: number, defaults: LimitDefaults): BacklogFullError | null {
+    const max = this.limits.effective(accountId, defaults).max_pending_deliveries;
+    const pending = this.limits.pending(accountId);
+    return backlogAllows(pending, adding, max) ? null : new BacklogFullError(pending, adding, max);
   }
 
   private flushOnLoop(): Promise<void> {
@@ -577,6 +646,29 @@ export class SqliteStore implements Store {
     );
   }
 
+  private get lanesRepo(): SqliteLanes {
+    if (!this.lanes) throw new Error('store not migrated: call migrate() first');
+    return this.lanes;
+  }
+
+  async claimLanes(req: LaneClaimRequest): Promise<ClaimedDelivery[]> {
+    const lease = {
+      now: req.now,
+      margin: req.leaseMarginMs,
+      token: `${req.owner}.${++this.claimCounter}`,
+      secrets_after: req.secretsRetiredAfter,
+    };
+    return this.relaxed(() => this.db.transaction(() => this.lanesRepo.claim(req, (seqs) => this.leaseSeqs(seqs, lease)))());
+  }
+
+  async pendingLanes(): Promise<PendingLane[]> {
+    return this.lanesRepo.pending();
+  }
+
+  async expireHeld(req: HeldExpiry): Promise<number> {
+    return this.relaxed(() => this.db.transaction(() => this.lanesRepo.expire(req))());
+  }
+
   async releaseClaims(claims: readonly ReleasedClaim[], options: { quiet?: boolean } = {}): Promise<void> {
     if (claims.length === 0) return;
     this.relaxed(() =>
@@ -641,19 +733,15 @@ export class SqliteStore implements Store {
     return [];
   }
 
-  async expediteOrigin(origin: string, now: number): Promise<number> {
-    return this.relaxed(() => this.s.expediteOrigin.run({ origin, now }).changes);
-  }
-
-  async parkOrigin(origin: string, until: number, dueBy: number): Promise<number> {
-    return this.relaxed(() => this.s.parkOrigin.run({ origin, until, due_by: dueBy }).changes);
+  async expediteLane(lane: Lane, now: number): Promise<number> {
+    return this.relaxed(() => this.db.transaction(() => this.lanesRepo.expedite(lane, now))());
   }
 
   async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
     const out: GatedClaim = { claimed: [], nextAt: null, anyGates: false, inFlightBound: false };
     if (!this.s.anyGate.get()) return out;
     out.anyGates = true;
-    /** What this call already claimed per origin: the caller's room is shared by its gates. */
+    /** What this call already claimed per lane, origin and account: the caller's room is shared by its gates. */
     const used = new Map<string, number>();
     this.relaxed(() =>
       this.db.transaction(() => {
@@ -666,9 +754,11 @@ export class SqliteStore implements Store {
             maxInFlight: (g.max_in_flight as number | null) ?? null,
             leased: g.max_in_flight == null ? 0 : ((this.s.leasedOf.get(g.id, req.now) as Row).n as number),
           };
-          const origin = g.origin as string;
-          const room = req.room(origin) - (used.get(origin) ?? 0);
-          const allow = gateAllowance(state, Math.min(left, room), req.now);
+          const lane = { account_id: g.account_id as string, origin: g.origin as string };
+          const keys = [`l ${lane.account_id} ${lane.origin}`, `o ${lane.origin}`, `a ${lane.account_id}`] as const;
+          const r = req.room(lane);
+          const room = Math.min(r.lane - (used.get(keys[0]) ?? 0), r.origin - (used.get(keys[1]) ?? 0), r.account - (used.get(keys[2]) ?? 0));
+          const allow = gateAllowance(state, Math.max(0, Math.min(left, room)), req.now);
           out.inFlightBound ||= allow.inFlightBound;
           if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, allow.rateNextAt);
           if (allow.take <= 0) continue;
@@ -680,7 +770,7 @@ export class SqliteStore implements Store {
             secrets_after: req.secretsRetiredAfter,
           });
           out.claimed.push(...claimed);
-          used.set(origin, (used.get(origin) ?? 0) + claimed.length);
+          for (const key of keys) used.set(key, (used.get(key) ?? 0) + claimed.length);
           if (state.perSecond !== null) this.s.setRateTat.run(tatAfter(state.perSecond, state.tat, req.now, claimed.length), g.id);
         }
       })(),
@@ -695,11 +785,6 @@ export class SqliteStore implements Store {
       .all() as Array<{ status: keyof typeof out; n: number }>;
     for (const r of rows) out[r.status] = r.n;
     return out;
-  }
-
-  async nextDueAt(excludeOrigins: readonly string[], before = Number.MAX_SAFE_INTEGER): Promise<number | null> {
-    const r = this.s.nextDue.get(before, JSON.stringify(excludeOrigins)) as Row | undefined;
-    return r ? (r.run_at as number) : null;
   }
 
   // Destinations, subscriptions and events live in events.ts.
@@ -748,7 +833,7 @@ export class SqliteStore implements Store {
     return this.events_.listEvents(...a);
   }
 
-  onWork(listener: (origins: readonly string[] | null) => void): () => void {
+  onWork(listener: (lanes: readonly Lane[] | null) => void): () => void {
     this.events.on('work', listener);
     return () => this.events.off('work', listener);
   }
