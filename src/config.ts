@@ -53,6 +53,14 @@ export interface Config {
   /** How often workers check whether the store needs a VACUUM (PostgreSQL); 0 turns it off. */
   vacuumIntervalMs: number;
   /**
+   * Load shedding (api/overload.ts): past any of these bounds the API answers 503 overloaded;
+   * 0 turns that bound off. Event-loop delay (ms), sends waiting for their commit, callers
+   * waiting for a database connection.
+   */
+  maxEventLoopDelayMs: number;
+  maxCommitQueue: number;
+  maxPoolWaiting: number;
+  /**
    * Where people reach this Harepost (HAREPOST_PUBLIC_URL, e.g. https://hooks.example.com), for
    * the links it prints (dashboard login links); null → http://HAREPOST_HOST:HAREPOST_PORT.
    */
@@ -357,6 +365,27 @@ const SETTINGS = [
     flag: 'vacuum-interval-ms',
     parse: intOrOff(1000, 86_400_000),
     fallback: 10_000,
+  },
+  {
+    key: 'maxEventLoopDelayMs',
+    env: 'HAREPOST_MAX_EVENT_LOOP_DELAY_MS',
+    flag: 'max-event-loop-delay-ms',
+    parse: intOrOff(1, 60_000),
+    fallback: 200,
+  },
+  {
+    key: 'maxCommitQueue',
+    env: 'HAREPOST_MAX_COMMIT_QUEUE',
+    flag: 'max-commit-queue',
+    parse: intOrOff(1, 1_000_000),
+    fallback: 2000,
+  },
+  {
+    key: 'maxPoolWaiting',
+    env: 'HAREPOST_MAX_POOL_WAITING',
+    flag: 'max-pool-waiting',
+    parse: intOrOff(1, 1_000_000),
+    fallback: 500,
   },
   { key: 'publicUrl', env: 'HAREPOST_PUBLIC_URL', flag: 'public-url', parse: baseUrl, fallback: null },
   {

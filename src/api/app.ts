@@ -11,6 +11,7 @@ import { installAuth } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { Metrics, metricsRoute, timeRequests } from './metrics.js';
 import { installOpenApi } from './openapi.js';
+import { installLoadShedding, type OverloadSettings } from './overload.js';
 import { healthRoutes } from './routes/health.js';
 import { registerV1Routes } from './v1-routes.js';
 import { dashboardRoutes } from './dashboard/dashboard-routes.js';
@@ -31,6 +32,8 @@ export interface ApiOptions {
   portal?: PortalSettings;
   /** The operator API (/admin/v1), when HAREPOST_ADMIN_TOKEN is set; absent or null: not served at all. */
   admin?: AdminApiOptions | null;
+  /** Load shedding's bounds (HAREPOST_MAX_EVENT_LOOP_DELAY_MS, …); absent: nothing is shed. */
+  overload?: OverloadSettings;
 }
 
 export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: ApiOptions = {}): FastifyInstance {
@@ -64,6 +67,9 @@ export function buildApi(deps: ApiDeps, logger?: FastifyBaseLogger, options: Api
 
   const metrics = options.metrics ?? new Metrics({ store: deps.store });
   timeRequests(app, metrics);
+  // before any route is registered: it covers them all (health and metrics excepted); a worker-only
+  // process takes no calls to shed, and its busy loop must not make it look unready
+  if (options.overload && options.apiRoutes !== false) installLoadShedding(app, deps.store, options.overload, metrics.registry);
   const apiRoutes = options.apiRoutes !== false;
   if (apiRoutes) installOpenApi(app, { admin: Boolean(options.admin) }); // first: it documents the routes registered after it
   void app.register(async (open) => {

@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { printable } from '../core/plain.js';
 import { BACKLOG_RETRY_AFTER_SECONDS, backlogFullMessage, limitExceededMessage } from '../core/limits.js';
 import { BacklogFullError, LimitExceededError, StoreUnavailableError, UnstorableInputError } from '../store/store.js';
+import { STORAGE_RETRY_AFTER_SECONDS, StorageFaultError } from '../store/storage-faults.js';
 import { closestName } from './closest-name.js';
 
 export class ApiError extends Error {
@@ -192,6 +193,13 @@ export function installErrorHandling(app: FastifyInstance): void {
         .code(503)
         .header('retry-after', '1')
         .send(body('database_unavailable', 'The database is unreachable right now; retry shortly (an Idempotency-Key header makes the retry safe)'));
+    }
+    if (err instanceof StorageFaultError) {
+      // logged once per change of state by the store's StorageHealth, not per request
+      return reply
+        .code(503)
+        .header('retry-after', String(STORAGE_RETRY_AFTER_SECONDS))
+        .send(body('storage_unavailable', err.message));
     }
     if (err instanceof UnstorableInputError) {
       return reply.code(400).send(body('invalid_request', err.message));

@@ -12,6 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ATTEMPT_OUTCOMES, type AttemptOutcome } from '../core/outcome.js';
+import { STORAGE_FAULT_KINDS, type StorageFaultKind } from '../store/storage-faults.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './errors.js';
 import { errorResponse } from './schemas/error.js';
@@ -82,6 +83,7 @@ export class Metrics {
   private readonly attempts: Counter<'outcome'>;
   private readonly attemptSeconds: Histogram<'outcome'>;
   private readonly httpSeconds: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly storeErrors: Counter<'kind'>;
 
   constructor(opts: MetricsOptions) {
     const own = new Registry();
@@ -150,6 +152,14 @@ export class Metrics {
       registers,
     });
 
+    this.storeErrors = new Counter({
+      name: `${PREFIX}store_errors_total`,
+      help: 'Storage faults met by this process (API and dispatcher), by kind: disk_full, io_error, out_of_memory, too_many_connections, read_only, recovery.',
+      labelNames: ['kind'],
+      registers,
+    });
+    for (const kind of STORAGE_FAULT_KINDS) this.storeErrors.inc({ kind }, 0);
+
     this.registry = Registry.merge([processMetrics(), own]);
   }
 
@@ -157,6 +167,11 @@ export class Metrics {
   attempt(outcome: AttemptOutcome, seconds: number): void {
     this.attempts.inc({ outcome });
     this.attemptSeconds.observe({ outcome }, seconds);
+  }
+
+  /** A storage fault met by the API or the dispatcher (StorageHealth's listener). */
+  storeError(kind: StorageFaultKind): void {
+    this.storeErrors.inc({ kind });
   }
 
   /** Deliveries accepted (committed) by the API. */
@@ -180,11 +195,18 @@ export class Metrics {
       if (earlier === null) this.accepted(options?.event ? 'event' : 'send', deliveries.length);
       return earlier;
     };
+    // each method bound once (a request reads several: binding on every read cost the API path)
+    const bound = new Map<PropertyKey, { from: unknown; fn: unknown }>();
     return new Proxy(store, {
       get(target, prop) {
         if (prop === 'enqueueDeliveries') return enqueueDeliveries;
         const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        if (typeof value !== 'function') return value;
+        const known = bound.get(prop);
+        if (known !== undefined && known.from === value) return known.fn;
+        const fn = (value as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, { from: value, fn });
+        return fn;
       },
     });
   }

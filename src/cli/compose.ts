@@ -20,6 +20,7 @@ import { createGuardedAgent } from '../net/guarded-agent.js';
 import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
 import { createHostResolver, parseDnsServers } from '../net/resolver.js';
 import { openStore } from '../store/open-store.js';
+import { StorageHealth, watchStorageFaults } from '../store/storage-faults.js';
 import type { Store } from '../store/store.js';
 
 export interface Harepost {
@@ -59,7 +60,8 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   const addressPolicy = createAddressPolicy(parseCidrList(config.allowPrivateNetworks));
   const servers = parseDnsServers(config.dnsServers);
   const resolver = createHostResolver(servers.length > 0 ? { servers } : {});
-  const store = openStore(config.databaseUrl);
+  const storage = new StorageHealth({ logger: logger.child({ component: 'storage' }) });
+  const store = watchStorageFaults(openStore(config.databaseUrl), storage);
   await store.migrate();
 
   const ca = options.targetCa;
@@ -77,6 +79,7 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
     statusCacheMs: config.metricsCacheMs,
     onError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'counting deliveries for metrics failed'),
   });
+  storage.onFault((kind) => metrics.storeError(kind));
   let pruner: RetentionPruner | null = null;
   let upkeep: StorageUpkeep | null = null;
   if (config.role !== 'api') {
@@ -128,6 +131,11 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       apiRoutes: config.role !== 'worker',
       metrics,
       metricsToken: config.metricsToken,
+      overload: {
+        maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+        maxCommitQueue: config.maxCommitQueue,
+        maxPoolWaiting: config.maxPoolWaiting,
+      },
       portal: { frameAncestors: config.portalFrameAncestors, title: config.portalTitle, accent: config.portalAccent },
       admin:
         config.adminToken === null || eraser === null
@@ -143,7 +151,9 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
     },
   );
   if (options.devSink) await devSinkRoutes(api);
-  await api.listen({ host: config.host, port: config.port });
+  // a burst of new connections (1,000 callers at once) must wait in the kernel's accept queue, not
+  // be dropped there: a dropped SYN is retried only after 1, 3, 7, 15 s (the OS caps this at somaxconn)
+  await api.listen({ host: config.host, port: config.port, backlog: 4096 });
   const address = api.server.address();
   const url =
     address && typeof address === 'object'

@@ -14,8 +14,15 @@
  *   account's failing deliveries never hold another account's deliveries to the same origin;
  * - a lane held longer than the hold bound (HAREPOST_HOLD_MAX_MS) has its deliveries past the
  *   bound dead-lettered, in batches, saying since when the target was unavailable.
+ *
+ * Two clocks: every duration this process keeps (its timers and wake heap, holds, the breaker's
+ * backoff, how long a claim has waited in a buffer) is measured on a monotonic clock, so a jump of
+ * the wall clock neither fires nor stalls them; the wall clock only stamps what is recorded or
+ * sent (an attempt's time, a signature's timestamp, a retry's time: the PostgreSQL store turns
+ * that into a delay on the database's clock, which every process shares).
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { attemptHeaders } from '../core/outgoing.js';
 import {
   classifyHttpStatus,
@@ -66,7 +73,10 @@ export interface DispatcherOptions {
   claimBatch?: number;
   /** How often every lane with work is looked for: a safety net, not the way work is found. */
   idlePollMs?: number;
+  /** The wall clock: times recorded and sent (default Date.now). */
   now?: () => number;
+  /** The monotonic clock every duration is measured on (default performance.now). */
+  clock?: () => number;
   random?: () => number;
   observer?: AttemptObserver;
   /** Circuit breaker: consecutive failures that open a lane, and its probe backoff. */
@@ -75,16 +85,18 @@ export interface DispatcherOptions {
   holdMaxMs?: number;
 }
 
-/** A lane held (open or throttled): since when, and when its expired deliveries were last ended. */
+/** A lane held (open or throttled): since when (wall clock, to tell; monotonic, to time), and when its expired deliveries were last ended. */
 interface Hold {
   lane: Lane;
   since: number;
+  sinceClock: number;
   checkedAt: number;
 }
 
 export class Dispatcher {
   private readonly owner = `w${randomBytes(6).toString('hex')}`;
   private readonly now: () => number;
+  private readonly clock: () => number;
   private readonly random: () => number;
   private readonly claimBatch: number;
   private readonly idlePollMs: number;
@@ -95,6 +107,9 @@ export class Dispatcher {
   /** When lanes come due: retries this process scheduled, and what its look found due soon. */
   private readonly wakes = new WakeHeap();
   private readonly running = new Map<string, ClaimedDelivery>();
+  /** The order claims came in: of two claims of one delivery in this process, the later holds its lease. */
+  private readonly claimOrder = new WeakMap<ClaimedDelivery, number>();
+  private claims = 0;
   private readonly pendingRecords = new Set<Promise<void>>();
   private active = false;
   private kicked = false;
@@ -123,9 +138,10 @@ export class Dispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? (() => performance.now());
     this.health = new OriginHealth({
       ...(opts.breaker ?? { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 10_000 }),
-      now: this.now,
+      now: this.clock,
     });
     this.random = opts.random ?? Math.random;
     this.claimBatch = opts.claimBatch ?? 256;
@@ -144,7 +160,7 @@ export class Dispatcher {
     if (this.active) return;
     this.active = true;
     this.unsubscribe = this.opts.store.onWork((lanes) => {
-      if (this.anyGates || this.now() - this.lastGatedAt >= GATE_LOOK_MS) this.gatedWanted = true;
+      if (this.anyGates || this.clock() - this.lastGatedAt >= GATE_LOOK_MS) this.gatedWanted = true;
       if (lanes === null) this.lookWanted = true;
       else for (const l of lanes) this.book.lane(l.account_id, l.origin).due = true;
       this.claimWanted = true;
@@ -163,9 +179,9 @@ export class Dispatcher {
     this.unsubscribe?.();
     this.kick();
     await this.loopDone;
-    const deadline = this.now() + graceMs;
-    while (this.book.inFlight > 0 && this.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - this.now()))));
+    const deadline = this.clock() + graceMs;
+    while (this.book.inFlight > 0 && this.clock() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - this.clock()))));
     }
     const abandoned: ReleasedClaim[] = [...this.running.values(), ...this.book.drainBuffers()].map((d) => ({
       delivery_id: d.id,
@@ -231,18 +247,18 @@ export class Dispatcher {
       }
       if (!this.active) break;
       if (more || this.claimWanted || this.kicked) continue;
-      const now = this.now();
+      const now = this.clock();
       let wakeAt = Math.min(this.lastLookAt + this.idlePollMs, this.wakes.peek() ?? Infinity);
       const change = this.health.nextChange();
       if (change !== null) wakeAt = Math.min(wakeAt, change + 1);
       if (this.gateNextAt !== null) wakeAt = Math.min(wakeAt, this.gateNextAt);
-      for (const h of this.holds.values()) wakeAt = Math.min(wakeAt, Math.max(h.since + this.holdMaxMs, h.checkedAt + EXPIRE_EVERY_MS));
+      for (const h of this.holds.values()) wakeAt = Math.min(wakeAt, Math.max(h.sinceClock + this.holdMaxMs, h.checkedAt + EXPIRE_EVERY_MS));
       const delay = wakeAt - now;
       if (delay <= 0 || !(await this.sleep(delay))) {
         // the timer, not a kick
         this.claimWanted = true;
         this.gatedWanted = true;
-        if (this.now() - this.lastLookAt >= this.idlePollMs) this.lookWanted = true;
+        if (this.clock() - this.lastLookAt >= this.idlePollMs) this.lookWanted = true;
       }
     }
   }
@@ -250,6 +266,7 @@ export class Dispatcher {
   /** Lanes whose hold has ended since the last look are claimed for; held lanes are timed. */
   private noticeHealth(): void {
     const now = this.now();
+    const clock = this.clock();
     const blocked = new Set(this.health.blockedKeys());
     for (const key of this.blocked) {
       if (blocked.has(key)) continue;
@@ -262,7 +279,7 @@ export class Dispatcher {
     for (const key of this.health.heldKeys()) {
       if (this.holds.has(key)) continue;
       const { account, origin } = laneOfKey(key);
-      this.holds.set(key, { lane: { account_id: account, origin }, since: now, checkedAt: 0 });
+      this.holds.set(key, { lane: { account_id: account, origin }, since: now, sinceClock: clock, checkedAt: -Infinity });
     }
   }
 
@@ -272,10 +289,11 @@ export class Dispatcher {
    */
   private async expireHeld(): Promise<boolean> {
     const now = this.now();
+    const clock = this.clock();
     let more = false;
     for (const hold of this.holds.values()) {
-      if (now - hold.since < this.holdMaxMs || now - hold.checkedAt < EXPIRE_EVERY_MS) continue;
-      hold.checkedAt = now;
+      if (clock - hold.sinceClock < this.holdMaxMs || clock - hold.checkedAt < EXPIRE_EVERY_MS) continue;
+      hold.checkedAt = clock;
       const ended = await this.opts.store.expireHeld({
         ...hold.lane,
         dueBefore: now - this.holdMaxMs,
@@ -290,7 +308,7 @@ export class Dispatcher {
         );
       }
       if (ended >= EXPIRE_BATCH) {
-        hold.checkedAt = 0;
+        hold.checkedAt = -Infinity;
         more = true;
       }
     }
@@ -299,7 +317,7 @@ export class Dispatcher {
 
   /** Lanes whose known next due time has come are due. */
   private wakeScheduled(): void {
-    for (const key of this.wakes.popDue(this.now())) {
+    for (const key of this.wakes.popDue(this.clock())) {
       const { account, origin } = laneOfKey(key);
       this.book.lane(account, origin).due = true;
       this.claimWanted = true;
@@ -308,14 +326,18 @@ export class Dispatcher {
 
   /** Every lane with work waiting (one index probe each): due now, or due before the next look. */
   private async lookForLanes(): Promise<void> {
-    this.lastLookAt = this.now();
-    const horizon = this.lastLookAt + this.idlePollMs;
-    for (const p of await this.opts.store.pendingLanes()) {
-      if (p.next_at <= this.lastLookAt) {
+    this.lastLookAt = this.clock();
+    const pending = await this.opts.store.pendingLanes();
+    // next_at is on the wall clock: how long from now it is, on the monotonic one
+    const wall = this.now();
+    const clock = this.clock();
+    for (const p of pending) {
+      const dueIn = p.next_at - wall;
+      if (dueIn <= 0) {
         this.book.lane(p.account_id, p.origin).due = true;
         this.claimWanted = true;
-      } else if (p.next_at < horizon) {
-        this.wakes.push(p.next_at, laneKey(p.account_id, p.origin));
+      } else if (dueIn < this.idlePollMs) {
+        this.wakes.push(clock + dueIn, laneKey(p.account_id, p.origin));
       }
     }
   }
@@ -405,6 +427,7 @@ export class Dispatcher {
     if (planned.lanes.size === 0) return false;
     const asked = [...planned.lanes];
     const now = this.now();
+    const askedAt = this.clock();
     const claimed = await this.opts.store.claimLanes({
       now,
       owner: this.owner,
@@ -422,7 +445,7 @@ export class Dispatcher {
       if ((got.get(lane.key) ?? 0) < limit) lane.due = false; // nothing more due in it now
       else full = true;
     }
-    await this.admitAll(claimed);
+    await this.admitAll(claimed, askedAt);
     for (const [lane] of asked) this.book.forgetIfIdle(lane, this.health.tracking(lane.key));
     // slots left for a hungrier account that had nothing due after all go to the buffers
     if (this.book.waiting > 0 && this.book.inFlight < this.opts.maxInFlight) {
@@ -441,7 +464,7 @@ export class Dispatcher {
     this.gateNextAt = null;
     if (room <= 0) return; // a completion asks again
     const now = this.now();
-    this.lastGatedAt = now;
+    const askedAt = (this.lastGatedAt = this.clock());
     const result = await this.opts.store.claimGated({
       now,
       limit: room,
@@ -451,11 +474,13 @@ export class Dispatcher {
       room: (lane) => this.roomOf(lane),
     });
     this.anyGates = result.anyGates;
-    this.gateNextAt = result.nextAt;
+    // (nextAt is on the wall clock; the timer runs on the monotonic one)
+    const clock = this.clock();
+    this.gateNextAt = result.nextAt === null ? null : clock + (result.nextAt - this.now());
     // its slots free up in other processes too, and nobody tells us: look again soon
-    if (result.inFlightBound) this.gateNextAt = Math.min(this.gateNextAt ?? Infinity, now + GATE_LOOK_MS);
+    if (result.inFlightBound) this.gateNextAt = Math.min(this.gateNextAt ?? Infinity, clock + GATE_LOOK_MS);
     if (result.claimed.length >= room) this.gatedWanted = true;
-    await this.admitAll(result.claimed);
+    await this.admitAll(result.claimed, askedAt);
   }
 
   /** What can start now for a lane: its own allowance, its origin's and its account's free slots. */
@@ -474,13 +499,22 @@ export class Dispatcher {
   /**
    * Starts what fits under the caps, lane by lane in turn; keeps the rest, still leased, in its
    * lane's buffer (at most one origin cap deep) to start as slots free — no claim round trip per
-   * completion; gives back what does not fit.
+   * completion; gives back what does not fit. A claim's age counts from when it was asked for
+   * (`askedAt`, monotonic): one that took so long to come back — the process was frozen, say —
+   * that its lease may have run out is given back unattempted.
    */
-  private async admitAll(claimed: readonly ClaimedDelivery[]): Promise<void> {
+  private async admitAll(claimed: readonly ClaimedDelivery[], askedAt: number): Promise<void> {
     if (claimed.length === 0) return;
-    const now = this.now();
+    if (this.clock() - askedAt > this.opts.leaseMarginMs / 2) {
+      for (const d of claimed) this.book.lane(d.account_id, d.origin).due = true;
+      this.claimWanted = true;
+      await this.opts.store.releaseClaims(claimed.map((d) => ({ delivery_id: d.id, lease_token: d.lease_token })), { quiet: true });
+      return;
+    }
+    const now = askedAt; // a buffered claim's age is measured on the monotonic clock, from its asking
     const queues = new Map<LaneState, ClaimedDelivery[]>();
     for (const d of claimed) {
+      this.claimOrder.set(d, ++this.claims);
       const lane = this.book.lane(d.account_id, d.origin);
       const q = queues.get(lane);
       if (q) q.push(d);
@@ -552,7 +586,7 @@ export class Dispatcher {
       }
       if (!pick) break;
       const { d, claimedAt } = this.book.unbuffer(pick)!;
-      if (this.now() - claimedAt > maxWait) {
+      if (this.clock() - claimedAt > maxWait) {
         stale.push({ delivery_id: d.id, lease_token: d.lease_token });
         pick.due = true;
       } else {
@@ -571,6 +605,15 @@ export class Dispatcher {
   }
 
   private begin(lane: LaneState, d: ClaimedDelivery): void {
+    const current = this.running.get(d.id);
+    if (current) {
+      // Claimed again while this process is attempting it: its lease looked run out to the claim
+      // (the embedded store's clock jumped ahead). One attempt at a time: the one in flight goes on
+      // and records its result under the later claim's lease; an earlier claim is dropped.
+      if ((this.claimOrder.get(d) ?? 0) > (this.claimOrder.get(current) ?? 0)) this.running.set(d.id, d);
+      this.kick();
+      return;
+    }
     this.health.started(lane.key);
     this.book.started(lane);
     this.running.set(d.id, d);
@@ -598,6 +641,7 @@ export class Dispatcher {
   private async attemptOne(lane: LaneState, d: ClaimedDelivery): Promise<void> {
     const attempt = d.attempt_count + 1;
     const startedAt = this.now();
+    const startedClock = this.clock();
     let result: AttemptResult;
     try {
       const body = d.method === 'GET' ? null : d.body;
@@ -609,7 +653,7 @@ export class Dispatcher {
       }
       result = await this.opts.attempt({ url: d.target, method: d.method, headers, body, timeoutMs: d.policy.timeout_ms });
     } catch (err) {
-      result = { kind: 'network_error', error: errorText(err), latencyMs: this.now() - startedAt };
+      result = { kind: 'network_error', error: errorText(err), latencyMs: Math.round(this.clock() - startedClock) };
     }
     if (!this.running.has(d.id)) return; // released during shutdown: someone else will attempt it
     const finishedAt = this.now();
@@ -647,11 +691,13 @@ export class Dispatcher {
         .disableDestination(d.destination_id, reason, finishedAt)
         .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
     }
-    const nextAttemptAt = next.retry ? finishedAt + retryDelayMs(d.policy, attempt - d.attempt_base, retryAfterMs, this.random) : null;
-    if (nextAttemptAt !== null) this.wakes.push(nextAttemptAt, lane.key); // wake for our own retry
+    const retryInMs = next.retry ? retryDelayMs(d.policy, attempt - d.attempt_base, retryAfterMs, this.random) : null;
+    const nextAttemptAt = retryInMs === null ? null : finishedAt + retryInMs;
+    if (retryInMs !== null) this.wakes.push(this.clock() + retryInMs, lane.key); // wake for our own retry
     const record: AttemptOutcomeRecord = {
       delivery_id: d.id,
-      lease_token: d.lease_token,
+      // the latest claim of it in this process, should it have been claimed again meanwhile (begin)
+      lease_token: (this.running.get(d.id) ?? d).lease_token,
       status: next.status,
       next_attempt_at: nextAttemptAt,
       attempt: {

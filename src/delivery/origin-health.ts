@@ -14,6 +14,8 @@
  * - A 429 or 503 (or 502, 504) with Retry-After **throttles** the whole lane until then, not only
  *   the one delivery that got it.
  */
+import { performance } from 'node:perf_hooks';
+
 export type AttemptVerdict = 'up' | 'down' | 'throttled' | 'neutral';
 
 interface Health {
@@ -31,6 +33,10 @@ export interface OriginHealthOptions {
   failureThreshold: number;
   probeBaseMs: number;
   probeMaxMs: number;
+  /**
+   * The clock its backoffs and throttles are timed on: monotonic (default performance.now), so a
+   * jump of the wall clock neither ends a hold early nor stretches it.
+   */
   now?: () => number;
 }
 
@@ -40,7 +46,7 @@ export class OriginHealth {
   private readonly now: () => number;
 
   constructor(private readonly opts: OriginHealthOptions) {
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now ?? (() => performance.now());
   }
 
   /** How many attempts of this key may be in flight now (0: none may start). */

@@ -1,12 +1,16 @@
 /**
  * What the connector needs to know about the attempt that asked for a connection: when that
  * attempt gives up (so a DNS lookup never outlives it) and what it is waiting for (so a timeout
- * can say so). Carried by AsyncLocalStorage from performAttempt through undici's dispatch into the
- * guarded agent's connect. A connection undici opens later on its own (for a request queued
- * behind others) runs in the context of whatever triggered it, or in none: the resolver's own
- * budget still bounds its lookup.
+ * can say so).
+ *
+ * Carried in a slot set for the synchronous part of `runInAttempt`: undici hands a request to a
+ * pool, its client and (for a new connection) the guarded agent's connect synchronously, inside
+ * the `request()` call, and connect reads the slot before its first await. Not AsyncLocalStorage:
+ * on Node 20 that installs promise hooks for the whole process, and every promise of every API
+ * request and commit then pays for them (the benchmark's largest single regression after the
+ * tenancy work, docs/benchmarks.md). A connection undici opens later on its own (for a request
+ * queued behind others) sees no attempt: the resolver's own budget still bounds its lookup.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
 
 export interface AttemptContext {
@@ -16,19 +20,28 @@ export interface AttemptContext {
   waitingFor: string | null;
 }
 
-const storage = new AsyncLocalStorage<AttemptContext>();
+let current: AttemptContext | undefined;
 
+/**
+ * Runs `fn` with `context` as the current attempt for its synchronous part (an async `fn` up to
+ * its first await: where it dispatches its request), then restores whatever was current before.
+ */
 export function runInAttempt<T>(context: AttemptContext, fn: () => T): T {
-  return storage.run(context, fn);
+  const outer = current;
+  current = context;
+  try {
+    return fn();
+  } finally {
+    current = outer;
+  }
 }
 
-/** The attempt this code runs for, if any. */
+/** The attempt this code runs for, if any (read it synchronously, before any await). */
 export function currentAttempt(): AttemptContext | undefined {
-  return storage.getStore();
+  return current;
 }
 
 /** Milliseconds left before the current attempt gives up (undefined outside an attempt). */
 export function attemptTimeLeftMs(): number | undefined {
-  const ctx = storage.getStore();
-  return ctx === undefined ? undefined : Math.max(0, ctx.deadlineAt - performance.now());
+  return current === undefined ? undefined : Math.max(0, current.deadlineAt - performance.now());
 }

@@ -14,6 +14,8 @@ export class GroupCommit<T, R = void> {
   private pending: Array<Waiting<T, R>> = [];
   private scheduled = false;
   private inFlight: Promise<void> = Promise.resolve();
+  /** Items in the commit under way. */
+  private committing = 0;
 
   constructor(
     private readonly commit: (items: T[]) => R[] | Promise<R[]>,
@@ -28,6 +30,11 @@ export class GroupCommit<T, R = void> {
         setImmediate(() => void this.flush());
       }
     });
+  }
+
+  /** Items waiting for a commit or in the one under way: how far callers are behind the store. */
+  get depth(): number {
+    return this.pending.length + this.committing;
   }
 
   /** Settles once everything added so far is committed (or failed). */
@@ -47,6 +54,7 @@ export class GroupCommit<T, R = void> {
     this.scheduled = false;
     if (waiting.length === 0) return;
     const run = async () => {
+      this.committing = waiting.length;
       for (let start = 0; start < waiting.length; start += this.maxItems) {
         const chunk = waiting.slice(start, start + this.maxItems);
         try {
@@ -55,6 +63,7 @@ export class GroupCommit<T, R = void> {
         } catch (e) {
           for (const w of chunk) w.reject(e);
         }
+        this.committing -= chunk.length;
       }
     };
     this.inFlight = run();

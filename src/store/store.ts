@@ -453,6 +453,14 @@ export interface UpkeepAction {
   ms: number;
 }
 
+/** Work waiting on the store: the load shedder (api/overload.ts) refuses new work past a bound. */
+export interface StorePressure {
+  /** Sends and events waiting for their commit, or in the one under way. */
+  commitQueue: number;
+  /** Callers waiting for a connection of the database pool (PostgreSQL; 0 on SQLite). */
+  poolWaiting: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
 
@@ -460,6 +468,8 @@ export interface Store {
   migrate(): Promise<void>;
   /** Store reachable and every migration applied. */
   ready(): Promise<boolean>;
+  /** How far callers are behind the store right now (cheap: read on every API request). */
+  pressure?(): StorePressure;
   close(): Promise<void>;
 
   createAccount(account: Account): Promise<void>;

@@ -146,8 +146,8 @@ export interface HarepostProcesses {
   children: ServeProcess[];
   /** Runs the CLI to completion; asserts it exits 0; returns its stdout. */
   cli(...args: string[]): string;
-  /** Spawns `harepost serve --role <role>` on `port`. */
-  spawnServe(role: 'api' | 'worker', port: number): ServeProcess;
+  /** Spawns `harepost serve --role <role>` on `port`; `extraEnv` adds to its environment (e.g. LD_PRELOAD). */
+  spawnServe(role: 'api' | 'worker', port: number, extraEnv?: Record<string, string>): ServeProcess;
   /** Resolves once every process spawned so far answers /readyz with 200. */
   allReady(): Promise<void>;
   /** Sends the api calls through a pool of `connections` from now on (closed by close()). */
@@ -263,10 +263,10 @@ export async function harepostProcesses(
       key,
       children,
       cli,
-      spawnServe(role, port) {
+      spawnServe(role, port, extraEnv = {}) {
         const child = spawn(process.execPath, [...CLI, 'serve', '--role', role], {
           cwd: ROOT,
-          env: { ...env, HAREPOST_PORT: String(port) },
+          env: { ...env, HAREPOST_PORT: String(port), ...extraEnv },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stderr = '';

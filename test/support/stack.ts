@@ -87,6 +87,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
     // tests share one receiver origin: the breaker is off unless a test turns it on
     HAREPOST_BREAKER_FAILURES: '1000',
+    // the service shares this process's event loop with the test, its receivers and DNS server: the
+    // loop's delay measures the test, so shedding on it is off unless a test turns it on
+    HAREPOST_MAX_EVENT_LOOP_DELAY_MS: '0',
     ...opts.env,
   };
   const hp = await startHarepost(loadConfig(env), {

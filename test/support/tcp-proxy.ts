@@ -12,6 +12,13 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
+  /**
+   * Cuts every connection right after forwarding the first client chunk that `when` picks, before
+   * the server's answer can come back (e.g. a COMMIT: its outcome is then unknown to the client).
+   * `when` sees each chunk with what the same connection sent before it (up to 64 KiB).
+   * Resolves once the cut was made.
+   */
+  cutAfter(when: (chunk: Buffer, sentBefore: Buffer) => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -20,6 +27,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const sockets = new Set<Socket>();
   let server: Server | null = null;
   let port = 0;
+  let trigger: { when: (chunk: Buffer, sentBefore: Buffer) => boolean; done: () => void } | null = null;
 
   const listen = () =>
     new Promise<void>((resolve, reject) => {
@@ -37,6 +45,16 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         upstream.on('error', drop).on('close', drop);
         client.pipe(upstream);
         upstream.pipe(client);
+        let sent = Buffer.alloc(0);
+        client.on('data', (chunk: Buffer) => {
+          // pipe() wrote the chunk upstream already (its listener came first); cut before any answer
+          if (trigger && trigger.when(chunk, sent)) {
+            const t = trigger;
+            trigger = null;
+            setImmediate(() => void cut().then(t.done));
+          }
+          sent = Buffer.concat([sent, chunk]).subarray(-65536);
+        });
       });
       s.once('error', reject);
       s.listen(port, '127.0.0.1', () => {
@@ -60,6 +78,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     cut,
     restore: listen,
+    cutAfter: (when) => new Promise<void>((done) => (trigger = { when, done })),
     close: cut,
   };
 }

@@ -128,3 +128,32 @@ describe('the error of a delivery held past the bound', () => {
     assert.equal(duration(1500), '1500 ms');
   });
 });
+
+describe('OriginHealth times its holds on a monotonic clock', () => {
+  const A = laneKey('acct_a', 'https://jumpy.example.test');
+
+  it('a wall clock that jumps an hour ahead does not end a probe backoff early; one that jumps back does not stretch it', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const health = new OriginHealth({ failureThreshold: 1, probeBaseMs: 200, probeMaxMs: 200 }); // its own default clock
+    health.finished(A, 'down');
+    assert.equal(health.blocked(A), true, 'open: the next probe is 200 ms away');
+    t.mock.timers.setTime(Date.now() + 3_600_000);
+    assert.equal(health.blocked(A), true, 'an hour later by the wall clock, but not by the monotonic one: still waiting');
+    t.mock.timers.setTime(Date.now() - 2 * 3_600_000);
+    await new Promise((r) => setTimeout(r, 250)); // real time (only Date is mocked)
+    assert.equal(health.blocked(A), false, '200 ms later by the monotonic clock the probe is let through, though the wall clock went back an hour');
+    assert.equal(health.allowance(A, 8, 0), 1);
+  });
+
+  it('a throttle lasts its Retry-After on the injected clock, whatever the wall clock does', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 0 });
+    let mono = 5_000;
+    const health = new OriginHealth({ failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 10_000, now: () => mono });
+    health.finished(A, 'throttled', 2000);
+    t.mock.timers.setTime(10 * 3_600_000);
+    assert.equal(health.blocked(A), true);
+    assert.equal(health.nextChange(), 7_000, 'next change on the injected clock');
+    mono += 2000;
+    assert.equal(health.blocked(A), false);
+  });
+});

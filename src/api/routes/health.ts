@@ -1,5 +1,6 @@
 /** Liveness and readiness probes (no auth). */
 import type { FastifyInstance } from 'fastify';
+import { storageHealthOf } from '../../store/storage-faults.js';
 import type { Store } from '../../store/store.js';
 
 const status = (word: string) =>
@@ -10,18 +11,23 @@ const liveSchema = {
   response: { 200: { description: 'The process is up.', ...status('ok') } },
 };
 const readySchema = {
-  summary: 'Readiness: the store is reachable and migrated (503 when not)',
+  summary: 'Readiness: the store is reachable, migrated and taking writes (503 when not)',
   tags: ['operations'],
   response: {
     200: { description: 'Ready to serve.', ...status('ready') },
-    503: { description: 'The store is unreachable or not migrated yet.', ...status('unavailable') },
+    503: {
+      description: 'The store is unreachable, not migrated yet, or failing (out of disk space, read-only, …: see harepost_store_errors_total).',
+      ...status('unavailable'),
+    },
   },
 };
 
 export function healthRoutes(app: FastifyInstance, store: Store): void {
+  const storage = storageHealthOf(store);
   app.get('/healthz', { schema: liveSchema }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: readySchema }, async (_request, reply) => {
-    const ready = await store.ready().catch(() => false);
+    // a storage fault seen lately, not yet cleared by a commit that succeeded, makes the process not ready
+    const ready = storage?.current() == null && (await store.ready().catch(() => false));
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable' });
   });
 }

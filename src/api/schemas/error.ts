@@ -37,7 +37,11 @@ export const ERROR_MEANINGS: Readonly<Record<ErrorStatus, string>> = {
   413: 'body_too_large: the request body is larger than HAREPOST_MAX_BODY_BYTES.',
   415: 'invalid_request: the Content-Type header is not a valid media type (any valid one is read as JSON).',
   429: 'rate_limited: too many requests for this account (all its keys together); retry after Retry-After seconds.',
-  503: 'database_unavailable: the database cannot be reached right now; retry after Retry-After seconds.',
+  503:
+    'database_unavailable: the database cannot be reached right now; or storage_unavailable: the store cannot take writes ' +
+    '(out of disk space, failing disk, out of memory or connections, read-only, in recovery; the message says which); ' +
+    'or overloaded: callers are outrunning this process, the request was refused at once. ' +
+    'Retry after Retry-After seconds.',
 };
 
 const retryAfter = { 'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying.' } } as const;

@@ -4,6 +4,7 @@ import { gateOf } from '../rows.js';
 import type { KeyMode, PruneRequest, PruneResult, RequeueFilter, UpkeepAction } from '../store.js';
 import { type UpkeepThresholds, DEFAULT_UPKEEP, upkeepPlan } from '../vacuum-policy.js';
 import type { Querier } from './postgres-store.js';
+import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
 
 /** Harepost's tables whose rows are updated or deleted: the ones that collect dead row versions. */
 const CHURNING_TABLES = [
@@ -22,11 +23,11 @@ const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destin
 const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 /**
- * A fresh budget, due now ($1) — or parked, when its destination is disabled. It has had attempts,
+ * A fresh budget, due now by the database's clock (clock.ts: parameter `at`; updated_at, shown only, is $1) — or parked, when its destination is disabled. It has had attempts,
  * so it is `retrying`, never `queued` (which means no attempt has finished yet).
  */
-const REQUEUE = `status = CASE WHEN d.attempt_count > 0 THEN 'retrying' ELSE 'queued' END, attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
-  next_attempt_at = $1::bigint, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE $1::bigint END, lease_token = NULL,
+const REQUEUE = (at: string) => `status = CASE WHEN d.attempt_count > 0 THEN 'retrying' ELSE 'queued' END, attempt_base = d.attempt_count, error = NULL, updated_at = $1::bigint,
+  next_attempt_at = ${NOW(at)}, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE ${NOW(at)} END, lease_token = NULL,
   parked = false, gate = ${gateOf('d.destination_id')}`;
 
 /** Held by the one process folding account_backlog's counters ("hpbl"). */
@@ -36,14 +37,15 @@ export class PgMaintenance {
   constructor(
     private readonly q: Querier,
     private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+    private readonly clock: PgClock = 'database',
   ) {}
 
   async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number): Promise<'requeued' | 'conflict' | 'not_found'> {
     const done = await this.q(
-      `UPDATE deliveries d SET ${REQUEUE}
+      `UPDATE deliveries d SET ${REQUEUE('$5')}
        WHERE d.id = $2 AND d.account_id = $3 AND d.mode = $4 AND d.status IN ('dead_letter', 'rejected') AND NOT ${GONE}
        RETURNING d.id`,
-      [now, id, accountId, mode],
+      [now, id, accountId, mode, nowParam(this.clock, now)],
     );
     if (done.length > 0) return 'requeued';
     const found = await this.q('SELECT 1 FROM deliveries WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
@@ -51,7 +53,7 @@ export class PgMaintenance {
   }
 
   async requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number): Promise<number> {
-    const params: unknown[] = [now, accountId, mode, [...f.statuses], limit];
+    const params: unknown[] = [now, accountId, mode, [...f.statuses], limit, nowParam(this.clock, now)];
     const where = ['d.account_id = $2', 'd.mode = $3', 'd.status = ANY($4::text[])', `NOT ${GONE}`];
     const add = (sql: string, value: unknown) => {
       params.push(value);
@@ -63,7 +65,7 @@ export class PgMaintenance {
     if (f.created_after !== undefined) add('d.created_at > ?', f.created_after);
     if (f.updated_before !== undefined) add('d.updated_at < ?', f.updated_before);
     const rows = await this.q(
-      `UPDATE deliveries d SET ${REQUEUE}
+      `UPDATE deliveries d SET ${REQUEUE('$6')}
        FROM (SELECT d.seq FROM deliveries d WHERE ${where.join(' AND ')} ORDER BY d.seq LIMIT $5 FOR UPDATE SKIP LOCKED) c
        WHERE d.seq = c.seq RETURNING d.seq`,
       params,
@@ -135,11 +137,14 @@ export class PgMaintenance {
 
   async prune(req: PruneRequest): Promise<PruneResult> {
     await this.compactBacklog();
+    // a finished delivery's age by the database's clock: its updated_at is the database's (the
+    // worker's result, postgres-store.ts), the cutoff as far back from the database's now as the caller's
+    const cutoff = fromNow(this.clock, req.deliveriesBefore);
     return this.tx(async (q) => {
       const old = await q(
-        `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < $1
+        `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < ${NOW('$3')} + $1::bigint
          LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [req.deliveriesBefore, req.limit],
+        [cutoff.offset, req.limit, cutoff.base],
       );
       const seqs = old.map((r) => r.seq as number);
       await q('DELETE FROM attempts WHERE delivery_seq = ANY($1::bigint[])', [seqs]);

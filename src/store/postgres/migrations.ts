@@ -384,4 +384,22 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX accounts_by_age ON accounts(created_at, id);
     `,
   },
+  {
+    version: 14,
+    name: 'one clock for shared times',
+    sql: `
+      -- Every time that several processes compare (due times, leases, gates, holds, expiries) is
+      -- read from the database's clock, never a process's: one worker whose clock runs ahead must
+      -- not see the others' leases as expired. Epoch milliseconds, like every stored time. STABLE
+      -- and inlined: one value per statement (the time it arrived), usable as an index bound.
+      CREATE FUNCTION harepost_now_ms() RETURNS BIGINT LANGUAGE sql STABLE PARALLEL SAFE
+        AS $fn$ SELECT (extract(epoch FROM statement_timestamp()) * 1000)::bigint $fn$;
+    `,
+  },
+  {
+    version: 15,
+    name: 'new deliveries counted by their commit (embedded store only)',
+    // the embedded store dropped a per-row trigger; PostgreSQL's sharded counters stay as they are
+    sql: `SELECT 1;`,
+  },
 ];

@@ -22,6 +22,7 @@ import type {
 import type { Querier } from './postgres-store.js';
 import { ensureRoom } from './limits.js';
 import type { LimitDefaults } from '../../core/limits.js';
+import { NOW, type PgClock, nowParam } from './clock.js';
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
@@ -40,6 +41,7 @@ export class PgEvents {
     private readonly q: Querier,
     private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
     private readonly notify: (origins: readonly string[] | null) => Promise<void>,
+    private readonly clock: PgClock = 'database',
   ) {}
 
   private async withEvents(q: Querier, r: Row): Promise<DestinationRecord> {
@@ -154,9 +156,9 @@ export class PgEvents {
     }
     if (!current.enabled && next.enabled) {
       await q(
-        `UPDATE deliveries SET run_at = GREATEST(COALESCE(next_attempt_at, $2), $2)
+        `UPDATE deliveries SET run_at = GREATEST(COALESCE(next_attempt_at, ${NOW('$2')}), ${NOW('$2')})
          WHERE destination_id = $1 AND ${PENDING} AND run_at IS NULL`,
-        [current.id, now],
+        [current.id, nowParam(this.clock, now)],
       );
     }
     if (patch.url !== undefined) {

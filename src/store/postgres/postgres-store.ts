@@ -54,12 +54,14 @@ import type {
   Lane,
   LaneClaimRequest,
   PendingLane,
+  StorePressure,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { StatsTally } from '../delivery-stats.js';
 import { addStats } from './stats.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { NOW, type PgClock, nowParam, onProcessClock } from './clock.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
 import { PgDashboard } from './dashboard.js';
@@ -87,6 +89,7 @@ export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly settings: PgSettings;
+  private readonly clock: PgClock;
   private readonly pool: pg.Pool;
   /** The dispatcher's bookkeeping: claims, releases, attempt results (see createPool). */
   private readonly workPool: pg.Pool;
@@ -100,7 +103,12 @@ export class PostgresStore implements Store {
   private readonly ev: PgEvents;
   private readonly maintenance: PgMaintenance;
 
-  constructor(url: string) {
+  /**
+   * @param options.clock whose clock shared times are compared on (clock.ts): the database's, or
+   *   (tests that drive time by hand, one process) the caller's `now`
+   */
+  constructor(url: string, options: { clock?: PgClock } = {}) {
+    this.clock = options.clock ?? 'database';
     this.settings = parsePgUrl(url);
     this.pool = createPool(this.settings);
     this.workPool = createPool(this.settings, { relaxed: true, max: Math.max(2, Math.ceil(this.settings.poolSize / 2)) });
@@ -110,11 +118,18 @@ export class PostgresStore implements Store {
       (text, params) => this.q(text, params),
       (fn) => this.tx(fn),
       () => this.notify(null),
+      this.clock,
     );
     this.maintenance = new PgMaintenance(
       (text, params) => this.q(text, params),
       (fn) => this.tx(fn),
+      this.clock,
     );
+  }
+
+  /** A `now` for a NOW() parameter (clock.ts). */
+  private at(now: number): number | null {
+    return nowParam(this.clock, now);
   }
 
   /** One query on the pool. */
@@ -189,6 +204,10 @@ export class PostgresStore implements Store {
     } catch {
       return false;
     }
+  }
+
+  pressure(): StorePressure {
+    return { commitQueue: this.inserts.depth, poolWaiting: this.pool.waitingCount };
   }
 
   async close(): Promise<void> {
@@ -451,7 +470,7 @@ export class PostgresStore implements Store {
       }
       if (events.length > 0) await this.ev.insertEvents(q, events);
       if (deliveries.length > 0) {
-        await insertDeliveries(q, deliveries);
+        await insertDeliveries(q, deliveries, this.clock);
         const stats = new StatsTally();
         for (const d of deliveries) stats.accepted(d.account_id, d.mode, d.created_at, 1);
         await addStats(q, stats);
@@ -518,15 +537,16 @@ export class PostgresStore implements Store {
     const awake = 'account_id NOT IN (SELECT id FROM accounts WHERE suspended_at IS NOT NULL)';
     const pick =
       req.origin !== undefined
-        ? `SELECT seq FROM deliveries WHERE origin = $4 AND gate IS NULL AND run_at IS NOT NULL AND run_at <= $1 AND ${awake}
+        ? `SELECT seq FROM deliveries WHERE origin = $4 AND gate IS NULL AND run_at IS NOT NULL AND run_at <= ${NOW('$1')} AND ${awake}
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`
-        : `SELECT seq FROM deliveries WHERE run_at <= $1 AND gate IS NULL AND NOT (origin = ANY($4::text[])) AND ${awake}
+        : `SELECT seq FROM deliveries WHERE run_at <= ${NOW('$1')} AND gate IS NULL AND NOT (origin = ANY($4::text[])) AND ${awake}
            ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED`;
+    // due and leased by the database's clock (clock.ts): never this process's
     const rows = await this.work(
-      `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3, parked = false
+      `UPDATE deliveries d SET run_at = ${NOW('$1')} + d.timeout_ms + $2, lease_token = $3, parked = false
        FROM (${pick}) c WHERE d.seq = c.seq
        RETURNING ${CLAIMED_D}`,
-      [req.now, req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, req.secretsRetiredAfter],
+      [this.at(req.now), req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, req.secretsRetiredAfter],
     );
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map(toClaimed);
@@ -539,6 +559,7 @@ export class PostgresStore implements Store {
       (text, params) => this.work(text, params),
       (fn) => this.tx(fn, true),
       CLAIMED_D,
+      this.clock,
     ));
   }
 
@@ -576,13 +597,13 @@ export class PostgresStore implements Store {
     const now = Date.now();
     await this.tx(async (q) => {
       const finished = await q(
-        `UPDATE deliveries d SET attempt_count = r.attempt, last_status = r.http_status, updated_at = $7,
+        `UPDATE deliveries d SET attempt_count = r.attempt, last_status = r.http_status, updated_at = ${NOW('$8')},
            lease_token = NULL,
            status = CASE WHEN r.status = 'retrying' AND ${GONE} THEN 'dead_letter' ELSE r.status END,
-           next_attempt_at = CASE WHEN ${GONE} THEN NULL ELSE r.next END,
-           run_at = CASE WHEN ${GONE} OR ${DISABLED} THEN NULL ELSE r.next END
+           next_attempt_at = CASE WHEN ${GONE} THEN NULL ELSE ${NOW('$7')} + r.next_in END,
+           run_at = CASE WHEN ${GONE} OR ${DISABLED} THEN NULL ELSE ${NOW('$7')} + r.next_in END
          FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[])
-           AS r(id, token, status, attempt, http_status, next)
+           AS r(id, token, status, attempt, http_status, next_in)
          WHERE d.id = r.id AND d.lease_token = r.token
          RETURNING d.seq, d.id, d.account_id, d.mode, d.status`,
         [
@@ -591,8 +612,11 @@ export class PostgresStore implements Store {
           items.map((i) => i.status),
           items.map((i) => i.attempt.attempt),
           items.map((i) => i.attempt.http_status),
-          items.map((i) => i.next_attempt_at),
-          now,
+          // the retry's delay, not its time: it is due by the database's clock, like every claim
+          // (on the caller's clock: its time, after 0)
+          items.map((i) => (i.next_attempt_at === null ? null : this.clock === 'caller' ? i.next_attempt_at : Math.max(0, i.next_attempt_at - now))),
+          this.clock === 'caller' ? 0 : null,
+          this.at(now),
         ],
       );
       // results whose lease was lost belong to another claim now: not recorded
@@ -656,10 +680,10 @@ export class PostgresStore implements Store {
   async claimGated(req: GatedClaimRequest): Promise<GatedClaim> {
     const out: GatedClaim = { claimed: [], nextAt: null, anyGates: false, inFlightBound: false };
     const gates = await this.work(
-      `SELECT x.id, x.account_id, x.origin, EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= $1)
+      `SELECT x.id, x.account_id, x.origin, EXISTS (SELECT 1 FROM deliveries WHERE gate = x.id AND run_at <= ${NOW('$1')})
          AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = x.account_id AND a.suspended_at IS NOT NULL) AS due
        FROM destinations x WHERE ${LIMITED}`,
-      [req.now],
+      [this.at(req.now)],
     );
     out.anyGates = gates.length > 0;
     /** What this call already claimed per lane, origin and account: the caller's room is shared by its gates. */
@@ -676,8 +700,13 @@ export class PostgresStore implements Store {
         Math.min(left, r.lane - (used.get(keys[0]) ?? 0), r.origin - (used.get(keys[1]) ?? 0), r.account - (used.get(keys[2]) ?? 0)),
       );
       await this.tx(async (q) => {
-        const [g] = await q('SELECT rate_per_second, max_in_flight, rate_tat FROM destinations WHERE id = $1 FOR UPDATE', [gate.id]);
+        const [g] = await q(
+          'SELECT rate_per_second, max_in_flight, rate_tat, (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS db_now FROM destinations WHERE id = $1 FOR UPDATE',
+          [gate.id],
+        );
         if (!g) return;
+        // the gate's rate state, its leases and its claim all by the database's clock, read once the lock is ours
+        const now = this.clock === 'caller' ? req.now : Number(g.db_now);
         const state = {
           perSecond: g.rate_per_second == null ? null : Number(g.rate_per_second),
           tat: Number(g.rate_tat),
@@ -687,26 +716,27 @@ export class PostgresStore implements Store {
         if (state.maxInFlight !== null) {
           const [c] = await q(
             'SELECT COUNT(*)::int AS n FROM deliveries WHERE gate = $1 AND run_at > $2 AND lease_token IS NOT NULL',
-            [gate.id, req.now],
+            [gate.id, now],
           );
           state.leased = c!.n as number;
         }
-        const allow = gateAllowance(state, room, req.now);
+        const allow = gateAllowance(state, room, now);
         out.inFlightBound ||= allow.inFlightBound;
-        if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, allow.rateNextAt);
+        // told to the dispatcher on its own clock: how long from now
+        if (allow.rateNextAt !== null) out.nextAt = Math.min(out.nextAt ?? Infinity, onProcessClock(this.clock, allow.rateNextAt, now));
         if (allow.take <= 0) return;
         const rows = await q(
           `UPDATE deliveries d SET run_at = $1 + d.timeout_ms + $2, lease_token = $3, parked = false
            FROM (SELECT seq FROM deliveries WHERE gate = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
            WHERE d.seq = c.seq
            RETURNING ${CLAIMED_D}`,
-          [req.now, req.leaseMarginMs, `${req.owner}.${++this.claimCounter}`, gate.id, allow.take, req.secretsRetiredAfter],
+          [now, req.leaseMarginMs, `${req.owner}.${++this.claimCounter}`, gate.id, allow.take, req.secretsRetiredAfter],
         );
         rows.sort((a, b) => (a.seq as number) - (b.seq as number));
         out.claimed.push(...rows.map(toClaimed));
         for (const key of keys) used.set(key, (used.get(key) ?? 0) + rows.length);
         if (state.perSecond !== null && rows.length > 0) {
-          await q('UPDATE destinations SET rate_tat = $2 WHERE id = $1', [gate.id, tatAfter(state.perSecond, state.tat, req.now, rows.length)]);
+          await q('UPDATE destinations SET rate_tat = $2 WHERE id = $1', [gate.id, tatAfter(state.perSecond, state.tat, now, rows.length)]);
         }
       }, true);
     }
@@ -812,6 +842,7 @@ export class PostgresStore implements Store {
     return (this.dashboardRepo ??= new PgDashboard(
       (text, params) => this.q(text, params),
       (fn) => this.tx(fn),
+      this.clock,
     ));
   }
   createLoginToken(...a: Parameters<Store['createLoginToken']>) {
@@ -835,7 +866,9 @@ export class PostgresStore implements Store {
 }
 
 /** All the deliveries of one commit in one statement. */
-async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]): Promise<void> {
+async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[], clock: PgClock): Promise<void> {
+  // due now by the database's clock (on the caller's: at its created_at)
+  const DUE = 'CASE WHEN $18::boolean THEN harepost_now_ms() ELSE created_at END';
   const rows = deliveries.map(deliveryParams);
   const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
   await q(
@@ -843,7 +876,7 @@ async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]):
        idempotency_key, metadata, sign, status, created_at, updated_at, next_attempt_at, run_at,
        event_id, event_type, destination_id, gate)
      SELECT id, account_id, mode, target, origin, method, headers, body, policy, timeout_ms,
-       idempotency_key, metadata, sign, 'queued', created_at, created_at, created_at, created_at,
+       idempotency_key, metadata, sign, 'queued', created_at, created_at, ${DUE}, ${DUE},
        event_id, event_type, destination_id, ${gateOf('t.destination_id')}
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
        $9::text[], $10::int[], $11::text[], $12::text[], $13::bool[], $14::bigint[], $15::text[], $16::text[], $17::text[])
@@ -868,6 +901,7 @@ async function insertDeliveries(q: Querier, deliveries: readonly NewDelivery[]):
       col('event_id'),
       col('event_type'),
       col('destination_id'),
+      clock === 'database',
     ],
   );
 }

@@ -41,7 +41,7 @@ export class SqliteLimits {
     if (!withinCount(count, 1, max)) throw new LimitExceededError(limit, max);
   }
 
-  /** The account's deliveries not final yet (kept by triggers: one row read). */
+  /** The account's deliveries not final yet (kept by the inserting commit and by triggers: one row read). */
   pending(accountId: string): number {
     return (this.pendingOf.get(accountId) as number | undefined) ?? 0;
   }

@@ -357,4 +357,22 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX accounts_by_age ON accounts(created_at, id);
     `,
   },
+  {
+    version: 14,
+    name: 'one clock for shared times (PostgreSQL only)',
+    // the embedded store is one process: its times all come from that process's clock already
+    sql: `SELECT 1;`,
+  },
+  {
+    version: 15,
+    name: 'new deliveries counted by their commit, not by a trigger',
+    sql: `
+      -- A trigger on INSERT made every delivery's insert a multi-row write: SQLite then opens a
+      -- statement journal for it and copies each page it touches first, which doubled the CPU
+      -- cost of an insert (docs/benchmarks.md, "After the tenancy work"). The one statement that
+      -- inserts deliveries (commitInserts) adds them to account_backlog itself, once per account
+      -- and call, in the same transaction. Finishing, replaying and deleting still count by trigger.
+      DROP TRIGGER deliveries_backlog_insert;
+    `,
+  },
 ];

@@ -40,6 +40,7 @@ import {
   type PendingLane,
   type UpkeepAction,
   BacklogFullError,
+  type StorePressure,
 } from '../store.js';
 import { gateAllowance, tatAfter } from '../../core/flow-control.js';
 import { StatsTally } from '../delivery-stats.js';
@@ -193,6 +194,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  pressure(): StorePressure {
+    return { commitQueue: this.inserts.depth, poolWaiting: 0 };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await this.inserts.drain();
@@ -265,6 +270,12 @@ export class SqliteStore implements Store {
          VALUES (:id, :account_id, :mode, :target, :origin, :method, :headers, :body, :policy,
            :timeout_ms, :idempotency_key, :metadata, :sign, 'queued', :created_at, :created_at,
            :created_at, :created_at, :event_id, :event_type, :destination_id, ${gateOf(':destination_id')})`,
+      ),
+      // new deliveries (always queued) join their account's pending count: one statement per
+      // account and call, in the inserting transaction (migration 15: no per-row trigger)
+      addPending: db.prepare(
+        `INSERT INTO account_backlog (account_id, pending) VALUES (?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET pending = pending + excluded.pending`,
       ),
       getDelivery: db.prepare(
         `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?`,
@@ -525,11 +536,15 @@ export class SqliteStore implements Store {
           return full;
         }
         if (call.options.event) this.events_.insertEvent(call.options.event, call.options.eventPayload);
+        const pending = new Map<string, number>();
         for (const d of call.deliveries) {
           lanes.set(`${d.account_id} ${d.origin}`, { account_id: d.account_id, origin: d.origin });
           insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0, body: bodyOnEvent(d, call.options) ? null : d.body });
           stats.accepted(call.accountId, call.mode, d.created_at, 1);
+          pending.set(d.account_id, (pending.get(d.account_id) ?? 0) + 1);
         }
+        // counted before the next call of this commit checks its backlog (backlogFull)
+        for (const [account, n] of pending) this.s.addPending.run(account, n);
         return null;
       });
       this.addStats(stats);

@@ -1,0 +1,160 @@
+/**
+ * Load shedding: when callers outrun the service, new work is refused at once with
+ * `503 overloaded` and `Retry-After` instead of being queued for seconds. Three signals, each
+ * with its own bound (0 turns it off): the event loop's delay, the sends and events waiting for
+ * their commit, and the callers waiting for a database connection (Store.pressure()). While any
+ * is past its bound /readyz answers 503 so a load balancer moves traffic; /healthz and /metrics
+ * keep answering.
+ *
+ * The event-loop delay is the mean over a window (250 ms), and it must be past its bound in two
+ * windows in a row: a saturated process is late in every window, while one long stall (start-up,
+ * a large collection) spoils one window only and is over by the time it is measured — shedding
+ * then would refuse callers for nothing. (@fastify/under-pressure, which was tried first, sheds on
+ * a single window: right after start-up every call was refused for a quarter of a second.)
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+import type { Store } from '../store/store.js';
+
+export interface OverloadSettings {
+  /** HAREPOST_MAX_EVENT_LOOP_DELAY_MS: mean event-loop delay over the last sample; 0: not checked. */
+  maxEventLoopDelayMs: number;
+  /** HAREPOST_MAX_COMMIT_QUEUE: sends and events waiting for (or in) a commit; 0: not checked. */
+  maxCommitQueue: number;
+  /** HAREPOST_MAX_POOL_WAITING: callers waiting for a database connection; 0: not checked. */
+  maxPoolWaiting: number;
+  /** How often the event-loop delay is sampled (ms). */
+  sampleIntervalMs?: number;
+}
+
+export type OverloadReason = 'event_loop_delay' | 'commit_queue' | 'pool_waiting';
+
+/** Seconds a shed caller is asked to wait. */
+export const OVERLOAD_RETRY_AFTER_S = 1;
+
+/** Routes that answer however loaded the process is (readiness answers, but says 503). */
+const ALWAYS_ANSWERED = new Set(['/healthz', '/metrics']);
+const READINESS = '/readyz';
+/** At most one log line per this long while shedding goes on. */
+const LOG_EVERY_MS = 5000;
+
+export function sheddingEnabled(s: OverloadSettings): boolean {
+  return s.maxEventLoopDelayMs > 0 || s.maxCommitQueue > 0 || s.maxPoolWaiting > 0;
+}
+
+/** Registers the shedder on the root instance, before any route: every route is covered. */
+export function installLoadShedding(
+  app: FastifyInstance,
+  store: Store,
+  settings: OverloadSettings,
+  registry?: Registry,
+): void {
+  if (!sheddingEnabled(settings)) return;
+  const loop = settings.maxEventLoopDelayMs > 0 ? new EventLoopDelay(settings.sampleIntervalMs ?? 250) : null;
+  app.addHook('onClose', async () => loop?.stop());
+  const shed = registry ? shedCounter(registry) : null;
+  const log = new SheddingLog(app.log);
+
+  const overloadedBy = (): OverloadReason | null => {
+    if (loop && loop.sustained() > settings.maxEventLoopDelayMs) {
+      return 'event_loop_delay';
+    }
+    const p = store.pressure?.();
+    if (p && settings.maxCommitQueue > 0 && p.commitQueue >= settings.maxCommitQueue) return 'commit_queue';
+    if (p && settings.maxPoolWaiting > 0 && p.poolWaiting >= settings.maxPoolWaiting) return 'pool_waiting';
+    return null;
+  };
+
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+    const path = request.routeOptions.url ?? request.url.split('?')[0]!;
+    if (ALWAYS_ANSWERED.has(path)) return done();
+    const reason = overloadedBy();
+    if (reason === null) return done();
+    if (path === READINESS) {
+      void reply.code(503).send({ status: 'unavailable' });
+      return;
+    }
+    // read (and drop) the body now: answered with its body unread, a keep-alive connection waits
+    // before its next request, and a shed call cost 4 times what a served one does (measured)
+    request.raw.resume();
+    shed?.inc({ reason });
+    log.shed(reason);
+    void reply
+      .code(503)
+      .header('retry-after', String(OVERLOAD_RETRY_AFTER_S))
+      .send({ error: { code: 'overloaded', message: OVERLOAD_MESSAGE[reason] } });
+  });
+}
+
+const OVERLOAD_MESSAGE: Record<OverloadReason, string> = {
+  event_loop_delay: 'Harepost is overloaded (it is falling behind on requests): retry after the Retry-After delay',
+  commit_queue: 'Harepost is overloaded (too many requests are waiting for their commit): retry after the Retry-After delay',
+  pool_waiting: 'Harepost is overloaded (too many requests are waiting for the database): retry after the Retry-After delay',
+};
+
+function shedCounter(registry: Registry): Counter<'reason'> {
+  const name = 'harepost_requests_shed_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing) return existing as Counter<'reason'>;
+  return new Counter({
+    name,
+    help: 'API requests refused with 503 overloaded, by the bound that was past (event_loop_delay, commit_queue, pool_waiting)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+}
+
+/** One warning when shedding starts, then at most one per LOG_EVERY_MS with how many were refused. */
+class SheddingLog {
+  private lastAt = 0;
+  private since = 0;
+
+  constructor(private readonly logger: FastifyBaseLogger) {}
+
+  shed(reason: OverloadReason): void {
+    this.since++;
+    const now = performance.now();
+    if (this.lastAt !== 0 && now - this.lastAt < LOG_EVERY_MS) return;
+    this.logger.warn({ reason, shed: this.since }, 'overloaded: shedding requests with 503');
+    this.lastAt = now;
+    this.since = 0;
+  }
+}
+
+/** The event loop's mean delay per window, and the lower of the last two windows' (see top). */
+export class EventLoopDelay {
+  private static readonly RESOLUTION_MS = 10;
+  private readonly histogram = monitorEventLoopDelay({ resolution: EventLoopDelay.RESOLUTION_MS });
+  private readonly timer: NodeJS.Timeout;
+  private last = 0;
+  private previous = 0;
+  private windowStart = performance.now();
+
+  constructor(windowMs: number) {
+    this.histogram.enable();
+    this.timer = setInterval(() => this.sample(), windowMs);
+    this.timer.unref();
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const h = this.histogram;
+    // no sample at all: the loop was held the whole window, so it was at least that late
+    const delay = h.count > 0 ? Math.max(0, h.mean / 1e6 - EventLoopDelay.RESOLUTION_MS) : now - this.windowStart;
+    h.reset();
+    this.previous = this.last;
+    this.last = delay;
+    this.windowStart = now;
+  }
+
+  /** Milliseconds of delay both of the last two windows had at least. */
+  sustained(): number {
+    return Math.min(this.last, this.previous);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.histogram.disable();
+  }
+}

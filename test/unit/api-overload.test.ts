@@ -1,0 +1,122 @@
+/**
+ * The load shedder's store bounds (commit queue, database pool waiting) and the group commit's
+ * depth they read: past a bound every API route answers 503 overloaded with Retry-After, /readyz
+ * 503, /healthz and /metrics 200; back under it, requests pass again.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import { Registry } from 'prom-client';
+import { EventLoopDelay, installLoadShedding } from '../../src/api/overload.js';
+import { GroupCommit } from '../../src/store/group-commit.js';
+import type { Store, StorePressure } from '../../src/store/store.js';
+
+function appWith(pressure: StorePressure, bounds: { maxCommitQueue: number; maxPoolWaiting: number }) {
+  const store = { pressure: () => pressure } as unknown as Store;
+  const registry = new Registry();
+  const app = Fastify();
+  installLoadShedding(app, store, { maxEventLoopDelayMs: 0, ...bounds }, registry);
+  app.post('/v1/send', async () => ({ queued: true }));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => ({ status: 'ready' }));
+  app.get('/metrics', async () => registry.metrics());
+  return app;
+}
+
+describe('load shedding on store pressure', () => {
+  for (const [name, bounds, reason] of [
+    ['commit queue', { maxCommitQueue: 10, maxPoolWaiting: 0 }, 'commit_queue'],
+    ['pool waiting', { maxCommitQueue: 0, maxPoolWaiting: 5 }, 'pool_waiting'],
+  ] as const) {
+    it(`sheds past the ${name} bound, and only past it`, async () => {
+      const pressure = { commitQueue: 0, poolWaiting: 0 };
+      const app = appWith(pressure, bounds);
+      assert.equal((await app.inject({ method: 'POST', url: '/v1/send', payload: {} })).statusCode, 200);
+
+      pressure.commitQueue = 10;
+      pressure.poolWaiting = 5;
+      const shed = await app.inject({ method: 'POST', url: '/v1/send', payload: {} });
+      assert.equal(shed.statusCode, 503);
+      assert.equal(shed.headers['retry-after'], '1');
+      assert.equal(shed.json().error.code, 'overloaded');
+      assert.match(shed.json().error.message, /overloaded/);
+      assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+      assert.deepEqual((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'unavailable' });
+      assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+      const metrics = await app.inject({ method: 'GET', url: '/metrics?x=1' });
+      assert.equal(metrics.statusCode, 200);
+      assert.match(metrics.body, new RegExp(`harepost_requests_shed_total\\{reason="${reason}"\\} 1`));
+
+      pressure.commitQueue = 9;
+      pressure.poolWaiting = 4;
+      assert.equal((await app.inject({ method: 'POST', url: '/v1/send', payload: {} })).statusCode, 200);
+      assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+      await app.close();
+    });
+  }
+
+  it('installs nothing when every bound is 0', async () => {
+    const app = appWith({ commitQueue: 1e9, poolWaiting: 1e9 }, { maxCommitQueue: 0, maxPoolWaiting: 0 });
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/send', payload: {} })).statusCode, 200);
+    await app.close();
+  });
+});
+
+describe('GroupCommit depth', () => {
+  it('counts items waiting for a commit and in the one under way, and drops to 0 after', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gc = new GroupCommit<number, number>(async (items) => {
+      await gate;
+      return items;
+    });
+    const first = [gc.add(1), gc.add(2), gc.add(3)];
+    assert.equal(gc.depth, 3, 'waiting for the first commit');
+    await new Promise((r) => setImmediate(r)); // the commit of 1-3 starts and waits on the gate
+    const second = gc.add(4);
+    assert.equal(gc.depth, 4, 'three in the commit under way, one waiting');
+    release();
+    assert.deepEqual(await Promise.all([...first, second]), [1, 2, 3, 4]);
+    await gc.drain();
+    assert.equal(gc.depth, 0);
+  });
+
+  it('a failed commit leaves nothing counted', async () => {
+    const gc = new GroupCommit<number, number>(async () => {
+      throw new Error('connection terminated');
+    });
+    await assert.rejects(gc.add(1));
+    await gc.drain();
+    assert.equal(gc.depth, 0);
+  });
+});
+
+describe('EventLoopDelay', () => {
+  const block = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // held
+    }
+  };
+
+  it('ignores one long stall, reports a loop that is late window after window', async () => {
+    const loop = new EventLoopDelay(50);
+    try {
+      await sleep(120);
+      block(400); // one stall, as at start-up
+      await sleep(130);
+      assert.ok(loop.sustained() < 50, `one stall is not sustained delay (${loop.sustained()} ms)`);
+
+      // saturated: held 40 ms out of every ~42, for six windows
+      const end = performance.now() + 300;
+      while (performance.now() < end) {
+        block(40);
+        await sleep(2);
+      }
+      assert.ok(loop.sustained() > 20, `a saturated loop is (${loop.sustained()} ms)`);
+    } finally {
+      loop.stop();
+    }
+  });
+});
