@@ -16,6 +16,7 @@ const HEADER = 'idempotency-key';
 export interface Idempotency {
   key: string;
   requestHash: string;
+  /** The window's start on this process's clock; PostgreSQL applies it to the database's (store.ts). */
   notBefore: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Retention: in the background, deletes final deliveries (with their attempts) and events older
  * than HAREPOST_RETENTION_DAYS, and Idempotency-Key records older than 24 h — in small batches
- * with a pause between them, so a large prune never stalls sends or claims.
+ * with a pause between them, so a large prune never stalls sends or claims. On PostgreSQL the ages
+ * are measured on the database's clock (store.ts PruneRequest), whatever this process's says.
  */
 import type { PruneResult, Store } from '../store/store.js';
 

@@ -428,6 +428,11 @@ export interface RequeueFilter {
   updated_before?: number;
 }
 
+/**
+ * What is past its age. PostgreSQL reads each time as a distance back from the caller's now and
+ * applies it to the database's clock (postgres/clock.ts), so a pruner whose clock is off prunes
+ * what the others would.
+ */
 export interface PruneRequest {
   /** Final deliveries (delivered, rejected, dead_letter) last changed before this go, with their attempts. */
   deliveriesBefore: number;
@@ -543,7 +548,11 @@ export interface Store {
     deliveries: readonly NewDelivery[],
     options?: EnqueueOptions,
   ): Promise<IdempotentResponse | null>;
-  /** The recorded response for a key, if used since `notBefore`. */
+  /**
+   * The recorded response for a key, if used since `notBefore`. PostgreSQL reads `notBefore` (and
+   * `idempotencyNotBefore`) as a distance back from the caller's now and applies it to the
+   * database's clock, on which it also records the key (postgres/clock.ts).
+   */
   findIdempotentResponse(
     accountId: string,
     mode: KeyMode,

@@ -5,19 +5,46 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { IDEMPOTENCY_WINDOW_MS } from '../../src/api/idempotency.js';
 import { DEFAULT_POLICY } from '../../src/core/policy.js';
+import { RetentionPruner } from '../../src/delivery/retention.js';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
-import type { ClaimRequest } from '../../src/store/store.js';
+import type { ClaimRequest, EnqueueOptions } from '../../src/store/store.js';
 import { newDelivery } from '../support/new-delivery.js';
 import { dropSchema, freshSchemaUrl, postgresAvailable } from '../support/postgres.js';
 
 const base = await postgresAvailable();
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const ORIGIN = 'https://clock.example.test';
+const quiet = { info: () => undefined, error: () => undefined };
+
+/** Runs `fn` as a process whose clock is `skew` ms off: Date.now() (and all computed from it) is. */
+async function onClock<T>(skew: number, fn: () => Promise<T>): Promise<T> {
+  const real = Date.now;
+  Date.now = () => real() + skew;
+  try {
+    return await fn();
+  } finally {
+    Date.now = real;
+  }
+}
+
+/** What the API records with an Idempotency-Key (api/idempotency.ts), on this process's clock. */
+const keyed = (key: string): EnqueueOptions => ({
+  idempotency: { key, request_hash: 'h', status_code: 202, response: `{"key":"${key}"}`, created_at: Date.now() },
+  idempotencyNotBefore: Date.now() - IDEMPOTENCY_WINDOW_MS,
+});
 
 describe('PostgreSQL store: shared times on the database clock', { skip: base === null ? 'PostgreSQL unreachable (not CI)' : false }, () => {
   let store: PostgresStore;
   let schema: string;
+  let sql: pg.Client;
+  /** Makes a stored row `age` ms old by the database's clock. */
+  const age = (table: 'idempotency_keys' | 'events', where: string, value: string, ms: number) =>
+    sql.query(`UPDATE ${schema}.${table} SET created_at = ${schema}.harepost_now_ms() - $1::bigint WHERE ${where} = $2`, [ms, value]);
+  const keyKept = async (key: string) => (await sql.query(`SELECT 1 FROM ${schema}.idempotency_keys WHERE key = $1`, [key])).rowCount === 1;
   const claim = (now: number, over: Partial<ClaimRequest> = {}) =>
     store.claimDue({ now, limit: 10, owner: 'c', leaseMarginMs: 300, origin: ORIGIN, excludeOrigins: [], secretsRetiredAfter: 0, ...over });
   const policy = { ...DEFAULT_POLICY, timeout_ms: 1000 };
@@ -28,8 +55,11 @@ describe('PostgreSQL store: shared times on the database clock', { skip: base ==
     store = new PostgresStore(fresh.url);
     await store.migrate();
     await store.createAccount({ id: 'acct_a', name: 'a', created_at: 1 });
+    sql = new pg.Client({ connectionString: base!, connectionTimeoutMillis: 3000 });
+    await sql.connect();
   });
   after(async () => {
+    await sql?.end().catch(() => undefined);
     await store?.close();
     if (schema) await dropSchema(schema, base!);
   });
@@ -87,5 +117,55 @@ describe('PostgreSQL store: shared times on the database clock', { skip: base ==
     assert.equal(await store.expediteLane({ account_id: 'acct_a', origin: ORIGIN }, Date.now() + HOUR), 1);
     const got = await claim(Date.now() - HOUR);
     assert.deepEqual(got.map((c) => c.id), ['hr_clock_1'], 'due now: neither an hour late nor an hour early');
+  });
+
+  it('an Idempotency-Key holds 24 h by the database clock: 23 h old it is replayed for a caller 2 h ahead, 25 h old it is not for one 2 h behind', async () => {
+    await store.enqueueDeliveries('acct_a', 'live', [], keyed('k23'));
+    await store.enqueueDeliveries('acct_a', 'live', [], keyed('k25'));
+    await age('idempotency_keys', 'key', 'k23', 23 * HOUR);
+    await age('idempotency_keys', 'key', 'k25', 25 * HOUR);
+
+    await onClock(2 * HOUR, async () => {
+      const found = await store.findIdempotentResponse('acct_a', 'live', 'k23', Date.now() - IDEMPOTENCY_WINDOW_MS);
+      assert.equal(found?.response, '{"key":"k23"}', 'found: 23 h old by the database clock');
+      const again = await store.enqueueDeliveries('acct_a', 'live', [], keyed('k23'));
+      assert.equal(again?.response, '{"key":"k23"}', 'a repeat in the same commit path gets the earlier response back');
+    });
+    await onClock(-2 * HOUR, async () => {
+      const found = await store.findIdempotentResponse('acct_a', 'live', 'k25', Date.now() - IDEMPOTENCY_WINDOW_MS);
+      assert.equal(found, null, 'not found: 25 h old by the database clock');
+      const again = await store.enqueueDeliveries('acct_a', 'live', [], keyed('k25'));
+      assert.equal(again, null, 'the key is used anew');
+    });
+  });
+
+  it('an Idempotency-Key is recorded at the database clock’s now, whatever the clock of the process that recorded it', async () => {
+    await onClock(-2 * HOUR, () => store.enqueueDeliveries('acct_a', 'live', [], keyed('k_behind')));
+    const { rows } = await sql.query(`SELECT created_at, ${schema}.harepost_now_ms() AS now FROM ${schema}.idempotency_keys WHERE key = 'k_behind'`);
+    const off = Number(rows[0].now) - Number(rows[0].created_at);
+    assert.ok(off >= 0 && off < 5000, `recorded ${off} ms before the database's now`);
+  });
+
+  it('retention prunes events (30 days) and Idempotency-Key records (24 h) by their age on the database clock, whatever the pruner’s clock', async () => {
+    const event = (id: string): EnqueueOptions => ({
+      event: { id, account_id: 'acct_a', mode: 'live', type: 't', body: '{}', idempotency_key: null, metadata: null, created_at: Date.now() },
+    });
+    for (const id of ['ev_29d23h', 'ev_30d1h']) await store.enqueueDeliveries('acct_a', 'live', [], event(id));
+    for (const key of ['r23', 'r25']) await store.enqueueDeliveries('acct_a', 'live', [], keyed(key));
+    await age('events', 'id', 'ev_29d23h', 30 * DAY - HOUR);
+    await age('events', 'id', 'ev_30d1h', 30 * DAY + HOUR);
+    await age('idempotency_keys', 'key', 'r23', 23 * HOUR);
+    await age('idempotency_keys', 'key', 'r25', 25 * HOUR);
+    const pass = (skew: number) => onClock(skew, () => new RetentionPruner({ store, retentionDays: 30, intervalMs: 60_000, logger: quiet }).runOnce());
+
+    await pass(-2 * HOUR);
+    assert.equal(await store.getEvent('acct_a', 'live', 'ev_30d1h'), null, 'a pruner 2 h behind prunes an event 30 days and an hour old');
+    assert.equal(await keyKept('r25'), false, 'and a key 25 h old');
+    assert.ok(await store.getEvent('acct_a', 'live', 'ev_29d23h'), 'but keeps one 29 days and 23 h old');
+    assert.ok(await keyKept('r23'), 'and a key 23 h old');
+
+    await pass(2 * HOUR);
+    assert.ok(await store.getEvent('acct_a', 'live', 'ev_29d23h'), 'a pruner 2 h ahead keeps an event 29 days and 23 h old');
+    assert.ok(await keyKept('r23'), 'and a key 23 h old');
   });
 });

@@ -140,6 +140,8 @@ export class PgMaintenance {
     // a finished delivery's age by the database's clock: its updated_at is the database's (the
     // worker's result, postgres-store.ts), the cutoff as far back from the database's now as the caller's
     const cutoff = fromNow(this.clock, req.deliveriesBefore);
+    const eventCutoff = fromNow(this.clock, req.eventsBefore);
+    const keyCutoff = fromNow(this.clock, req.idempotencyBefore);
     return this.tx(async (q) => {
       const old = await q(
         `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < ${NOW('$3')} + $1::bigint
@@ -157,18 +159,21 @@ export class PgMaintenance {
       const events = (
         await q(
           // an event stays while any delivery of it is kept: its deliveries read their body from it
-          `DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.created_at < $1 AND NOT EXISTS (
+          // its age by the database's clock, the cutoff (computed once: events_by_age bounds it) as
+          // far back from the database's now as the caller's is from its own
+          `DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.created_at < ${NOW('$3')} + $1::bigint AND NOT EXISTS (
              SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id AND d.mode = e.mode AND d.event_id = e.id)
            LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING seq`,
-          [req.eventsBefore, req.limit],
+          [eventCutoff.offset, req.limit, eventCutoff.base],
         )
       ).length;
       const idempotency_keys = (
         await q(
+          // recorded at the database's now (postgres-store.ts), aged by the database's clock
           `DELETE FROM idempotency_keys WHERE (account_id, mode, key) IN (
-             SELECT account_id, mode, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+             SELECT account_id, mode, key FROM idempotency_keys WHERE created_at < ${NOW('$3')} + $1::bigint LIMIT $2 FOR UPDATE SKIP LOCKED)
            RETURNING key`,
-          [req.idempotencyBefore, req.limit],
+          [keyCutoff.offset, req.limit, keyCutoff.base],
         )
       ).length;
       return { deliveries, events, idempotency_keys };

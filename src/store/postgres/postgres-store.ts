@@ -61,7 +61,7 @@ import { StatsTally } from '../delivery-stats.js';
 import { addStats } from './stats.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
-import { NOW, type PgClock, nowParam, onProcessClock } from './clock.js';
+import { NOW, type PgClock, fromNow, nowParam, onProcessClock } from './clock.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
 import { PgDashboard } from './dashboard.js';
@@ -411,11 +411,13 @@ export class PostgresStore implements Store {
   }
 
   async findIdempotentResponse(accountId: string, mode: KeyMode, key: string, notBefore: number) {
+    // the key's window by the database's clock (clock.ts): as far back from its now as notBefore is from this process's
+    const window = fromNow(this.clock, notBefore);
     const r = (
       await this.q(
         `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
-         WHERE account_id = $1 AND mode = $2 AND key = $3 AND created_at >= $4`,
-        [accountId, mode, key, notBefore],
+         WHERE account_id = $1 AND mode = $2 AND key = $3 AND created_at >= ${NOW('$5')} + $4::bigint`,
+        [accountId, mode, key, window.offset, window.base],
       )
     )[0];
     return (r as unknown as IdempotentResponse) ?? null;
@@ -433,14 +435,27 @@ export class PostgresStore implements Store {
       for (const call of calls) {
         const idem = call.options.idempotency;
         if (idem) {
+          // recorded at the database's now and taken over once older than its window by the
+          // database's clock (clock.ts): another process checks it, whatever this one's clock says
+          const window = call.options.idempotencyNotBefore === undefined ? null : fromNow(this.clock, call.options.idempotencyNotBefore);
           const claimed = await q(
             `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status_code, response, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             VALUES ($1, $2, $3, $4, $5, $6, ${NOW('$7')})
              ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = excluded.request_hash,
                status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
-             WHERE idempotency_keys.created_at < $8
+             WHERE idempotency_keys.created_at < COALESCE(${NOW('$9')} + $8::bigint, 0)
              RETURNING key`,
-            [call.accountId, call.mode, idem.key, idem.request_hash, idem.status_code, idem.response, idem.created_at, call.options.idempotencyNotBefore ?? 0],
+            [
+              call.accountId,
+              call.mode,
+              idem.key,
+              idem.request_hash,
+              idem.status_code,
+              idem.response,
+              nowParam(this.clock, idem.created_at),
+              window?.offset ?? null,
+              window?.base ?? null,
+            ],
           );
           if (claimed.length === 0) {
             const [earlier] = await q(
