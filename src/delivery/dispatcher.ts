@@ -121,6 +121,8 @@ export class Dispatcher {
   /** Ties between equally loaded accounts are broken by a turn that moves on each claim. */
   private turn = 0;
   private wake: (() => void) | null = null;
+  /** When the loop's current sleep ends (clock time); null while it is not sleeping. */
+  private sleepingUntil: number | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
 
@@ -204,6 +206,12 @@ export class Dispatcher {
     w?.();
   }
 
+  /** Wakes the loop for `key` at `at` (clock time), early if it sleeps past it. */
+  private wakeFor(at: number, key: string): void {
+    this.wakes.push(at, key);
+    if (this.sleepingUntil !== null && at < this.sleepingUntil) this.kick();
+  }
+
   /** Resolves true when woken by a kick, false when the time ran out. */
   private sleep(ms: number): Promise<boolean> {
     return new Promise((resolve) => {
@@ -254,7 +262,10 @@ export class Dispatcher {
       if (this.gateNextAt !== null) wakeAt = Math.min(wakeAt, this.gateNextAt);
       for (const h of this.holds.values()) wakeAt = Math.min(wakeAt, Math.max(h.sinceClock + this.holdMaxMs, h.checkedAt + EXPIRE_EVERY_MS));
       const delay = wakeAt - now;
-      if (delay <= 0 || !(await this.sleep(delay))) {
+      this.sleepingUntil = wakeAt;
+      const kickedAwake = delay > 0 && (await this.sleep(delay));
+      this.sleepingUntil = null;
+      if (!kickedAwake) {
         // the timer, not a kick
         this.claimWanted = true;
         this.gatedWanted = true;
@@ -693,7 +704,6 @@ export class Dispatcher {
     }
     const retryInMs = next.retry ? retryDelayMs(d.policy, attempt - d.attempt_base, retryAfterMs, this.random) : null;
     const nextAttemptAt = retryInMs === null ? null : finishedAt + retryInMs;
-    if (retryInMs !== null) this.wakes.push(this.clock() + retryInMs, lane.key); // wake for our own retry
     const record: AttemptOutcomeRecord = {
       delivery_id: d.id,
       // the latest claim of it in this process, should it have been claimed again meanwhile (begin)
@@ -716,6 +726,13 @@ export class Dispatcher {
     });
     this.pendingRecords.add(write);
     void write.finally(() => this.pendingRecords.delete(write));
+    if (retryInMs !== null) {
+      // wake for our own retry, counted from when its result is recorded: the store times the
+      // retry from its own statement (the database's clock on PostgreSQL), so a look timed from
+      // finishedAt comes a record's latency early, finds nothing due, and the retry would wait
+      // for the next idle look
+      void write.then(() => this.wakeFor(this.clock() + retryInMs, lane.key));
+    }
     try {
       this.opts.observer?.attempt(outcome, result.latencyMs / 1000);
     } catch {
