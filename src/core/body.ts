@@ -29,7 +29,6 @@ export function encodeBody(
   };
 
   let bytes: Buffer | null;
-  let json = false;
   if (body === undefined || body === null) {
     bytes = null;
   } else if (typeof body === 'string') {
@@ -43,15 +42,12 @@ export function encodeBody(
     }
     if (text === undefined) return invalid(field, `${field} cannot be encoded as JSON`);
     bytes = Buffer.from(text, 'utf8');
-    json = true;
   } else {
     return invalid(field, `${field} must be a string, an object or an array`);
   }
 
   if (method === 'GET') return valid({ body: null, headers: copy() });
-  const out = copy();
-  if (json && !hasHeader(out, 'content-type')) setOwn(out, 'Content-Type', 'application/json');
-  return valid({ body: bytes, headers: out });
+  return valid({ body: bytes, headers: headersWithBody(body, headers) });
 }
 
 /**

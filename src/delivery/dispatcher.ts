@@ -496,10 +496,10 @@ export class Dispatcher {
 
   /** What can start now for a lane: its own allowance, its origin's and its account's free slots. */
   private roomOf(lane: Lane): LaneRoom {
-    const state = this.book.lanes.get(laneKey(lane.account_id, lane.origin));
+    const key = laneKey(lane.account_id, lane.origin);
+    const state = this.book.lanes.get(key);
     const o = this.book.origin(lane.origin);
     const a = this.book.account(lane.account_id);
-    const key = laneKey(lane.account_id, lane.origin);
     return {
       lane: Math.max(0, this.health.allowance(key, this.capOrigin, state?.inFlight ?? 0) - (state?.waiting.length ?? 0)),
       origin: Math.max(0, this.capOrigin - o.inFlight - o.waiting),

@@ -60,7 +60,8 @@ export function installSessionAuth(app: FastifyInstance, opts: SessionAuthOption
     if (session === null) {
       throw new ApiError(401, 'unauthorized', NO_SESSION_MESSAGE);
     }
-    const allowed = limiter.take(session.id_hash);
+    // keyed by the sign-in, not the session id: a mode switch re-issues the id and must not refill the bucket
+    const allowed = limiter.take(`${session.account_id} ${session.created_at}`);
     if (!allowed.ok) {
       throw new ApiError(429, 'rate_limited', `Rate limit exceeded; retry in ${allowed.retryAfterSeconds} s`, undefined, {
         'retry-after': String(allowed.retryAfterSeconds),

@@ -83,8 +83,7 @@ export class PgAccounts {
          (SELECT COUNT(*) FROM destinations WHERE account_id = $1 AND mode IN ('live', 'test')) AS destinations,
          (SELECT COUNT(*) FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL) AS keys,
          (SELECT COUNT(*) FROM domains WHERE account_id = $1) AS domains,
-         (SELECT COUNT(*) FROM deliveries WHERE account_id = $1 AND mode IN ('live', 'test')
-            AND status IN ('queued', 'retrying')) AS pending_deliveries`,
+         (SELECT COALESCE(SUM(pending), 0)::int FROM account_backlog WHERE account_id = $1) AS pending_deliveries`,
       [accountId],
     );
     return r as unknown as AccountUsage;

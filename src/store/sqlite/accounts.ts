@@ -27,8 +27,7 @@ export class SqliteAccounts {
            (SELECT COUNT(*) FROM destinations WHERE account_id = :id AND mode IN ('live', 'test')) AS destinations,
            (SELECT COUNT(*) FROM api_keys WHERE account_id = :id AND revoked_at IS NULL) AS keys,
            (SELECT COUNT(*) FROM domains WHERE account_id = :id) AS domains,
-           (SELECT COUNT(*) FROM deliveries WHERE account_id = :id AND mode IN ('live', 'test')
-              AND status IN ('queued', 'retrying')) AS pending_deliveries`,
+           (SELECT COALESCE(SUM(pending), 0) FROM account_backlog WHERE account_id = :id) AS pending_deliveries`,
       ),
       rename: db.prepare('UPDATE accounts SET name = ? WHERE id = ?'),
       setLimits: db.prepare('UPDATE accounts SET limits = ? WHERE id = ?'),

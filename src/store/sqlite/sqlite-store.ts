@@ -75,6 +75,7 @@ import { SqliteDashboard } from './dashboard.js';
 import { SqliteLanes } from './lanes.js';
 import { SqliteAccounts } from './accounts.js';
 import { statsWriter } from './stats.js';
+import { lanesOf } from '../work-lanes.js';
 import { type FileDataSync, SharedSync, type SyncFn, fileDataSync } from './wal-sync.js';
 
 const DESTINATION_GONE = `(destination_id IS NOT NULL AND NOT EXISTS (
@@ -515,7 +516,6 @@ export class SqliteStore implements Store {
   private commitInserts(calls: InsertCall[]): Array<{ result: IdempotentResponse | BacklogFullError | null; durable: Promise<void> }> {
     const insert = this.s.insertDelivery;
     const stats = new StatsTally();
-    const lanes = new Map<string, Lane>();
     const commit = this.db.transaction(() => {
       const out = calls.map((call) => {
         const idem = call.options.idempotency;
@@ -536,22 +536,21 @@ export class SqliteStore implements Store {
           return full;
         }
         if (call.options.event) this.events_.insertEvent(call.options.event, call.options.eventPayload);
-        const pending = new Map<string, number>();
         for (const d of call.deliveries) {
-          lanes.set(`${d.account_id} ${d.origin}`, { account_id: d.account_id, origin: d.origin });
           insert.run({ ...deliveryParams(d), sign: d.sign ? 1 : 0, body: bodyOnEvent(d, call.options) ? null : d.body });
           stats.accepted(call.accountId, call.mode, d.created_at, 1);
-          pending.set(d.account_id, (pending.get(d.account_id) ?? 0) + 1);
         }
-        // counted before the next call of this commit checks its backlog (backlogFull)
-        for (const [account, n] of pending) this.s.addPending.run(account, n);
+        // a call's deliveries are all its account's; counted before the next call of this commit
+        // checks its backlog (backlogFull)
+        if (call.deliveries.length > 0) this.s.addPending.run(call.accountId, call.deliveries.length);
         return null;
       });
       this.addStats(stats);
       return out;
     });
     const results = this.durable ? this.relaxed(commit) : commit();
-    if (lanes.size > 0) this.events.emit('work', [...lanes.values()]);
+    const lanes = lanesOf(calls.filter((_, i) => results[i] === null).flatMap((c) => c.deliveries));
+    if (lanes.length > 0) this.events.emit('work', lanes);
     const durable = this.durable === null ? Promise.resolve() : calls.length >= FLUSH_ON_LOOP_AT ? this.flushOnLoop() : this.durable.sync();
     return results.map((result) => ({ result, durable }));
   }
