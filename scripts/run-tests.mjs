@@ -31,13 +31,25 @@ if (files.length === 0) {
 const storeBound = files.filter((f) => f.startsWith('test/e2e/') && !/\/(cli|net-guarded-agent|dev-sandbox)\.test\.ts$/.test(f));
 
 const concurrency = process.env.HAREPOST_TEST_CONCURRENCY ?? '2';
+// A hang fails the run instead of holding it: each test (and suite) has 5 minutes (the slowest
+// take ~25 s), a file's process exits once its tests are done even if it left a handle open, and
+// each pass has 25 minutes in all (each takes ~4 today).
+const TEST_TIMEOUT_MS = 300_000;
+const PASS_TIMEOUT_MS = 25 * 60_000;
 function run(label, list, env) {
   console.log(`\n=== ${label}: ${list.length} files ===`);
+  const started = Date.now();
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...list],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } },
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-force-exit', ...list],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...env }, timeout: PASS_TIMEOUT_MS, killSignal: 'SIGKILL' },
   );
+  const took = Math.round((Date.now() - started) / 1000);
+  if (r.error?.code === 'ETIMEDOUT' || r.signal === 'SIGKILL') {
+    console.error(`\n*** ${label}: stopped after ${took} s (the limit is ${PASS_TIMEOUT_MS / 60_000} min): a test hangs ***`);
+    return 1;
+  }
+  console.log(`=== ${label}: finished in ${took} s, exit ${r.status} ===`);
   return r.status ?? 1;
 }
 

@@ -752,6 +752,9 @@ export class Dispatcher {
       // what the attempt's error keeps from the customer (the addresses a name resolved to) is the operator's
       this.opts.logger[result.kind === 'blocked' ? 'warn' : 'info']({ queue_id: d.id, attempt, outcome, detail: result.detail }, 'attempt detail');
     }
+    // the attempt holds its slot until its result is durable: a crash repeats at most the attempts
+    // that hold slots (HAREPOST_MAX_IN_FLIGHT), never one whose slot was already handed on
+    await write;
   }
 
   /**

@@ -8,7 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { Pool, request } from 'undici';
 import { createTestPki, type TestPki } from '../support/ca.js';
 import { startDnsServer, type DnsServer } from '../support/dns-server.js';
@@ -51,8 +51,11 @@ describe('crash safety under load', () => {
       c.exitCode !== null || c.signalCode !== null ? r({ code: c.exitCode, signal: c.signalCode }) : c.once('exit', (code, signal) => r({ code, signal })),
     );
 
-  /** Sends from `callers` loops until stopped; returns the queue ids that got a 202. */
-  function load(callers: number) {
+  /**
+   * Sends from `callers` loops until stopped; returns the queue ids that got a 202. `timeoutMs` is
+   * each delivery's attempt timeout (its lease, after a kill, is that plus the lease margin).
+   */
+  function load(callers: number, timeoutMs: number) {
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: callers });
     const accepted: string[] = [];
     let running = true;
@@ -65,7 +68,7 @@ describe('crash safety under load', () => {
             method: 'POST',
             path: '/v1/send',
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ target: receiver.url(`/load/${i}`, 'hooks.example.test'), body: { i }, delivery: { timeout_ms: 2000 } }),
+            body: JSON.stringify({ target: receiver.url(`/load/${i}`, 'hooks.example.test'), body: { i }, delivery: { timeout_ms: timeoutMs } }),
           });
           const body = (await res.body.json()) as { queue_id?: string };
           if (res.statusCode === 202 && body.queue_id) accepted.push(body.queue_id);
@@ -103,6 +106,8 @@ describe('crash safety under load', () => {
       HAREPOST_DNS_SERVERS: dns.address,
       HAREPOST_ALLOW_PRIVATE_NETWORKS: '127.0.0.1/32',
       HAREPOST_LEASE_MARGIN_MS: '1000',
+      // a slow machine's attempts finish within the grace: SIGTERM abandons none (nothing repeated)
+      HAREPOST_SHUTDOWN_GRACE_MS: '60000',
       HAREPOST_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
       HAREPOST_RATE_LIMIT_PER_SECOND: '100000',
       HAREPOST_LOG_LEVEL: 'warn',
@@ -118,6 +123,15 @@ describe('crash safety under load', () => {
     await request(`http://127.0.0.1:${port}/v1/domains/verify`, { method: 'POST', headers: auth, body: JSON.stringify({ domain: 'example.test' }) });
     child.kill('SIGTERM');
     await exited(child);
+  });
+
+  // no service outlives its test (a failed one would otherwise answer the next test's readiness probe)
+  afterEach(async () => {
+    const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const c of alive) c.kill('SIGTERM');
+    const stopped = await Promise.race([Promise.all(alive.map(exited)).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 70_000).unref())]);
+    if (!stopped) for (const c of alive) c.kill('SIGKILL');
+    await Promise.all(alive.map(exited));
   });
 
   after(async () => {
@@ -141,8 +155,9 @@ describe('crash safety under load', () => {
     receiver.reset();
     receiver.respond(() => ({ status: 200, delayMs: Math.floor(Math.random() * 30) }));
     const child = await serve();
-    const l = load(16);
-    await waitFor(() => receiver.requests.length >= 300, { timeoutMs: 20_000 });
+    const l = load(16, 2000);
+    // mid-load: 300 sends answered 202, and deliveries arriving meanwhile
+    await waitFor(() => l.accepted.length >= 300 && receiver.requests.length > 0, { timeoutMs: 60_000 });
     child.kill('SIGKILL');
     assert.equal((await exited(child)).signal, 'SIGKILL');
     await l.stop();
@@ -153,36 +168,32 @@ describe('crash safety under load', () => {
         const seen = arrivals();
         return l.accepted.every((id) => seen.has(id));
       },
-      { timeoutMs: 30_000, message: 'not every accepted send was delivered after the restart' },
+      { timeoutMs: 60_000, message: 'not every accepted send was delivered after the restart' },
     );
     const seen = arrivals();
     const duplicates = [...seen.values()].reduce((a, n) => a + n - 1, 0);
     console.log(`kill -9: accepted ${acceptedBeforeRestart}, delivered ${seen.size} distinct, duplicates ${duplicates} (bound: ${MAX_IN_FLIGHT} in flight)`);
-    assert.ok(acceptedBeforeRestart >= 300);
     assert.ok(duplicates <= MAX_IN_FLIGHT, `${duplicates} duplicates exceed the ${MAX_IN_FLIGHT} attempts that can be in flight`);
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all(children.map(exited));
   });
 
   it('SIGTERM mid-load: nothing lost, nothing delivered twice', async () => {
     receiver.reset();
     receiver.respond(() => ({ status: 200, delayMs: Math.floor(Math.random() * 30) }));
     const child = await serve();
-    const l = load(16);
-    await waitFor(() => receiver.requests.length >= 300, { timeoutMs: 20_000 });
+    // attempts that a slow machine cannot time out: a repeat would be SIGTERM's doing alone
+    const l = load(16, 30_000);
+    await waitFor(() => l.accepted.length >= 300 && receiver.requests.length > 0, { timeoutMs: 60_000 });
     child.kill('SIGTERM');
     assert.equal((await exited(child)).code, 0);
     await l.stop();
-    const restarted = await serve();
+    await serve();
     await waitFor(() => {
       const seen = arrivals();
       return l.accepted.every((id) => seen.has(id));
-    }, { timeoutMs: 30_000, message: 'not every accepted send was delivered' });
+    }, { timeoutMs: 60_000, message: 'not every accepted send was delivered' });
     const seen = arrivals();
     const duplicates = [...seen.values()].reduce((a, n) => a + n - 1, 0);
     console.log(`SIGTERM: accepted ${l.accepted.length}, delivered ${seen.size} distinct, duplicates ${duplicates}`);
     assert.equal(duplicates, 0);
-    restarted.kill('SIGTERM');
-    await exited(restarted);
   });
 });
