@@ -211,7 +211,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply
         .code(429)
         .header('retry-after', String(BACKLOG_RETRY_AFTER_SECONDS))
-        .send(body('backlog_full', backlogFullMessage(err.pending, err.adding, err.max)));
+        .send(body('backlog_full', backlogFullMessage(err.pending, err.adding, err.max, err.replayed)));
     }
     if (err.validation) {
       const { message, field } = describeValidation(err, request);

@@ -82,12 +82,25 @@ export function limitExceededMessage(limit: CountLimit, max: number): string {
   );
 }
 
-/** The 429 backlog_full message: how many are waiting, the limit, what to do. */
-export function backlogFullMessage(pending: number, adding: number, max: number): string {
-  const what = adding === 1 ? 'this delivery' : `these ${thousands(adding)} deliveries`;
-  return (
-    `This account has ${thousands(pending)} deliveries not final yet (queued or retrying); ${what} would take it past ` +
-    `max_pending_deliveries (${thousands(max)}): nothing was accepted. Retry after Retry-After seconds, once some are ` +
-    `delivered, or ask the operator to raise the limit`
-  );
+/**
+ * The 429 backlog_full message: how many are waiting, how many this would add, the limit, what to
+ * do. `replayed`: null for a send or an event; for a replay, how many of it were re-queued (by a
+ * bulk replay's earlier batches) before it was refused — 0 when nothing was.
+ */
+export function backlogFullMessage(pending: number, adding: number, max: number, replayed: number | null = null): string {
+  const waiting = `This account has ${thousands(pending)} deliveries not final yet (queued or retrying); `;
+  const limit = `max_pending_deliveries (${thousands(max)})`;
+  const after = 'Retry after Retry-After seconds, once some are delivered';
+  if (replayed === null) {
+    const what = adding === 1 ? 'this delivery' : `these ${thousands(adding)} deliveries`;
+    return `${waiting}${what} would take it past ${limit}: nothing was accepted. ${after}, or ask the operator to raise the limit`;
+  }
+  const what = adding === 1 ? 'replaying this delivery' : `replaying these ${thousands(adding)} deliveries`;
+  const done =
+    replayed === 0
+      ? 'nothing was replayed'
+      : `the first ${thousands(replayed)} of this replay were queued again before other deliveries took the room it was ` +
+        'counted against, and the rest were not';
+  const fewer = adding === 1 ? '' : ', replay fewer (narrow the filters)';
+  return `${waiting}${what} would take it past ${limit}: ${done}. ${after}${fewer}, or ask the operator to raise the limit`;
 }

@@ -5,7 +5,16 @@
  * answers a bare 500; a StorageHealth keeps the state readiness and the operator are told about.
  */
 
-export const STORAGE_FAULT_KINDS = ['disk_full', 'io_error', 'out_of_memory', 'too_many_connections', 'read_only', 'recovery'] as const;
+export const STORAGE_FAULT_KINDS = [
+  'disk_full',
+  'io_error',
+  'out_of_memory',
+  'too_many_connections',
+  'read_only',
+  'recovery',
+  'starting_up',
+  'shutting_down',
+] as const;
 export type StorageFaultKind = (typeof STORAGE_FAULT_KINDS)[number];
 
 /** What each kind means, in words a caller can act on: no paths, no internals beyond the kind. */
@@ -16,6 +25,8 @@ const DESCRIPTIONS: Record<StorageFaultKind, string> = {
   too_many_connections: 'The store has no free connections',
   read_only: 'The store is read-only',
   recovery: 'The store is in recovery and not taking writes',
+  starting_up: 'The store is starting up and not taking connections yet',
+  shutting_down: 'The store is shutting down and not taking new connections',
 };
 
 /** How long callers are told to wait before retrying (Retry-After), in seconds. */
@@ -66,7 +77,11 @@ function postgresKind(code: string, message: string): StorageFaultKind | null {
       return 'too_many_connections';
     case '25006': // read_only_sql_transaction (also "cannot execute … during recovery" on a hot standby)
       return /recovery/i.test(message) ? 'recovery' : 'read_only';
-    case '57P03': // cannot_connect_now: starting up, shutting down, in recovery
+    case '57P03': // cannot_connect_now: the server refuses every new connection for now
+      // "the database system is starting up" / "is shutting down"; "is in recovery mode", "is not
+      // (yet) accepting connections" (a standby without hot standby, or not consistent yet)
+      if (/starting up/i.test(message)) return 'starting_up';
+      if (/shutting down/i.test(message)) return 'shutting_down';
       return 'recovery';
     case '58030': // io_error
       return 'io_error';

@@ -428,6 +428,22 @@ export interface RequeueFilter {
   updated_before?: number;
 }
 
+/** How a replay is held to the account's max_pending_deliveries (requeueDeliveries). */
+export interface RequeueCheck {
+  /**
+   * The operator's defaults: the replay is refused (BacklogFullError, nothing re-queued) when it
+   * would take the account's pending deliveries past its max_pending_deliveries — its own, else
+   * the default. Checked in the transaction that re-queues, against every process's pending
+   * deliveries (on PostgreSQL after taking the account's lock, as a commit of new sends does).
+   */
+  limits: LimitDefaults;
+  /**
+   * Count every delivery the filter matches, not only this batch: the first batch of a bulk
+   * replay, which admits the whole replay or none of it.
+   */
+  whole?: boolean;
+}
+
 /**
  * What is past its age. PostgreSQL reads each time as a distance back from the caller's now and
  * applies it to the database's clock (postgres/clock.ts), so a pruner whose clock is off prunes
@@ -618,11 +634,30 @@ export interface Store {
   /**
    * Re-queues one dead_letter or rejected delivery with a fresh attempt budget (its history
    * stays; numbering goes on). `conflict`: it is queued, retrying or delivered, or its
-   * destination is gone.
+   * destination is gone. With `limits`: rejects with BacklogFullError, re-queueing nothing, when
+   * one more pending delivery would pass the account's max_pending_deliveries (checked in the
+   * transaction that re-queues; `not_found` and `conflict` are answered first).
    */
-  requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number): Promise<'requeued' | 'conflict' | 'not_found'>;
-  /** Re-queues up to `limit` dead_letter/rejected deliveries matching `filter`; returns how many. */
-  requeueDeliveries(accountId: string, mode: KeyMode, filter: RequeueFilter, limit: number, now: number): Promise<number>;
+  requeueDelivery(
+    accountId: string,
+    mode: KeyMode,
+    id: string,
+    now: number,
+    limits?: LimitDefaults,
+  ): Promise<'requeued' | 'conflict' | 'not_found'>;
+  /**
+   * Re-queues up to `limit` dead_letter/rejected deliveries matching `filter`; returns how many.
+   * With `check`: rejects with BacklogFullError, re-queueing nothing of this call, when this batch
+   * (or, with `whole`, every match of the filter) would pass the account's max_pending_deliveries.
+   */
+  requeueDeliveries(
+    accountId: string,
+    mode: KeyMode,
+    filter: RequeueFilter,
+    limit: number,
+    now: number,
+    check?: RequeueCheck,
+  ): Promise<number>;
   /** Deletes one batch of what retention no longer keeps; returns what it deleted. */
   prune(request: PruneRequest): Promise<PruneResult>;
   /**
@@ -736,12 +771,26 @@ export class LimitExceededError extends Error {
  * the call was stored (the API's 429 backlog_full).
  */
 export class BacklogFullError extends Error {
+  /**
+   * Set by a replay (requeueDelivery, requeueDeliveries; the route sets how many of a bulk
+   * replay's earlier batches were re-queued before this one was refused): the refused deliveries
+   * were being replayed, not accepted.
+   */
+  replayed: number | null = null;
+
   constructor(
     readonly pending: number,
     readonly adding: number,
     readonly max: number,
   ) {
     super(`${pending} pending + ${adding} would pass max_pending_deliveries (${max})`);
+  }
+
+  /** The same refusal, of a replay that had re-queued `done` deliveries in earlier batches. */
+  static ofReplay(pending: number, adding: number, max: number, done = 0): BacklogFullError {
+    const err = new BacklogFullError(pending, adding, max);
+    err.replayed = done;
+    return err;
   }
 }
 

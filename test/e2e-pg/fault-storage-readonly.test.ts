@@ -14,6 +14,7 @@ import pg from 'pg';
 import { capturedLogger } from '../support/captured-logger.js';
 import { postgresAvailable } from '../support/postgres.js';
 import { startStack, type ApiResponse, type Stack, type TestAccount } from '../support/stack.js';
+import { assertRecovered } from '../support/storage-recovery.js';
 import { waitFor } from '../support/wait.js';
 
 const base = await postgresAvailable();
@@ -105,22 +106,8 @@ describe('storage read-only (PostgreSQL)', { skip: base === null ? 'PostgreSQL u
 
     await admin.query(`ALTER ROLE ${ROLE} RESET default_transaction_read_only`);
     await endRoleSessions();
-    await waitFor(
-      async () => {
-        await send();
-        return (await stack.api('GET', '/readyz')).status === 200;
-      },
-      { timeoutMs: 15_000, intervalMs: 200, message: 'sends accepted and /readyz 200 again' },
-    );
-    for (let i = 0; i < 5; i++) assert.equal((await send()).status, 202);
-    assert.equal(logs.filter((l) => l.includes('storage healthy again')).length, 1);
-    assert.deepEqual(failures, [], 'no 5xx other than 503');
-
     const arrived = () => new Set(stack.receiver.requests.map((r) => r.headers['x-harepost-queue-id']));
-    await waitFor(() => accepted.every((id) => arrived().has(id)), {
-      timeoutMs: 30_000,
-      message: 'every send that got a 202 is delivered',
-    });
+    await assertRecovered({ api: (m, path) => stack.api(m, path), send, logs, failures, accepted, arrived, recoveryTimeoutMs: 15_000 });
     console.log(`read-only: ${accepted.length} accepted, ${arrived().size} delivered, ${n - accepted.length} refused`);
   });
 });

@@ -215,3 +215,124 @@ describe('the rate limit is per account, shared by all its keys', () => {
     assert.equal((await call(b.test_key)).status, 200);
   });
 });
+
+describe('replays are held to max_pending_deliveries: all or nothing, and the pending count stays exact', () => {
+  const TOKEN = 'op-token-replay-limits-7c2e9b4d1a6f3e8c';
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({ env: { HAREPOST_ADMIN_TOKEN: TOKEN } });
+    stack.receiver.respond((req) => (req.path.startsWith('/dead') ? { status: 500 } : { status: 503 }));
+  });
+
+  after(async () => {
+    await stack?.close();
+  });
+
+  const admin = (method: string, path: string, body?: unknown) =>
+    stack.api(method, `/admin/v1${path}`, { key: TOKEN, ...(body !== undefined ? { body } : {}) });
+
+  function assertReplayRefused(res: ApiResponse, pending: number, adding: number, what: string): void {
+    const ctx = `${what}: ${res.status} ${res.text}`;
+    assert.equal(res.status, 429, ctx);
+    assert.equal(res.body.error.code, 'backlog_full', ctx);
+    assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/, ctx);
+    const message = res.body.error.message as string;
+    assert.ok(message.includes(`has ${pending} deliveries not final yet`), ctx);
+    assert.ok(message.includes(adding === 1 ? 'replaying this delivery' : `replaying these ${adding} deliveries`), ctx);
+    assert.match(message, /max_pending_deliveries \(3\)/, ctx);
+    assert.match(message, /nothing was replayed/, ctx);
+  }
+
+  it('bulk and single replays past the limit are 429 backlog_full and re-queue nothing; those that fit are 202; usage is exact throughout', async () => {
+    const made = await admin('POST', '/accounts', { name: 'replayer', limits: { max_pending_deliveries: 3 } });
+    assert.equal(made.status, 201, made.text);
+    const acct = made.body as { id: string; live_key: string };
+    await stack.verifyDomain(acct.live_key, 'hooks.example.test');
+    const pendingNow = async () => {
+      const r = await admin('GET', `/accounts/${acct.id}`);
+      assert.equal(r.status, 200, r.text);
+      return r.body.usage.pending_deliveries as number;
+    };
+    const statusOf = async (id: string) => (await stack.api('GET', `/v1/deliveries/${id}`, { key: acct.live_key })).body.status as string;
+    const deadLetters = async () =>
+      ((await stack.api('GET', '/v1/deliveries?status=dead_letter&limit=100', { key: acct.live_key })).body.data as Array<{ queue_id: string }>)
+        .map((d) => d.queue_id)
+        .sort();
+    const send = async (path: string, delivery: Record<string, unknown>) => {
+      const r = await stack.api('POST', '/v1/send', { key: acct.live_key, body: { target: stack.target(path), delivery } });
+      assert.equal(r.status, 202, r.text);
+      return r.body.queue_id as string;
+    };
+    /** `count` sends to a target that answers 500, with one attempt each: dead letters. */
+    const dead = async (count: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) ids.push(await send(`/dead/${i}`, { max_attempts: 1 }));
+      for (const id of ids) {
+        await waitFor(async () => (await statusOf(id)) === 'dead_letter', { timeoutMs: 15_000, message: `${id} is dead-lettered` });
+      }
+      return ids;
+    };
+    const cut = async () => {
+      await new Promise((r) => setTimeout(r, 5));
+      const at = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 5));
+      return at;
+    };
+    const first = await dead(2);
+    const c1 = await cut();
+    const second = await dead(2);
+    const c2 = await cut();
+    const [third] = await dead(1);
+    assert.equal(await pendingNow(), 0, 'dead letters are not pending');
+
+    // from here the dispatcher is stopped, so what is pending stays pending while it is counted
+    await stack.hp.dispatcher!.stop(0);
+    const busy = await send('/busy', { max_attempts: 25, backoff: 'fixed', base_delay_ms: 60_000, jitter: 'none' });
+    assert.equal(await pendingNow(), 1);
+    const allDead = [...first, ...second, third!].sort();
+
+    // 1 pending + 5 dead letters > 3: refused whole, nothing re-queued
+    assertReplayRefused(await stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { status: 'dead_letter' } }), 1, 5, 'bulk, every one');
+    assertReplayRefused(await stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { created_before: c2 } }), 1, 4, 'bulk, 4 of them');
+    assert.deepEqual(await deadLetters(), allDead, 'nothing was re-queued');
+    assert.equal(await pendingNow(), 1);
+
+    // two replays that each fit alone (2 + 1 <= 3) but not together: exactly one is admitted
+    const raced = await Promise.all([
+      stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { created_before: c1 } }),
+      stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { created_after: c1, created_before: c2 } }),
+    ]);
+    assert.deepEqual(raced.map((r) => r.status).sort(), [202, 429], raced.map((r) => r.text).join('\n'));
+    const won = raced.findIndex((r) => r.status === 202);
+    assert.deepEqual(raced[won]!.body, { count: 2 });
+    assertReplayRefused(raced[1 - won]!, 3, 2, 'the replay that lost the race');
+    const replayed = won === 0 ? first : second;
+    for (const id of replayed) assert.equal(await statusOf(id), 'retrying', 'the admitted replay re-queued its deliveries');
+    assert.deepEqual(await deadLetters(), allDead.filter((id) => !replayed.includes(id)));
+    assert.equal(await pendingNow(), 3, '1 pending + 2 replayed');
+
+    // at the limit: one more, alone, is refused; a replay that matches nothing still answers 202
+    assertReplayRefused(await stack.api('POST', `/v1/deliveries/${third}/retry`, { key: acct.live_key }), 3, 1, 'single');
+    assert.equal(await statusOf(third!), 'dead_letter');
+    const nothing = await stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { status: 'rejected' } });
+    assert.deepEqual([nothing.status, nothing.body], [202, { count: 0 }], nothing.text);
+    // the precedence of the single retry's answers is unchanged: 404 and 409 before the backlog
+    assert.equal((await stack.api('POST', '/v1/deliveries/hr_not_there/retry', { key: acct.live_key })).status, 404);
+    assert.equal((await stack.api('POST', `/v1/deliveries/${busy}/retry`, { key: acct.live_key })).status, 409);
+    assert.equal(await pendingNow(), 3);
+
+    // the dispatcher again: the replayed ones fail once more and end, and the count goes back down
+    stack.hp.dispatcher!.start();
+    await waitFor(async () => (await deadLetters()).length === 5, { timeoutMs: 15_000, message: 'the replayed deliveries end again' });
+    assert.equal(await pendingNow(), 1, 'only the busy one is pending');
+    const single = await stack.api('POST', `/v1/deliveries/${third}/retry`, { key: acct.live_key });
+    assert.equal(single.status, 202, `now that there is room: ${single.text}`);
+    await waitFor(async () => (await statusOf(third!)) === 'dead_letter', { timeoutMs: 15_000, message: 'the single replay ends' });
+    const bulk = await stack.api('POST', '/v1/deliveries/retry', { key: acct.live_key, body: { created_after: c2 } });
+    assert.deepEqual([bulk.status, bulk.body], [202, { count: 1 }], bulk.text);
+    await waitFor(async () => (await statusOf(third!)) === 'dead_letter', { timeoutMs: 15_000, message: 'the bulk replay ends' });
+    assert.equal(await pendingNow(), 1, 'every replay counted once, and uncounted once when it ended');
+    assert.equal(await statusOf(busy), 'retrying');
+  });
+});

@@ -357,6 +357,13 @@ describe('OpenAPI contract: the document and the answers agree', () => {
     const dest = await stack.api('POST', '/v1/destinations', { key: acct.test_key, body: { url: stack.target('/ev'), events: ['limit.*'] } });
     assert.equal(dest.status, 201, dest.text); // through the service itself: its own limits are the defaults
     assert.equal(await codeOf(tight.call('POST', '/v1/events', { token: acct.test_key, body: { type: 'limit.hit' } }), 429), 'backlog_full');
+    // a replay is held to the same limit, one delivery or in bulk
+    const rejected = await waitFor(
+      async () => ((await stack.api('GET', '/v1/deliveries?status=rejected', { key })).body.data[0]?.queue_id as string | undefined) ?? null,
+      { message: 'a rejected delivery to replay' },
+    );
+    assert.equal(await codeOf(tight.call('POST', `/v1/deliveries/${rejected}/retry`, { token: key }), 429), 'backlog_full');
+    assert.equal(await codeOf(tight.call('POST', '/v1/deliveries/retry', { token: key, body: { status: 'rejected' } }), 429), 'backlog_full');
   });
 
   it('every answer above matched the document, and every operation was exercised', () => {

@@ -216,7 +216,7 @@ export function storeLimitsConformance(name: string, open: () => Promise<Store>)
       await refused(store.enqueueDeliveries(a, 'live', deliveries(a, 1), { limits: DEFAULTS }), BacklogFullError);
       assert.equal(await store.requeueDelivery(a, 'live', one!.id, 5_000_010), 'requeued');
       const err = await refused(store.enqueueDeliveries(a, 'live', deliveries(a, 1), { limits: DEFAULTS }), BacklogFullError);
-      assert.equal(err.pending, 3, 'the replayed one counts again (past a limit the replay itself does not check)');
+      assert.equal(err.pending, 3, 'the replayed one counts again (past the limit: a replay without limits is not checked)');
 
       const b = await account({ max_pending_deliveries: 2 });
       const dest = await destination(b, 'live');
@@ -224,6 +224,88 @@ export function storeLimitsConformance(name: string, open: () => Promise<Store>)
       await refused(store.enqueueDeliveries(b, 'live', deliveries(b, 1), { limits: DEFAULTS }), BacklogFullError);
       assert.equal(await store.deleteDestination(b, 'live', dest, 'deleted', 7), true);
       await store.enqueueDeliveries(b, 'live', deliveries(b, 2), { limits: DEFAULTS });
+    });
+
+    it('replays with limits: refused whole past max_pending_deliveries, re-queueing nothing; counted again once re-queued; never both of two racing', async () => {
+      const T = 5_100_000;
+      /** `count` dead letters of the account, made `created_at` (they were never pending through a limit). */
+      const deadLetters = async (account_id: string, count: number, created_at = 1_000_000) => {
+        const ds = deliveries(account_id, count, { created_at });
+        await store.enqueueDeliveries(account_id, 'live', ds);
+        const origin = `https://${account_id}.example.test`;
+        const claims = await store.claimDue({ now: T, limit: 100, owner: 'rq', leaseMarginMs: 1, origin, excludeOrigins: [], secretsRetiredAfter: 0 });
+        const mine = claims.filter((c) => ds.some((d) => d.id === c.id));
+        assert.equal(mine.length, count);
+        await store.recordAttempts(
+          mine.map((c) => ({
+            delivery_id: c.id,
+            lease_token: c.lease_token,
+            status: 'dead_letter' as const,
+            next_attempt_at: null,
+            attempt: { attempt: 1, outcome: 'failed' as const, http_status: 500, latency_ms: 1, error: null, response_excerpt: null, created_at: T },
+          })),
+        );
+        return ds.map((d) => d.id);
+      };
+      const pending = async (account_id: string) => (await store.accountUsage(account_id)).pending_deliveries;
+      const statusOf = async (account_id: string, deliveryId: string) => (await store.getDelivery(account_id, 'live', deliveryId))?.delivery.status;
+      const dead = { statuses: ['dead_letter'] as const };
+
+      const a = await account({ max_pending_deliveries: 4 });
+      const ids = await deadLetters(a, 6);
+      assert.equal(await pending(a), 0);
+      await store.enqueueDeliveries(a, 'live', deliveries(a, 1), { limits: DEFAULTS });
+      assert.equal(await pending(a), 1);
+
+      // whole: every match counts, even when this batch of 2 alone would fit
+      const whole = await refused(store.requeueDeliveries(a, 'live', dead, 2, T, { limits: DEFAULTS, whole: true }), BacklogFullError);
+      assert.deepEqual([whole.pending, whole.adding, whole.max, whole.replayed], [1, 6, 4, 0]);
+      // a batch: this batch counts; refused, it re-queues none of itself
+      const batch = await refused(store.requeueDeliveries(a, 'live', dead, 4, T, { limits: DEFAULTS }), BacklogFullError);
+      assert.deepEqual([batch.pending, batch.adding, batch.max], [1, 4, 4]);
+      for (const d of ids) assert.equal(await statusOf(a, d), 'dead_letter', 'nothing was re-queued');
+      assert.equal(await pending(a), 1);
+      assert.equal(await store.requeueDeliveries(a, 'live', { ...dead, created_before: 1_000_001 }, 3, T, { limits: DEFAULTS, whole: false }), 3);
+      assert.equal(await pending(a), 4, 'each re-queued delivery counts once');
+
+      // one more, alone, is refused; what is not replayable answers as before, the backlog after
+      const one = await refused(store.requeueDelivery(a, 'live', ids[5]!, T, DEFAULTS), BacklogFullError);
+      assert.deepEqual([one.pending, one.adding, one.max, one.replayed], [4, 1, 4, 0]);
+      assert.equal(await statusOf(a, ids[5]!), 'dead_letter');
+      assert.equal(await store.requeueDelivery(a, 'live', 'hr_not_there', T, DEFAULTS), 'not_found');
+      const replayedOne = (await Promise.all(ids.map(async (d) => [d, await statusOf(a, d)] as const))).find(([, st]) => st === 'retrying')![0];
+      assert.equal(await store.requeueDelivery(a, 'live', replayedOne, T, DEFAULTS), 'conflict');
+      // adding nothing always fits, even at the limit
+      assert.equal(await store.requeueDeliveries(a, 'live', { statuses: ['rejected'] }, 10, T, { limits: DEFAULTS, whole: true }), 0);
+      assert.equal(await pending(a), 4);
+      // without limits (the operator's own tools): not checked
+      assert.equal(await store.requeueDelivery(a, 'live', ids[5]!, T), 'requeued');
+      assert.equal(await pending(a), 5);
+
+      // racing single replays: exactly the room left is re-queued
+      const b = await account({ max_pending_deliveries: 3 });
+      const bIds = await deadLetters(b, 6);
+      const singles = await Promise.allSettled(bIds.map((d) => store.requeueDelivery(b, 'live', d, T, DEFAULTS)));
+      assert.equal(singles.filter((r) => r.status === 'fulfilled' && r.value === 'requeued').length, 3);
+      assert.ok(singles.every((r) => r.status === 'fulfilled' || r.reason instanceof BacklogFullError));
+      assert.equal(await pending(b), 3);
+
+      // racing bulk replays that each fit alone but not together: one is admitted whole, the other refused whole
+      const c = await account({ max_pending_deliveries: 3 });
+      const early = await deadLetters(c, 2, 1_000_000);
+      const late = await deadLetters(c, 2, 2_000_000);
+      const bulks = await Promise.allSettled([
+        store.requeueDeliveries(c, 'live', { ...dead, created_before: 1_500_000 }, 10, T, { limits: DEFAULTS, whole: true }),
+        store.requeueDeliveries(c, 'live', { ...dead, created_after: 1_500_000 }, 10, T, { limits: DEFAULTS, whole: true }),
+      ]);
+      assert.deepEqual(bulks.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      const lost = bulks.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as BacklogFullError;
+      assert.ok(lost instanceof BacklogFullError);
+      assert.deepEqual([lost.pending, lost.adding], [2, 2], 'it counted what the other one re-queued');
+      const [refusedIds, admittedIds] = bulks[0]!.status === 'rejected' ? [early, late] : [late, early];
+      for (const d of refusedIds) assert.equal(await statusOf(c, d), 'dead_letter');
+      for (const d of admittedIds) assert.equal(await statusOf(c, d), 'retrying');
+      assert.equal(await pending(c), 2);
     });
 
     it("an event's payload is stored once: its deliveries send it, show it, and keep it through retention", async () => {

@@ -4,11 +4,14 @@
  * 503, /healthz and /metrics 200; back under it, requests pass again.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
-import { EventLoopDelay, installLoadShedding } from '../../src/api/overload.js';
+import { Client } from 'undici';
+import { EventLoopDelay, holdConnection, installLoadShedding, TurnWatch } from '../../src/api/overload.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import type { Store, StorePressure } from '../../src/store/store.js';
 
@@ -117,6 +120,86 @@ describe('EventLoopDelay', () => {
       assert.ok(loop.sustained() > 20, `a saturated loop is (${loop.sustained()} ms)`);
     } finally {
       loop.stop();
+    }
+  });
+});
+
+describe('TurnWatch: connections waiting to be taken', () => {
+  const block = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      // a turn made long, as reading many calls makes it
+    }
+  };
+  /** One turn of the event loop: its work, then the end of the turn (the watch's check runs first). */
+  const turn = async (work: () => void) => {
+    work();
+    await new Promise((r) => setImmediate(r));
+  };
+
+  it('lets 4 calls a turn through once long turns take a connection each, three in a row; all again once none is taken', async () => {
+    const server = new EventEmitter();
+    const watch = new TurnWatch(server);
+    const admitted: number[] = [];
+    const calls = (n: number) => Array.from({ length: n }, () => watch.admit()).filter(Boolean).length;
+    await turn(() => void watch.admit()); // the watch's first turn
+    for (let i = 0; i < 6; i++) {
+      await turn(() => {
+        block(7);
+        server.emit('connection');
+        admitted.push(calls(10));
+      });
+    }
+    // the first, second and third long turns that took one are measured; from the fourth on, 4 pass
+    assert.deepEqual(admitted, [10, 10, 10, 10, 4, 4]);
+    await turn(() => void admitted.push(calls(10))); // this turn took none…
+    await turn(() => void admitted.push(calls(10))); // …so the next lets everything through
+    assert.deepEqual(admitted.slice(6), [4, 10]);
+  });
+
+  it('short turns that take a connection each are not a queue', async () => {
+    const server = new EventEmitter();
+    const watch = new TurnWatch(server);
+    const admitted: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      await turn(() => {
+        server.emit('connection');
+        admitted.push(Array.from({ length: 10 }, () => watch.admit()).filter(Boolean).length);
+      });
+    }
+    assert.deepEqual(admitted, Array(8).fill(10));
+  });
+});
+
+describe('a call shed while connections wait holds its connection for its Retry-After', () => {
+  it('the next call on that connection is read a second later; another connection is answered at once', async () => {
+    // what the shedder does for reason accept_backlog (real sockets: TurnWatch's sign needs a saturated process)
+    const app = Fastify();
+    app.post('/v1/send', async (request, reply) => {
+      holdConnection(request, reply, 1000);
+      return reply.code(503).header('retry-after', '1').send({ error: { code: 'overloaded' } });
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const held = new Client(origin, { pipelining: 1 });
+    const other = new Client(origin, { pipelining: 1 });
+    try {
+      const call = async (c: Client) => {
+        const t0 = performance.now();
+        const res = await c.request({ method: 'POST', path: '/v1/send', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+        await res.body.text();
+        return { status: res.statusCode, ms: performance.now() - t0 };
+      };
+      assert.equal((await call(held)).status, 503);
+      const [again, elsewhere] = await Promise.all([call(held), call(other)]);
+      assert.equal(again.status, 503);
+      assert.ok(again.ms >= 900, `the held connection was read after ${again.ms.toFixed(0)} ms`);
+      assert.equal(elsewhere.status, 503);
+      assert.ok(elsewhere.ms < 500, `another connection waited ${elsewhere.ms.toFixed(0)} ms`);
+    } finally {
+      await held.close();
+      await other.close();
+      await app.close();
     }
   });
 });

@@ -116,4 +116,19 @@ describe('max_pending_deliveries', () => {
     assert.match(backlogFullMessage(3, 2500, 10), /these 2,500 deliveries/);
     assert.ok(Number.isInteger(BACKLOG_RETRY_AFTER_SECONDS) && BACKLOG_RETRY_AFTER_SECONDS >= 1);
   });
+
+  it("a replay's 429 says it replays, how many it would add, and that nothing (or which part) was replayed", () => {
+    const bulk = backlogFullMessage(4, 1500, 10, 0);
+    assert.match(bulk, /4 deliveries not final yet/);
+    assert.match(bulk, /replaying these 1,500 deliveries would take it past max_pending_deliveries \(10\)/);
+    assert.match(bulk, /nothing was replayed/);
+    assert.match(bulk, /narrow the filters/);
+    assert.doesNotMatch(bulk, /accepted/);
+    const one = backlogFullMessage(10, 1, 10, 0);
+    assert.match(one, /replaying this delivery would take it past/);
+    assert.doesNotMatch(one, /narrow the filters/, 'one delivery has no filters to narrow');
+    const part = backlogFullMessage(9_000, 1000, 10_000, 2000);
+    assert.match(part, /the first 2,000 of this replay were queued again/);
+    assert.match(part, /the rest were not/);
+  });
 });

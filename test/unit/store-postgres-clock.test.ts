@@ -146,6 +146,30 @@ describe('PostgreSQL store: shared times on the database clock', { skip: base ==
     assert.ok(off >= 0 && off < 5000, `recorded ${off} ms before the database's now`);
   });
 
+  it('retention prunes the per-minute delivery counters (30 days) by their age on the database clock, whatever the pruner’s clock', async () => {
+    // counter rows of a mode of their own, 30 days less an hour and 30 days and an hour old by the database's clock
+    const minuteAged = async (ms: number) =>
+      Number((await sql.query(`SELECT (${schema}.harepost_now_ms() - $1::bigint) / 60000 AS m`, [ms])).rows[0].m);
+    const young = await minuteAged(30 * DAY - HOUR);
+    const old = await minuteAged(30 * DAY + HOUR);
+    const put = () =>
+      sql.query(
+        `INSERT INTO ${schema}.delivery_stats (account_id, mode, minute, accepted) VALUES ('acct_a', 'stats', $1, 1), ('acct_a', 'stats', $2, 1)
+         ON CONFLICT DO NOTHING`,
+        [young, old],
+      );
+    const kept = async () =>
+      (await sql.query(`SELECT minute FROM ${schema}.delivery_stats WHERE mode = 'stats' ORDER BY minute`)).rows.map((r) => Number(r.minute));
+    const pass = (skew: number) => onClock(skew, () => new RetentionPruner({ store, retentionDays: 30, intervalMs: 60_000, logger: quiet }).runOnce());
+
+    await put();
+    await pass(2 * HOUR);
+    assert.deepEqual(await kept(), [young], 'a pruner 2 h ahead keeps the minute 29 days and 23 h old (and prunes the one 30 days and an hour old)');
+    await put();
+    await pass(-2 * HOUR);
+    assert.deepEqual(await kept(), [young], 'a pruner 2 h behind prunes the minute 30 days and an hour old (and keeps the one 29 days and 23 h old)');
+  });
+
   it('retention prunes events (30 days) and Idempotency-Key records (24 h) by their age on the database clock, whatever the pruner’s clock', async () => {
     const event = (id: string): EnqueueOptions => ({
       event: { id, account_id: 'acct_a', mode: 'live', type: 't', body: '{}', idempotency_key: null, metadata: null, created_at: Date.now() },

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
@@ -19,6 +20,9 @@ import {
   storageHealthOf,
   watchStorageFaults,
 } from '../../src/store/storage-faults.js';
+import { reachable } from '../../src/store/postgres/connection.js';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.js';
+import { StoreUnavailableError } from '../../src/store/store.js';
 
 /** What better-sqlite3 throws when `fn` runs, on a database of its own. */
 function sqliteError(setup: (db: Database.Database, dir: string) => void): unknown {
@@ -97,6 +101,10 @@ describe('storageFaultKind', () => {
     assert.equal(storageFaultKind(pgError('25006', 'cannot execute INSERT in a read-only transaction')), 'read_only');
     assert.equal(storageFaultKind(pgError('25006', 'cannot execute INSERT during recovery')), 'recovery');
     assert.equal(storageFaultKind(pgError('57P03', 'the database system is in recovery mode')), 'recovery');
+    assert.equal(storageFaultKind(pgError('57P03', 'the database system is not accepting connections')), 'recovery', 'a standby without hot standby');
+    assert.equal(storageFaultKind(pgError('57P03', 'the database system is not yet accepting connections')), 'recovery');
+    assert.equal(storageFaultKind(pgError('57P03', 'the database system is starting up')), 'starting_up');
+    assert.equal(storageFaultKind(pgError('57P03', 'the database system is shutting down')), 'shutting_down');
     assert.equal(storageFaultKind(pgError('40001', 'canceling statement due to conflict with recovery')), 'recovery');
     assert.equal(storageFaultKind(pgError('58030', 'could not write to file')), 'io_error');
   });
@@ -107,6 +115,10 @@ describe('storageFaultKind', () => {
     assert.equal(storageFaultKind(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })), null);
     assert.equal(storageFaultKind(Object.assign(new Error('x'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })), null);
     assert.equal(storageFaultKind(errnoError('ECONNREFUSED')), null);
+    // a connection the server ended (database_unavailable, connection.ts): not a state of the store
+    assert.equal(storageFaultKind(pgError('57P01', 'terminating connection due to administrator command')), null);
+    assert.equal(storageFaultKind(pgError('57P02', 'terminating connection because of crash of another server process')), null);
+    assert.equal(storageFaultKind(pgError('57P04', 'terminating connection because the database was dropped')), null);
     assert.equal(storageFaultKind(new TypeError('undefined is not a function')), null);
     assert.equal(storageFaultKind('a string'), null);
     assert.equal(storageFaultKind(null), null);
@@ -247,5 +259,122 @@ describe('watchStorageFaults', () => {
       log.out.map((l) => l.level),
       ['warn', 'info'],
     );
+  });
+});
+
+/** A PostgreSQL ErrorResponse message (protocol 3.0), as the server sends it. */
+function errorResponse(severity: 'FATAL' | 'ERROR', code: string, message: string): Buffer {
+  const fields = Buffer.concat(
+    [['S', severity], ['V', severity], ['C', code], ['M', message]].map(([t, v]) => Buffer.concat([Buffer.from(t!), Buffer.from(`${v}\0`)])),
+  );
+  const body = Buffer.concat([fields, Buffer.from([0])]);
+  const head = Buffer.alloc(5);
+  head.write('E', 0);
+  head.writeInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * A server on loopback speaking PostgreSQL's protocol the way PostgreSQL does in two states:
+ * `refuse` — it answers every startup with FATAL `code` (57P03 while starting, stopping or in
+ * recovery) and closes; `terminate` — it lets the session start, then ends it at its first query
+ * with FATAL `code` (57P01 an administrator's command, 57P02 a crash, 57P04 a dropped database).
+ */
+async function fakePostgres(mode: 'refuse' | 'terminate', code: string, message: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      if (mode === 'refuse') {
+        socket.end(errorResponse('FATAL', code, message));
+        return;
+      }
+      const ok = Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 0]); // AuthenticationOk
+      const ready = Buffer.from([0x5a, 0, 0, 0, 5, 0x49]); // ReadyForQuery, idle
+      socket.write(Buffer.concat([ok, ready]));
+      socket.once('data', () => socket.end(errorResponse('FATAL', code, message)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  // credentials in the URL: they must never reach a caller or a log line
+  return { url: `postgres://harepost:S3cret-pw@127.0.0.1:${port}/harepost?schema=hp_fault&pool=2`, server };
+}
+
+describe('PostgreSQL: a server refusing connections is a storage fault, a server ending one is unreachable', () => {
+  const servers: Server[] = [];
+  const stores: PostgresStore[] = [];
+  after(async () => {
+    await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
+    for (const s of servers) s.close();
+  });
+
+  /** A watched PostgresStore on a fake server: what a call rejects with, what health and the log saw. */
+  async function callThrough(mode: 'refuse' | 'terminate', code: string, message: string) {
+    const { url, server } = await fakePostgres(mode, code, message);
+    servers.push(server);
+    const inner = new PostgresStore(url);
+    stores.push(inner);
+    const log = lines();
+    const health = new StorageHealth({ logger: log.logger });
+    const counted: string[] = [];
+    health.onFault((kind) => counted.push(kind));
+    const store = watchStorageFaults(inner, health);
+    const err = await store.getAccount('acct_x').then(
+      () => assert.fail('the call succeeded'),
+      (e: unknown) => e,
+    );
+    return { err, health, counted, log };
+  }
+
+  const secretFree = (text: string) => {
+    for (const s of ['S3cret', 'harepost:', 'postgres://', '127.0.0.1']) assert.ok(!text.includes(s), `"${text}" holds ${s}`);
+  };
+
+  for (const [message, kind, words] of [
+    ['the database system is not accepting connections', 'recovery', 'The store is in recovery and not taking writes'],
+    ['the database system is in recovery mode', 'recovery', 'The store is in recovery and not taking writes'],
+    ['the database system is starting up', 'starting_up', 'The store is starting up and not taking connections yet'],
+    ['the database system is shutting down', 'shutting_down', 'The store is shutting down and not taking new connections'],
+  ] as const) {
+    it(`57P03 "${message}" on connect: StorageFaultError ${kind} (503 storage_unavailable), counted, not ready`, async () => {
+      const { err, health, counted, log } = await callThrough('refuse', '57P03', message);
+      assert.ok(err instanceof StorageFaultError, `a StorageFaultError, not ${String(err)}`);
+      assert.equal(err.kind, kind);
+      assert.equal(err.message, `${words}; retry later (an Idempotency-Key header makes the retry safe)`);
+      assert.equal((err.cause as { code?: string }).code, '57P03', "pg's own error is kept as the cause");
+      secretFree(err.message);
+      assert.equal(health.current(), kind, '/readyz answers 503 while it lasts');
+      assert.deepEqual(counted, [kind], 'harepost_store_errors_total{kind} counts it');
+      assert.equal(log.out.length, 1);
+      secretFree(`${log.out[0]!.msg} ${JSON.stringify(log.out[0]!.obj)}`);
+    });
+  }
+
+  for (const [code, message] of [
+    ['57P01', 'terminating connection due to administrator command'],
+    ['57P02', 'terminating connection because of crash of another server process'],
+    ['57P04', 'terminating connection because the database was dropped'],
+    ['57P05', 'terminating connection due to idle-session timeout'],
+  ] as const) {
+    it(`${code} "${message}" mid-session: StoreUnavailableError (503 database_unavailable), not a storage fault`, async () => {
+      const { err, health, counted } = await callThrough('terminate', code, message);
+      assert.ok(err instanceof StoreUnavailableError, `a StoreUnavailableError, not ${String(err)}`);
+      assert.equal(err.message, `the database is unreachable (${code})`);
+      assert.equal(health.current(), null);
+      assert.deepEqual(counted, []);
+    });
+  }
+
+  it('a refused connection stays unreachable (database_unavailable); reachable() lets every storage fault through unchanged', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    await assert.rejects(reachable(() => Promise.reject(refused)), (e: unknown) => e instanceof StoreUnavailableError && e.message === 'the database is unreachable (ECONNREFUSED)');
+    for (const [code, message] of [
+      ['57P03', 'the database system is in recovery mode'],
+      ['25006', 'cannot execute INSERT in a read-only transaction'],
+      ['53300', 'sorry, too many clients already'],
+    ] as const) {
+      const original = pgError(code, message);
+      await assert.rejects(reachable(() => Promise.reject(original)), (e: unknown) => e === original, code);
+    }
   });
 });

@@ -3,17 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import { DELIVERY_STATUSES, isDeliveryStatus } from '../../core/outcome.js';
 import {
   type AttemptRecord,
+  BacklogFullError,
   type DeliveryRecord,
   InvalidCursorError,
   type ListDeliveriesQuery,
   type RequeueFilter,
 } from '../../store/store.js';
-import type { ApiDeps } from '../deps.js';
+import { type ApiDeps, operatorLimits } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
 import { deliveryDetail, deliverySummary } from '../present.js';
 import { noFields } from '../schemas/common.js';
 import { deliveryDetail as deliveryDetailSchema, deliveryPage, replayCount } from '../schemas/delivery.js';
-import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import { BODY_ERRORS, REPLAY_BACKLOG_OR_RATE_LIMITED, v1Responses } from '../schemas/responses.js';
 
 const listQuerySchema = {
   type: 'object',
@@ -56,6 +57,7 @@ const retrySchema = {
       ...BODY_ERRORS,
       404: true,
       409: 'not_replayable: only a dead_letter or rejected delivery can be replayed (and not one whose destination was deleted).',
+      429: REPLAY_BACKLOG_OR_RATE_LIMITED,
     },
   ),
 };
@@ -158,8 +160,14 @@ const bulkRetrySchema = {
 const bulkRetryRouteSchema = {
   summary: 'Replay every dead_letter/rejected delivery matching the filters',
   tags: ['deliveries'],
+  description:
+    'All or nothing against max_pending_deliveries: when every delivery the filters match, added to the ' +
+    "account's pending ones, would pass the limit, the answer is 429 backlog_full and nothing is replayed. " +
+    'Matches are re-queued 1,000 at a time, each batch checked again in its own transaction: should other ' +
+    'deliveries take the room meanwhile, the replay stops with 429 backlog_full, its message saying how many ' +
+    'were re-queued.',
   body: bulkRetrySchema,
-  response: v1Responses({ 202: { description: 'Queued again.', ...replayCount } }, BODY_ERRORS),
+  response: v1Responses({ 202: { description: 'Queued again.', ...replayCount } }, { ...BODY_ERRORS, 429: REPLAY_BACKLOG_OR_RATE_LIMITED }),
 };
 
 const REPLAY_BATCH = 1000;
@@ -201,7 +209,8 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     { schema: retrySchema },
     async (request, reply) => {
     const { account_id, mode } = request.auth;
-    const r = await deps.store.requeueDelivery(account_id, mode, request.params.id, Date.now());
+    // past the account's max_pending_deliveries: BacklogFullError, the 429 backlog_full (nothing re-queued)
+    const r = await deps.store.requeueDelivery(account_id, mode, request.params.id, Date.now(), operatorLimits(deps));
     if (r === 'not_found') throw notFound('Delivery');
     if (r === 'conflict') {
       throw new ApiError(
@@ -228,9 +237,22 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     const after = instant(b.created_after, 'created_after');
     if (before !== undefined) filter.created_before = before;
     if (after !== undefined) filter.created_after = after;
+    const limits = operatorLimits(deps);
     let count = 0;
     for (;;) {
-      const n = await deps.store.requeueDeliveries(request.auth.account_id, request.auth.mode, filter, REPLAY_BATCH, started + 1);
+      let n: number;
+      try {
+        // the first batch counts every match against max_pending_deliveries: the replay is
+        // admitted whole or refused whole (429 backlog_full, nothing re-queued); each later batch
+        // is checked again, in its own transaction, in case other deliveries took the room meanwhile
+        n = await deps.store.requeueDeliveries(request.auth.account_id, request.auth.mode, filter, REPLAY_BATCH, started + 1, {
+          limits,
+          whole: count === 0,
+        });
+      } catch (err) {
+        if (err instanceof BacklogFullError) err.replayed = count; // what earlier batches re-queued stays queued
+        throw err;
+      }
       count += n;
       if (n < REPLAY_BATCH) break;
       await new Promise((r) => setImmediate(r)); // let other requests and the dispatcher run between batches

@@ -16,6 +16,12 @@ export const BACKLOG_OR_RATE_LIMITED =
   "would take the account's pending (queued or retrying) deliveries past its max_pending_deliveries, and nothing was " +
   'accepted. Either way, retry after Retry-After seconds.';
 
+/** The 429 of a replay (one delivery, or in bulk). */
+export const REPLAY_BACKLOG_OR_RATE_LIMITED =
+  'rate_limited: too many requests for this account (all its keys together); or backlog_full: replaying would take the ' +
+  "account's pending (queued or retrying) deliveries past its max_pending_deliveries, and nothing was replayed (the " +
+  'message says how many it would add, how many are pending and the limit). Either way, retry after Retry-After seconds.';
+
 /**
  * `success` maps each success status to its schema (with a `description`); `errors` lists the
  * route's own error statuses, each `true` (the usual meaning) or a sentence saying what it means here.

@@ -4,6 +4,7 @@
  * the database" errors to StoreUnavailableError.
  */
 import pg from 'pg';
+import { storageFaultKind } from '../storage-faults.js';
 import { type Lane, StoreUnavailableError, UnstorableInputError } from '../store.js';
 import { decodeLanes } from '../work-lanes.js';
 
@@ -34,6 +35,12 @@ export function parsePgUrl(url: string): PgSettings {
   return { connectionString: u.toString(), schema, poolSize };
 }
 
+/**
+ * Lost or refused connections: the caller is told `database_unavailable`. Not here: a server that
+ * answers but refuses new connections because it is starting up, shutting down or in recovery
+ * (57P03 cannot_connect_now) — a state of the store, classified in storage-faults.ts like a full
+ * disk or a read-only server (503 storage_unavailable, counted, /readyz 503 while it lasts).
+ */
 const UNREACHABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -41,9 +48,12 @@ const UNREACHABLE = new Set([
   'ETIMEDOUT',
   'EPIPE',
   'EHOSTUNREACH',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
+  // this connection was ended by the server; the next one may work (pg_terminate_backend, a
+  // failover) or, if the server is going away, is refused or answered 57P03 (a storage fault)
+  '57P01', // admin_shutdown: "terminating connection due to administrator command"
+  '57P02', // crash_shutdown: another backend crashed; crash recovery follows (57P03 → recovery)
+  '57P04', // database_dropped: "terminating connection because the database was dropped"
+  '57P05', // idle_session_timeout: an idle pooled connection was closed
   '08000',
   '08001',
   '08003',
@@ -63,7 +73,9 @@ export async function reachable<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (isUnreachable(err)) throw new StoreUnavailableError((err as { code?: string }).code ?? (err as Error).message);
+    // a server refusing connections while it starts, stops or recovers is a storage fault (53xxx,
+    // 25006, 57P03 …): it goes up unchanged to be classified, never as "unreachable"
+    if (storageFaultKind(err) === null && isUnreachable(err)) throw new StoreUnavailableError((err as { code?: string }).code ?? (err as Error).message);
     // 22021: a byte sequence PostgreSQL text cannot hold (NUL); 22P05: untranslatable character
     const code = (err as { code?: string }).code;
     if (code === '22021' || code === '22P05') throw new UnstorableInputError();

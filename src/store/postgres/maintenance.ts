@@ -1,7 +1,17 @@
 /** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on PostgreSQL. */
 import { MINUTE_MS } from '../delivery-stats.js';
 import { gateOf } from '../rows.js';
-import type { KeyMode, PruneRequest, PruneResult, RequeueFilter, UpkeepAction } from '../store.js';
+import { type LimitDefaults, backlogAllows, effectiveLimits } from '../../core/limits.js';
+import {
+  BacklogFullError,
+  type KeyMode,
+  type PruneRequest,
+  type PruneResult,
+  type RequeueCheck,
+  type RequeueFilter,
+  type UpkeepAction,
+} from '../store.js';
+import { type LockedBacklog, lockBacklogs } from './limits.js';
 import { type UpkeepThresholds, DEFAULT_UPKEEP, upkeepPlan } from '../vacuum-policy.js';
 import type { Querier } from './postgres-store.js';
 import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
@@ -30,6 +40,37 @@ const REQUEUE = (at: string) => `status = CASE WHEN d.attempt_count > 0 THEN 're
   next_attempt_at = ${NOW(at)}, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE ${NOW(at)} END, lease_token = NULL,
   parked = false, gate = ${gateOf('d.destination_id')}`;
 
+/** What a bulk replay re-queues: its WHERE on deliveries `d`, its parameters numbered from $`first`. */
+function requeueWhere(accountId: string, mode: KeyMode, f: RequeueFilter, first: number): { where: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const where: string[] = [];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    where.push(sql.replace('?', `$${first + values.length - 1}`));
+  };
+  add('d.account_id = ?', accountId);
+  add('d.mode = ?', mode);
+  add('d.status = ANY(?::text[])', [...f.statuses]);
+  where.push(`NOT ${GONE}`);
+  if (f.destination_id !== undefined) add('d.destination_id = ?', f.destination_id);
+  if (f.event_id !== undefined) add('d.event_id = ?', f.event_id);
+  if (f.created_before !== undefined) add('d.created_at < ?', f.created_before);
+  if (f.created_after !== undefined) add('d.created_at > ?', f.created_after);
+  if (f.updated_before !== undefined) add('d.updated_at < ?', f.updated_before);
+  return { where: where.join(' AND '), values };
+}
+
+/** The account's lock (held until the transaction ends) and its limits and pending deliveries. */
+async function lockedBacklog(q: Querier, accountId: string): Promise<LockedBacklog> {
+  return (await lockBacklogs(q, [accountId])).get(accountId) ?? { own: null, pending: 0 };
+}
+
+/** Throws BacklogFullError (a replay's) unless `adding` more fit the account's pending deliveries. */
+function admit(backlog: LockedBacklog, adding: number, defaults: LimitDefaults): void {
+  const max = effectiveLimits(backlog.own, defaults).max_pending_deliveries;
+  if (!backlogAllows(backlog.pending, adding, max)) throw BacklogFullError.ofReplay(backlog.pending, adding, max);
+}
+
 /** Held by the one process folding account_backlog's counters ("hpbl"). */
 const BACKLOG_COMPACTION_LOCK = 0x6870_626c;
 
@@ -40,37 +81,65 @@ export class PgMaintenance {
     private readonly clock: PgClock = 'database',
   ) {}
 
-  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number): Promise<'requeued' | 'conflict' | 'not_found'> {
-    const done = await this.q(
-      `UPDATE deliveries d SET ${REQUEUE('$5')}
-       WHERE d.id = $2 AND d.account_id = $3 AND d.mode = $4 AND d.status IN ('dead_letter', 'rejected') AND NOT ${GONE}
-       RETURNING d.id`,
-      [now, id, accountId, mode, nowParam(this.clock, now)],
-    );
-    if (done.length > 0) return 'requeued';
-    const found = await this.q('SELECT 1 FROM deliveries WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
-    return found.length > 0 ? 'conflict' : 'not_found';
+  /**
+   * With `limits`, in one transaction that first takes the account's lock and reads its pending
+   * deliveries the way a commit of new sends does (lockBacklogs): a send or another replay of the
+   * account waits for this one and then counts what it re-queued. One that would take the account
+   * past max_pending_deliveries is rolled back.
+   */
+  async requeueDelivery(
+    accountId: string,
+    mode: KeyMode,
+    id: string,
+    now: number,
+    limits?: LimitDefaults,
+  ): Promise<'requeued' | 'conflict' | 'not_found'> {
+    const run = async (q: Querier) => {
+      const backlog = limits ? await lockedBacklog(q, accountId) : null;
+      const done = await q(
+        `UPDATE deliveries d SET ${REQUEUE('$5')}
+         WHERE d.id = $2 AND d.account_id = $3 AND d.mode = $4 AND d.status IN ('dead_letter', 'rejected') AND NOT ${GONE}
+         RETURNING d.id`,
+        [now, id, accountId, mode, nowParam(this.clock, now)],
+      );
+      if (done.length > 0) {
+        if (backlog) admit(backlog, 1, limits!); // throws: rolled back, nothing re-queued
+        return 'requeued' as const;
+      }
+      const found = await q('SELECT 1 FROM deliveries WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
+      return found.length > 0 ? ('conflict' as const) : ('not_found' as const);
+    };
+    return limits ? this.tx(run) : run(this.q);
   }
 
-  async requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number): Promise<number> {
-    const params: unknown[] = [now, accountId, mode, [...f.statuses], limit, nowParam(this.clock, now)];
-    const where = ['d.account_id = $2', 'd.mode = $3', 'd.status = ANY($4::text[])', `NOT ${GONE}`];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
+  async requeueDeliveries(
+    accountId: string,
+    mode: KeyMode,
+    f: RequeueFilter,
+    limit: number,
+    now: number,
+    check?: RequeueCheck,
+  ): Promise<number> {
+    const matching = requeueWhere(accountId, mode, f, 4);
+    const batch = {
+      sql: `UPDATE deliveries d SET ${REQUEUE('$3')}
+        FROM (SELECT d.seq FROM deliveries d WHERE ${matching.where} ORDER BY d.seq LIMIT $2 FOR UPDATE SKIP LOCKED) c
+        WHERE d.seq = c.seq RETURNING d.seq`,
+      params: [now, limit, nowParam(this.clock, now), ...matching.values],
     };
-    if (f.destination_id !== undefined) add('d.destination_id = ?', f.destination_id);
-    if (f.event_id !== undefined) add('d.event_id = ?', f.event_id);
-    if (f.created_before !== undefined) add('d.created_at < ?', f.created_before);
-    if (f.created_after !== undefined) add('d.created_at > ?', f.created_after);
-    if (f.updated_before !== undefined) add('d.updated_at < ?', f.updated_before);
-    const rows = await this.q(
-      `UPDATE deliveries d SET ${REQUEUE('$6')}
-       FROM (SELECT d.seq FROM deliveries d WHERE ${where.join(' AND ')} ORDER BY d.seq LIMIT $5 FOR UPDATE SKIP LOCKED) c
-       WHERE d.seq = c.seq RETURNING d.seq`,
-      params,
-    );
-    return rows.length;
+    if (!check) return (await this.q(batch.sql, batch.params)).length;
+    return this.tx(async (q) => {
+      const backlog = await lockedBacklog(q, accountId);
+      if (check.whole) {
+        // the whole replay, not just this batch: admitted all or nothing before anything moves
+        const all = requeueWhere(accountId, mode, f, 1);
+        const [counted] = await q(`SELECT COUNT(*)::bigint AS n FROM deliveries d WHERE ${all.where}`, all.values);
+        admit(backlog, Number(counted!.n), check.limits);
+      }
+      const n = (await q(batch.sql, batch.params)).length;
+      admit(backlog, n, check.limits); // throws: rolled back, nothing of this batch re-queued
+      return n;
+    });
   }
 
   /**
@@ -151,10 +220,12 @@ export class PgMaintenance {
       const seqs = old.map((r) => r.seq as number);
       await q('DELETE FROM attempts WHERE delivery_seq = ANY($1::bigint[])', [seqs]);
       const deliveries = (await q('DELETE FROM deliveries WHERE seq = ANY($1::bigint[]) RETURNING seq', [seqs])).length;
+      // the counters' minutes kept as long as the deliveries: the cutoff on the database's clock
+      // (as far back from its now as the caller's is from its own), like the deliveries' above
       await q(
         `DELETE FROM delivery_stats WHERE ctid IN (
-           SELECT ctid FROM delivery_stats WHERE minute < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-        [Math.floor(req.deliveriesBefore / MINUTE_MS), req.limit],
+           SELECT ctid FROM delivery_stats WHERE minute < (${NOW('$4')} + $1::bigint) / $3::bigint LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+        [cutoff.offset, req.limit, MINUTE_MS, cutoff.base],
       );
       const events = (
         await q(

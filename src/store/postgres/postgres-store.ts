@@ -667,8 +667,8 @@ export class PostgresStore implements Store {
     return items.map(() => undefined);
   }
 
-  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number) {
-    const r = await this.maintenance.requeueDelivery(accountId, mode, id, now);
+  async requeueDelivery(...a: Parameters<Store['requeueDelivery']>) {
+    const r = await this.maintenance.requeueDelivery(...a);
     if (r === 'requeued') await this.notify(null);
     return r;
   }

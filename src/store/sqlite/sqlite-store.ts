@@ -181,7 +181,7 @@ export class SqliteStore implements Store {
     this.lanes = new SqliteLanes(this.db);
     this.eventsRepo = new SqliteEvents(this.db);
     this.limitsRepo = new SqliteLimits(this.db);
-    this.maintenance = new SqliteMaintenance(this.db);
+    this.maintenance = new SqliteMaintenance(this.db, this.limitsRepo);
   }
 
   async ready(): Promise<boolean> {
@@ -726,8 +726,8 @@ export class SqliteStore implements Store {
     return this.maintenance;
   }
 
-  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number) {
-    const r = this.m.requeueDelivery(accountId, mode, id, now);
+  async requeueDelivery(...a: Parameters<Store['requeueDelivery']>) {
+    const r = this.m.requeueDelivery(...a);
     if (r === 'requeued') this.events.emit('work', null);
     return r;
   }
