@@ -2,6 +2,8 @@
 // Runs every test file under test/ with node:test (TypeScript through tsx), then the end-to-end
 // suite a second time on PostgreSQL (127.0.0.1:5432, database test; HAREPOST_TEST_PG_URL to change).
 // With CI=true an unreachable PostgreSQL fails the run; elsewhere that second pass is skipped loudly.
+// With no filter it first runs `npm run lint` (tsc, the dashboard's tsc, ESLint): a lint failure fails
+// the run, after the tests have still run.
 // Usage: npm test [-- <substring filter on file paths>]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -67,6 +69,19 @@ async function postgresReachable() {
   }
 }
 
+// The lint takes well under a minute (tsc twice, ESLint without type information); 10 min is a hang.
+const LINT_TIMEOUT_MS = 10 * 60_000;
+function lint() {
+  console.log('\n=== lint: npm run lint (tsc, dashboard tsc, eslint) ===');
+  const started = Date.now();
+  const r = spawnSync('npm', ['run', '-s', 'lint'], { cwd: root, stdio: 'inherit', timeout: LINT_TIMEOUT_MS, killSignal: 'SIGKILL' });
+  const took = Math.round((Date.now() - started) / 1000);
+  const ok = r.status === 0;
+  console.log(`=== lint: ${ok ? 'passed' : r.error ? `did not finish (${r.error.message})` : `FAILED, exit ${r.status ?? r.signal}`} in ${took} s ===`);
+  return ok;
+}
+const lintOk = filters.length === 0 ? lint() : true;
+
 let status = run('all tests (end-to-end on the embedded SQLite store)', files, { HAREPOST_TEST_STORE: 'sqlite' });
 if (storeBound.length > 0) {
   if (await postgresReachable()) {
@@ -77,5 +92,9 @@ if (storeBound.length > 0) {
   } else {
     console.warn('\n*** SKIPPED the PostgreSQL end-to-end pass (not CI, PostgreSQL unreachable) ***\n');
   }
+}
+if (!lintOk) {
+  console.error('\n*** lint FAILED (see "=== lint" above): the run fails ***');
+  status = 1;
 }
 process.exit(status);

@@ -7,16 +7,19 @@
  * - Errors come back as ApiFailure with the API's {code, message, field}.
  */
 import type {
+  Answer,
+  BulkReplayFilter,
   CreatedDestination,
   DeliveryDetail,
   DeliveryFilter,
   DeliverySummary,
   Destination,
+  DestinationChanges,
   DestinationSecret,
   Domain,
   EventDetail,
-  EventSummary,
   Mode,
+  NewDestination,
   Overview,
   Page,
   RotatedSecret,
@@ -141,7 +144,7 @@ export const api = {
   overview: (signal?: Sig) => request<Overview>('GET', '/overview', { signal }),
 
   listDeliveries: (f: DeliveryFilter & { limit?: number; cursor?: string | null }, signal?: Sig) =>
-    request<Page<DeliverySummary>>(
+    request<Answer<'/v1/deliveries', 'get'>>(
       'GET',
       `/v1/deliveries${query({
         status: f.status,
@@ -157,26 +160,25 @@ export const api = {
   /** POST /v1/deliveries/{id}/retry (202 with the delivery, now queued). */
   replayDelivery: (id: string) => request<DeliveryDetail>('POST', `/v1/deliveries/${enc(id)}/retry`),
   /** POST /v1/deliveries/retry: every dead_letter/rejected delivery matching the filter → {count}. */
-  bulkReplay: (filter: { status?: 'dead_letter' | 'rejected'; destination_id?: string; event_id?: string }) =>
-    request<{ count: number }>('POST', '/v1/deliveries/retry', { body: filter }),
+  bulkReplay: (filter: BulkReplayFilter) => request<Answer<'/v1/deliveries/retry', 'post', 202>>('POST', '/v1/deliveries/retry', { body: filter }),
 
-  listDestinations: (signal?: Sig) => request<{ data: Destination[] }>('GET', '/v1/destinations', { signal }),
+  listDestinations: (signal?: Sig) => request<Answer<'/v1/destinations', 'get'>>('GET', '/v1/destinations', { signal }),
   getDestination: (id: string, signal?: Sig) => request<Destination>('GET', `/v1/destinations/${enc(id)}`, { signal }),
-  createDestination: (body: Record<string, unknown>) => request<CreatedDestination>('POST', '/v1/destinations', { body }),
-  updateDestination: (id: string, body: Record<string, unknown>) =>
+  createDestination: (body: NewDestination) => request<CreatedDestination>('POST', '/v1/destinations', { body }),
+  updateDestination: (id: string, body: DestinationChanges) =>
     request<Destination>('PATCH', `/v1/destinations/${enc(id)}`, { body }),
-  deleteDestination: (id: string) => request<{ id: string; deleted: boolean }>('DELETE', `/v1/destinations/${enc(id)}`),
+  deleteDestination: (id: string) => request<Answer<'/v1/destinations/{id}', 'delete'>>('DELETE', `/v1/destinations/${enc(id)}`),
   testDestination: (id: string) => request<TestResult>('POST', `/v1/destinations/${enc(id)}/test`),
   rotateSecret: (id: string) => request<RotatedSecret>('POST', `/v1/destinations/${enc(id)}/rotate-secret`),
   /** GET /v1/destinations/{id}/secret: its current signing secret (readable at any time). */
   getDestinationSecret: (id: string) => request<DestinationSecret>('GET', `/v1/destinations/${enc(id)}/secret`),
 
-  listDomains: (signal?: Sig) => request<{ data: Domain[] }>('GET', '/v1/domains', { signal }),
+  listDomains: (signal?: Sig) => request<Answer<'/v1/domains', 'get'>>('GET', '/v1/domains', { signal }),
   addDomain: (domain: string) => request<Domain>('POST', '/v1/domains', { body: { domain } }),
   verifyDomain: (domain: string) => request<Domain>('POST', '/v1/domains/verify', { body: { domain } }),
 
   listEvents: (p: { limit?: number; cursor?: string | null }, signal?: Sig) =>
-    request<Page<EventSummary>>('GET', `/v1/events${query({ limit: p.limit, cursor: p.cursor })}`, { signal }),
+    request<Answer<'/v1/events', 'get'>>('GET', `/v1/events${query({ limit: p.limit, cursor: p.cursor })}`, { signal }),
   getEvent: (id: string, signal?: Sig) => request<EventDetail>('GET', `/v1/events/${enc(id)}`, { signal }),
 };
 

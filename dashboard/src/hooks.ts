@@ -47,7 +47,7 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
   useEffect(() => {
     void run(false);
     return () => current.current?.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- deps is the caller's list (the hook's contract); load is read through loadRef
   }, deps);
 
   const reload = useCallback(() => run(false), [run]);

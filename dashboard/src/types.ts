@@ -1,4 +1,29 @@
-/** JSON shapes of the dashboard API (/dashboard/api/…) and of the /v1 API it mirrors (src/api/present.ts). */
+/**
+ * JSON shapes of the dashboard API (/dashboard/api/…) and of the /v1 API it mirrors, by the names the
+ * dashboard uses. The /v1 shapes are named from ./api-types.ts, which `npm run gen:api-types` generates
+ * from GET /openapi.json (the route schemas that validate and serialise every answer): none is copied
+ * here. Only /dashboard/api/{session,overview} are written out below — those routes are kept out of
+ * /openapi.json (src/api/dashboard/session-routes.ts).
+ */
+import type { paths } from './api-types';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+/** The JSON body of `path`'s `method` answered with HTTP `status`. */
+export type Answer<P extends keyof paths, M extends Method, S extends number = 200> = paths[P][M] extends { responses: infer R }
+  ? S extends keyof R
+    ? R[S] extends { content: { 'application/json': infer T } }
+      ? T
+      : never
+    : never
+  : never;
+/** The JSON request body `path`'s `method` takes. */
+export type RequestBody<P extends keyof paths, M extends Method> = paths[P][M] extends {
+  requestBody?: { content: { 'application/json': infer T } };
+}
+  ? NonNullable<T>
+  : never;
+/** The query parameters `path`'s `method` takes. */
+type Query<P extends keyof paths, M extends Method> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
 export type Mode = 'live' | 'test';
 
@@ -8,13 +33,6 @@ export interface Session {
   csrf_token: string;
   expires_at: string;
 }
-
-export const DELIVERY_STATUSES = ['queued', 'retrying', 'delivered', 'rejected', 'dead_letter'] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
-export const FINAL_STATUSES: readonly DeliveryStatus[] = ['delivered', 'rejected', 'dead_letter'];
-export const REPLAYABLE_STATUSES: readonly DeliveryStatus[] = ['dead_letter', 'rejected'];
-
-export type AttemptOutcome = 'delivered' | 'failed' | 'rejected' | 'timeout' | 'network_error' | 'blocked';
 
 export type OverviewCount = 'accepted' | 'delivered' | 'retrying' | 'rejected' | 'dead_letter';
 
@@ -27,148 +45,45 @@ export interface Overview {
   series: { at: string; attempts: number; failures: number }[];
 }
 
+export type DeliverySummary = Answer<'/v1/deliveries', 'get'>['data'][number];
+export type DeliveryDetail = Answer<'/v1/deliveries/{id}', 'get'>;
+export type DeliveryPolicy = DeliveryDetail['delivery'];
+export type Attempt = DeliveryDetail['attempts'][number];
+export type AttemptOutcome = Attempt['outcome'];
+
+export type DeliveryStatus = DeliverySummary['status'];
+/** Every status, in the order the status filter offers them: a status the API adds is a type error here until it is listed. */
+const LISTED: { readonly [S in DeliveryStatus]: true } = { queued: true, retrying: true, delivered: true, rejected: true, dead_letter: true };
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = Object.keys(LISTED) as DeliveryStatus[];
+export const FINAL_STATUSES: readonly DeliveryStatus[] = ['delivered', 'rejected', 'dead_letter'];
+export const REPLAYABLE_STATUSES: readonly DeliveryStatus[] = ['dead_letter', 'rejected'];
+
+/** One page of a list (GET /v1/deliveries, GET /v1/events). */
 export interface Page<T> {
   data: T[];
   next_cursor: string | null;
 }
 
-export interface DeliverySummary {
-  queue_id: string;
-  target: string;
-  method: string;
-  status: DeliveryStatus;
-  attempts: number;
-  last_status: number | null;
-  idempotency_key: string | null;
-  created_at: string;
-  updated_at: string | null;
-  next_attempt_at: string | null;
-  event_id: string | null;
-  event_type: string | null;
-  destination_id: string | null;
-}
-
-export interface DeliveryPolicy {
-  max_attempts: number;
-  backoff: string;
-  base_delay_ms: number;
-  max_delay_ms: number;
-  jitter: string;
-  timeout_ms: number;
-  respect_retry_after: boolean;
-  [key: string]: unknown;
-}
-
-export interface Attempt {
-  attempt: number;
-  outcome: AttemptOutcome | string;
-  http_status: number | null;
-  latency_ms: number | null;
-  error: string | null;
-  created_at: string;
-  response_excerpt: string | null;
-}
-
-export interface DeliveryDetail {
-  queue_id: string;
-  target: string;
-  method: string;
-  status: DeliveryStatus;
-  last_status: number | null;
-  idempotency_key: string | null;
-  created_at: string;
-  updated_at: string | null;
-  next_attempt_at: string | null;
-  delivery: DeliveryPolicy | null;
-  metadata: unknown;
-  event_id: string | null;
-  event_type: string | null;
-  destination_id: string | null;
-  error: string | null;
-  attempts: Attempt[];
-  /** Not returned by the API yet (see dashboard/README.md): the request as it is sent. */
-  request?: { headers?: Record<string, string> | null; body?: unknown } | null;
-  /** Accepted too, in case the API adds them at the top level. */
-  headers?: Record<string, string> | null;
-  body?: unknown;
-}
-
-export interface RateLimit {
-  per_second: number;
-}
-
-export interface Destination {
-  id: string;
-  url: string;
-  name: string | null;
-  description: string | null;
-  events: string[];
-  enabled: boolean;
-  disabled_reason: string | null;
-  headers: Record<string, string>;
-  delivery: DeliveryPolicy | null;
-  rate_limit?: RateLimit | null;
-  max_in_flight?: number | null;
-  /** How its deliveries are signed: a scheme's name, or a custom header set through the API. */
-  signature?: SignatureScheme;
-  created_at: string;
-  updated_at: string | null;
-}
-
-export type SignatureScheme =
-  | 'standard-webhooks'
-  | 'posthawk'
-  | 'harbor'
-  | 'github'
-  | { header: string; encoding: 'hex' | 'base64'; prefix: string; timestamped: boolean };
-
+export type Destination = Answer<'/v1/destinations/{id}', 'get'>;
+export type CreatedDestination = Answer<'/v1/destinations', 'post', 201>;
+export type NewDestination = RequestBody<'/v1/destinations', 'post'>;
+export type DestinationChanges = RequestBody<'/v1/destinations/{id}', 'patch'>;
+export type RateLimit = NonNullable<Destination['rate_limit']>;
+/** How a destination's deliveries are signed: a scheme's name, or a custom header set through the API. */
+export type SignatureScheme = Destination['signature'];
+export type SchemeName = Extract<SignatureScheme, string>;
 /** GET /v1/destinations/{id}/secret */
-export interface DestinationSecret {
-  id: string;
-  signing_secret: string;
-}
+export type DestinationSecret = Answer<'/v1/destinations/{id}/secret', 'get'>;
+export type RotatedSecret = Answer<'/v1/destinations/{id}/rotate-secret', 'post'>;
+export type TestResult = Answer<'/v1/destinations/{id}/test', 'post'>;
 
-export interface CreatedDestination extends Destination {
-  signing_secret: string;
-}
+export type Domain = Answer<'/v1/domains', 'get'>['data'][number];
 
-export interface RotatedSecret {
-  id: string;
-  signing_secret: string;
-  previous_secret_expires_at: string | null;
-}
+export type EventSummary = Answer<'/v1/events', 'get'>['data'][number];
+export type EventDetail = Answer<'/v1/events/{id}', 'get'>;
 
-export interface TestResult {
-  success: boolean;
-  status: number | null;
-  body: string;
-  error?: string;
-}
+/** POST /v1/deliveries/retry */
+export type BulkReplayFilter = RequestBody<'/v1/deliveries/retry', 'post'>;
 
-export interface Domain {
-  domain: string;
-  status: 'pending' | 'verified' | string;
-  record: { type: string; name: string; value: string };
-  created_at: string;
-  verified_at: string | null;
-}
-
-export interface EventSummary {
-  id: string;
-  type: string;
-  body: unknown;
-  idempotency_key: string | null;
-  metadata: unknown;
-  created_at: string;
-}
-
-export interface EventDetail extends EventSummary {
-  deliveries: { queue_id: string; destination_id: string | null; status: DeliveryStatus }[];
-}
-
-export interface DeliveryFilter {
-  status?: DeliveryStatus | undefined;
-  destination_id?: string | undefined;
-  event_id?: string | undefined;
-  idempotency_key?: string | undefined;
-}
+/** The filters of GET /v1/deliveries the dashboard offers. */
+export type DeliveryFilter = Pick<Query<'/v1/deliveries', 'get'>, 'status' | 'destination_id' | 'event_id' | 'idempotency_key'>;

@@ -10,7 +10,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashApiKey, keyMode } from '../core/api-keys.js';
 import { TokenBucketLimiter } from '../core/token-bucket.js';
-import type { AuthContext, Store } from '../store/store.js';
+import type { AuthContext, AccountsStore } from '../store/store.js';
 import { ApiError } from './errors.js';
 
 declare module 'fastify' {
@@ -37,7 +37,7 @@ export function presentedKey(request: FastifyRequest): string | null {
 class KeyUsage {
   private written = new Map<string, number>();
   constructor(
-    private readonly store: Store,
+    private readonly store: AccountsStore,
     private readonly everyMs = 60_000,
   ) {}
   async note(keyId: string, at: number): Promise<void> {
@@ -57,7 +57,7 @@ export const accountSuspended = () =>
   new ApiError(403, 'account_suspended', 'This account is suspended: nothing can be sent or changed with its keys; contact the operator of this Harepost');
 
 export interface AuthOptions {
-  store: Store;
+  store: AccountsStore;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { canonicalJson } from '../core/canonical-json.js';
-import type { EnqueueOptions, IdempotentResponse, Store } from '../store/store.js';
+import type { EnqueueOptions, IdempotentResponse, DeliveryQueueStore } from '../store/store.js';
 import { ApiError, badRequest } from './errors.js';
 
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -53,7 +53,7 @@ export function replay(reply: FastifyReply, idem: Idempotency, recorded: Idempot
 
 /** Replays the earlier response if the key was already used. True when it answered. */
 export async function replayIfUsed(
-  store: Store,
+  store: DeliveryQueueStore,
   request: FastifyRequest,
   reply: FastifyReply,
   idem: Idempotency | null,

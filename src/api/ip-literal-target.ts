@@ -8,7 +8,7 @@
  * resolves to a private address.
  */
 import ipaddr from 'ipaddr.js';
-import type { Store } from '../store/store.js';
+import type { DomainsStore } from '../store/store.js';
 
 function isLoopback(host: string): boolean {
   try {
@@ -33,6 +33,6 @@ export function ipLiteralTargetMessage(target: string, host: string, localhostVe
 }
 
 /** ipLiteralTargetMessage, looking up whether the account has `localhost` verified. */
-export async function ipLiteralRefusal(store: Store, accountId: string, target: string, host: string): Promise<string> {
+export async function ipLiteralRefusal(store: DomainsStore, accountId: string, target: string, host: string): Promise<string> {
   return ipLiteralTargetMessage(target, host, await store.hasVerifiedDomain(accountId, ['localhost']));
 }

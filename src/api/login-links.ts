@@ -4,7 +4,7 @@
  */
 import type { KeyMode } from '../core/api-keys.js';
 import { LOGIN_TOKEN_TTL_MS, hashDashboardSecret, newDashboardSecret } from '../core/dashboard-tokens.js';
-import type { Store } from '../store/store.js';
+import type { DashboardStore } from '../store/store.js';
 
 export interface LoginLink {
   url: string;
@@ -12,7 +12,7 @@ export interface LoginLink {
 }
 
 /** Makes a login token for (account, mode) and answers the link that redeems it, under `base`. */
-export async function issueLoginLink(store: Store, accountId: string, mode: KeyMode, base: string, now = Date.now()): Promise<LoginLink> {
+export async function issueLoginLink(store: DashboardStore, accountId: string, mode: KeyMode, base: string, now = Date.now()): Promise<LoginLink> {
   const token = newDashboardSecret();
   const expires_at = now + LOGIN_TOKEN_TTL_MS;
   await store.createLoginToken({ token_hash: hashDashboardSecret(token), account_id: accountId, mode, created_at: now, expires_at });

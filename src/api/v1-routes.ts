@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from './deps.js';
+import { typedBySchemas } from './schemas/provider.js';
 import { deliveryRoutes, replayRoutes } from './routes/deliveries.js';
 import { destinationRoutes } from './routes/destinations.js';
 import { domainRoutes } from './routes/domains.js';
@@ -20,7 +21,8 @@ export interface V1RouteOptions {
   keys: boolean;
 }
 
-export function registerV1Routes(scope: FastifyInstance, deps: ApiDeps, options: V1RouteOptions): void {
+export function registerV1Routes(untyped: FastifyInstance, deps: ApiDeps, options: V1RouteOptions): void {
+  const scope = typedBySchemas(untyped); // request types from each route's schema
   sendRoutes(scope, deps);
   deliveryRoutes(scope, deps);
   replayRoutes(scope, deps);

@@ -49,7 +49,6 @@ export function isHeaderName(name: string): boolean {
  */
 function headerValueProblem(value: string): string | null {
   if (/[\r\n\0]/.test(value)) return 'must not contain CR, LF or NUL';
-  // eslint-disable-next-line no-control-regex
   if (/[\u0001-\u0008\u000b-\u001f\u007f]/.test(value)) return 'must not contain control characters';
   if (/[^\u0000-\u00ff]/.test(value)) return 'must contain only ISO-8859-1 (Latin-1) characters';
   return null;

@@ -27,7 +27,6 @@ export function setOwn<T>(target: Record<string, T>, key: string, value: T): voi
  * Nothing else is escaped.
  */
 export function printable(text: string, max = 100): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }

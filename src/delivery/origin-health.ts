@@ -15,8 +15,7 @@
  *   the one delivery that got it.
  */
 import { performance } from 'node:perf_hooks';
-
-export type AttemptVerdict = 'up' | 'down' | 'throttled' | 'neutral';
+import type { AttemptVerdict } from '../core/attempt-decision.js';
 
 interface Health {
   failures: number;
@@ -156,12 +155,3 @@ export class OriginHealth {
   }
 }
 
-/**
- * The breaker's verdict on one attempt, from what it found (core/outcome.ts targetAvailability)
- * and the wait its Retry-After asked for (null: none, or the delivery does not honour it).
- */
-export function verdictOf(availability: 'answered' | 'unavailable' | 'unknown', retryAfterMs: number | null): AttemptVerdict {
-  if (availability === 'answered') return 'up';
-  if (availability === 'unknown') return 'neutral';
-  return retryAfterMs !== null ? 'throttled' : 'down';
-}

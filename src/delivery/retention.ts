@@ -4,13 +4,13 @@
  * with a pause between them, so a large prune never stalls sends or claims. On PostgreSQL the ages
  * are measured on the database's clock (store.ts PruneRequest), whatever this process's says.
  */
-import type { PruneResult, Store } from '../store/store.js';
+import type { PruneResult, UpkeepStore } from '../store/store.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_RETENTION_MS = DAY_MS;
 
 export interface RetentionOptions {
-  store: Store;
+  store: UpkeepStore;
   retentionDays: number;
   intervalMs: number;
   batch?: number;

@@ -111,13 +111,15 @@ export function toClaimed(r: Row): ClaimedDelivery {
 }
 
 /**
- * The signing secrets of a claimed delivery, newest first, space-separated (secrets are base64:
- * no spaces), in the claim's RETURNING. `d` is the deliveries row; `after` the rotation cut-off.
- * `orderTie` breaks ties of created_at (rowid in SQLite, id in PostgreSQL).
+ * The signing secrets of a claimed delivery, the current one first, then the retired ones newest
+ * first, space-separated (secrets are base64: no spaces), in the claim's RETURNING. `d` is the
+ * deliveries row; `after` the rotation cut-off (an SQL expression). `orderTie` breaks ties of
+ * created_at (rowid in SQLite, id in PostgreSQL). The current one leads by its retired_at, not its
+ * created_at: processes whose clocks disagree may have stamped a newer secret with an older time.
  */
 export function signingSecretsColumn(d: string, after: string, orderTie: string, aggregate: 'group_concat' | 'string_agg'): string {
   const agg = (table: string, owner: string) =>
-    `(SELECT ${aggregate}(s.secret, ' ' ORDER BY s.created_at DESC, s.${orderTie} DESC) FROM ${table} s
+    `(SELECT ${aggregate}(s.secret, ' ' ORDER BY (s.retired_at IS NULL) DESC, s.created_at DESC, s.${orderTie} DESC) FROM ${table} s
       WHERE ${owner} AND (s.retired_at IS NULL OR s.retired_at > ${after}))`;
   return `CASE WHEN NOT ${d}.sign THEN NULL
     WHEN ${d}.destination_id IS NOT NULL THEN ${agg('destination_secrets', `s.destination_id = ${d}.destination_id`)}

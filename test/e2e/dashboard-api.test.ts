@@ -345,6 +345,15 @@ describe('dashboard server', () => {
       assert.equal(bogus.status, 401);
     });
 
+    it('the session cookie is read as sent: a percent-encoded session id is not that session', async () => {
+      const i = live.id.search(/[A-Za-z]/);
+      const encoded = `${live.id.slice(0, i)}%${live.id.charCodeAt(i).toString(16).toUpperCase()}${live.id.slice(i + 1)}`;
+      const r = await call('GET', '/dashboard/api/session', { headers: { cookie: `harepost_session=${encoded}` } });
+      assert.equal(r.status, 401, r.text);
+      const first = await call('GET', '/dashboard/api/session', { headers: { cookie: `a=1; harepost_session=${live.id}; harepost_session=x` } });
+      assert.equal(first.status, 200, 'the first harepost_session cookie counts');
+    });
+
     it('only hashes are stored: the session id and login token are not in the store', async () => {
       const direct = await stack.hp.store.getDashboardSession(live.id, Date.now());
       assert.equal(direct, null, 'looked up by its plain id, the session is not found');
@@ -714,6 +723,26 @@ describe('dashboard server', () => {
         assert.equal(r.headers['cache-control'], 'no-store');
         assert.match(r.body, /<title>Harepost<\/title>/);
         for (const [name, value] of Object.entries(SECURITY)) assert.equal(r.headers[name], value, `${url} ${name}`);
+      }
+    });
+
+    it("sends exactly these security headers: none of helmet's others (HSTS, COOP, CORP, …)", async () => {
+      const others = [
+        'strict-transport-security',
+        'cross-origin-opener-policy',
+        'cross-origin-resource-policy',
+        'cross-origin-embedder-policy',
+        'origin-agent-cluster',
+        'x-dns-prefetch-control',
+        'x-download-options',
+        'x-permitted-cross-domain-policies',
+        'x-xss-protection',
+        'content-security-policy-report-only',
+      ];
+      for (const url of ['/dashboard/', '/dashboard/assets/index-AbCd1234.js', '/dashboard/assets/missing.js', '/dashboard/login', '/dashboard/api/session']) {
+        const r = await get(url);
+        for (const [name, value] of Object.entries(SECURITY)) assert.equal(r.headers[name], value, `${url} ${name}`);
+        for (const name of others) assert.equal(r.headers[name], undefined, `${url} ${name}`);
       }
     });
 

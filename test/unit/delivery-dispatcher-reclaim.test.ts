@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_POLICY } from '../../src/core/policy.js';
 import { Dispatcher } from '../../src/delivery/dispatcher.js';
 import type { AttemptRequest, AttemptResult } from '../../src/net/http-attempt.js';
 import type { AttemptOutcomeRecord, ClaimedDelivery, Store } from '../../src/store/store.js';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ATTEMPT_OUTCOMES, UNAVAILABLE_STATUSES, classifyHttpStatus, targetAvailability } from '../../src/core/outcome.js';
-import { OriginHealth, verdictOf } from '../../src/delivery/origin-health.js';
+import { verdictOf } from '../../src/core/attempt-decision.js';
+import { OriginHealth } from '../../src/delivery/origin-health.js';
 import { laneKey } from '../../src/delivery/lanes.js';
 import { duration, heldErrorText } from '../../src/delivery/held-error.js';
 

@@ -192,4 +192,25 @@ describe('PostgreSQL store: shared times on the database clock', { skip: base ==
     assert.ok(await store.getEvent('acct_a', 'live', 'ev_29d23h'), 'a pruner 2 h ahead keeps an event 29 days and 23 h old');
     assert.ok(await keyKept('r23'), 'and a key 23 h old');
   });
+  it('a signing secret retired by a process 2 h ahead still signs for the whole 24 h overlap, and the current one leads whatever the times stamped', async () => {
+    const OVERLAP = 24 * HOUR; // ROTATION_OVERLAP_MS: what the dispatcher and the API pass as now − overlap
+    await store.ensureSigningSecret('acct_a', 'test', { secret: 'c2VjcmV0LW9sZA==', created_at: Date.now(), retired_at: null });
+    // rotated by a process whose clock runs 2 h ahead (the new secret stamped on it, too)
+    await onClock(2 * HOUR, () => store.rotateSigningSecret('acct_a', 'test', { secret: 'c2VjcmV0LW5ldw==', created_at: Date.now(), retired_at: null }));
+    // read 23 h later by the database's clock, by a process on time: the old one is still within its overlap
+    await sql.query(`UPDATE ${schema}.signing_secrets SET retired_at = ${schema}.harepost_now_ms() - $1::bigint WHERE secret = $2`, [23 * HOUR, 'c2VjcmV0LW9sZA==']);
+    // …and the new one stamped an hour before the old (a process 2 h behind made it): the current leads anyway
+    await sql.query(`UPDATE ${schema}.signing_secrets SET created_at = created_at - $1::bigint WHERE secret = $2`, [3 * HOUR, 'c2VjcmV0LW5ldw==']);
+    const within = await onClock(-2 * HOUR, () => store.getSigningSecrets('acct_a', 'test', Date.now() - OVERLAP));
+    assert.deepEqual(within.map((x) => x.secret), ['c2VjcmV0LW5ldw==', 'c2VjcmV0LW9sZA=='], 'a reader 2 h behind keeps the retired secret 23 h into its overlap');
+    const d = newDelivery('hr_clock_secret', { origin: ORIGIN, target: `${ORIGIN}/s`, policy, mode: 'test', sign: true });
+    await store.enqueueDeliveries('acct_a', 'test', [d]);
+    const claimed = await onClock(2 * HOUR, () => claim(Date.now(), { secretsRetiredAfter: Date.now() - OVERLAP }));
+    const got = claimed.find((c) => c.id === 'hr_clock_secret');
+    assert.deepEqual(got?.signing_secrets, ['c2VjcmV0LW5ldw==', 'c2VjcmV0LW9sZA=='], 'a claim by a process 2 h ahead signs with both, the current first');
+    // 25 h on by the database's clock: past the overlap for every reader
+    await sql.query(`UPDATE ${schema}.signing_secrets SET retired_at = ${schema}.harepost_now_ms() - $1::bigint WHERE secret = $2`, [25 * HOUR, 'c2VjcmV0LW9sZA==']);
+    const past = await onClock(-2 * HOUR, () => store.getSigningSecrets('acct_a', 'test', Date.now() - OVERLAP));
+    assert.deepEqual(past.map((x) => x.secret), ['c2VjcmV0LW5ldw=='], 'a reader 2 h behind drops it once the overlap is over');
+  });
 });

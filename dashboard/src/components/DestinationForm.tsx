@@ -2,7 +2,7 @@ import type { ComponentChildren, InputHTMLAttributes } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import type { ApiFailure } from '../api';
 import { splitList } from '../format';
-import type { Destination, SignatureScheme } from '../types';
+import type { Destination, DestinationChanges, NewDestination, SchemeName, SignatureScheme } from '../types';
 import { ErrorMessage, FieldError } from './ErrorMessage';
 
 export interface DestinationValues {
@@ -29,7 +29,7 @@ export const emptyValues: DestinationValues = {
 };
 
 /** The schemes the form offers (a custom header is set through the API and shown here as "custom"). */
-export const SIGNATURE_OPTIONS: ReadonlyArray<{ value: string; label: string }> = [
+export const SIGNATURE_OPTIONS: ReadonlyArray<{ value: SchemeName; label: string }> = [
   { value: 'standard-webhooks', label: 'Standard Webhooks (webhook-signature)' },
   { value: 'posthawk', label: 'Posthawk (X-Posthawk-Signature)' },
   { value: 'harbor', label: 'Harbor (Harbor-Signature, Stripe-style)' },
@@ -37,15 +37,13 @@ export const SIGNATURE_OPTIONS: ReadonlyArray<{ value: string; label: string }> 
 ];
 
 /** "Harbor (Harbor-Signature, Stripe-style)", or a custom header's shape. */
-export function signatureText(s: SignatureScheme | undefined): string {
-  if (s === undefined) return 'Standard Webhooks (webhook-signature)';
+export function signatureText(s: SignatureScheme): string {
   if (typeof s === 'string') return SIGNATURE_OPTIONS.find((o) => o.value === s)?.label ?? s;
   return s.timestamped ? `Custom: ${s.header}: t=<timestamp>,v1=<${s.encoding}>` : `Custom: ${s.header}: ${s.prefix}<${s.encoding}>`;
 }
 
 /** The form's value for a destination's scheme. */
-export function signatureValue(s: SignatureScheme | undefined): string {
-  if (s === undefined) return 'standard-webhooks';
+export function signatureValue(s: SignatureScheme): string {
   return typeof s === 'string' ? s : 'custom';
 }
 
@@ -57,7 +55,7 @@ export function valuesOf(d: Destination): DestinationValues {
     events: d.events.join(', '),
     enabled: d.enabled,
     perSecond: d.rate_limit ? String(d.rate_limit.per_second) : '',
-    maxInFlight: d.max_in_flight !== null && d.max_in_flight !== undefined ? String(d.max_in_flight) : '',
+    maxInFlight: d.max_in_flight !== null ? String(d.max_in_flight) : '',
     signature: signatureValue(d.signature),
   };
 }
@@ -100,22 +98,26 @@ function checkLimits(v: DestinationValues): { key: FieldKey; message: string } |
 
 const limitOf = (text: string) => (text.trim() === '' ? null : Number(text));
 
+/** The form's signature value as a scheme to send: none for '' (the server's default) and 'custom' (kept as it is). */
+const schemeOf = (value: string): SchemeName | undefined => SIGNATURE_OPTIONS.find((o) => o.value === value)?.value;
+
 /** The body of POST /v1/destinations: only the fields given. */
-export function createBody(v: DestinationValues): Record<string, unknown> {
-  const body: Record<string, unknown> = { url: v.url.trim(), events: splitList(v.events), enabled: v.enabled };
+export function createBody(v: DestinationValues): NewDestination {
+  const body: NewDestination = { url: v.url.trim(), events: splitList(v.events), enabled: v.enabled };
   if (v.name.trim() !== '') body.name = v.name.trim();
   if (v.description.trim() !== '') body.description = v.description.trim();
   const rate = limitOf(v.perSecond);
   if (rate !== null) body.rate_limit = { per_second: rate };
   const inFlight = limitOf(v.maxInFlight);
   if (inFlight !== null) body.max_in_flight = inFlight;
-  if (v.signature !== '' && v.signature !== 'custom') body.signature = v.signature;
+  const scheme = schemeOf(v.signature);
+  if (scheme !== undefined) body.signature = scheme;
   return body;
 }
 
 /** The body of PATCH /v1/destinations/{id}: only the fields that changed. */
-export function patchBody(before: DestinationValues, v: DestinationValues): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
+export function patchBody(before: DestinationValues, v: DestinationValues): DestinationChanges {
+  const body: DestinationChanges = {};
   if (v.url.trim() !== before.url) body.url = v.url.trim();
   if (v.name.trim() !== before.name) body.name = v.name.trim() === '' ? null : v.name.trim();
   if (v.description.trim() !== before.description) body.description = v.description.trim() === '' ? null : v.description.trim();
@@ -127,7 +129,8 @@ export function patchBody(before: DestinationValues, v: DestinationValues): Reco
     body.rate_limit = rate === null ? null : { per_second: rate };
   }
   if (limitOf(v.maxInFlight) !== limitOf(before.maxInFlight)) body.max_in_flight = limitOf(v.maxInFlight);
-  if (v.signature !== before.signature && v.signature !== '' && v.signature !== 'custom') body.signature = v.signature;
+  const scheme = schemeOf(v.signature);
+  if (v.signature !== before.signature && scheme !== undefined) body.signature = scheme;
   return body;
 }
 

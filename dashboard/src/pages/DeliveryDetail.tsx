@@ -19,9 +19,7 @@ function Time({ iso }: { iso: string | null | undefined }) {
 }
 
 function RequestSection({ d }: { d: Detail }) {
-  const headers = d.request?.headers ?? d.headers ?? null;
-  const hasBody = d.request ? 'body' in d.request : 'body' in d;
-  const body = d.request ? d.request.body : d.body;
+  const { headers, body } = d.request;
   return (
     <section class="panel" aria-labelledby="request-title">
       <h2 id="request-title">Request</h2>
@@ -29,52 +27,39 @@ function RequestSection({ d }: { d: Detail }) {
         <span class="method">{d.method}</span> <span class="url mono">{d.target}</span>
       </p>
       <h3>Headers</h3>
-      {headers ? (
-        Object.keys(headers).length === 0 ? (
-          <p class="muted">No headers of its own (Harepost adds its own on each attempt).</p>
-        ) : (
-          <div class="table-wrap">
-            <table class="table table-compact" data-testid="request-headers">
-              <caption class="sr-only">Request headers</caption>
-              <tbody>
-                {Object.entries(headers).map(([k, v]) => (
-                  <tr key={k}>
-                    <th scope="row" class="mono">
-                      {k}
-                    </th>
-                    <td class="mono break">{v}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )
+      {Object.keys(headers).length === 0 ? (
+        <p class="muted">No headers of its own (Harepost adds its own on each attempt).</p>
       ) : (
-        <p class="muted" data-testid="request-headers-missing">
-          The API does not return this delivery’s headers.
-        </p>
+        <div class="table-wrap">
+          <table class="table table-compact" data-testid="request-headers">
+            <caption class="sr-only">Request headers</caption>
+            <tbody>
+              {Object.entries(headers).map(([k, v]) => (
+                <tr key={k}>
+                  <th scope="row" class="mono">
+                    {k}
+                  </th>
+                  <td class="mono break">{v}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <h3>Body</h3>
-      {hasBody ? (
-        <CodeBlock value={body} label="Request body" empty="No body." />
-      ) : (
-        <p class="muted" data-testid="request-body-missing">
-          The API does not return this delivery’s body.
-        </p>
-      )}
+      <CodeBlock value={body} label="Request body" empty="No body." />
     </section>
   );
 }
 
 function PolicySection({ d }: { d: Detail }) {
   const p = d.delivery;
-  if (!p) return null;
   const rows: [string, string][] = [
     ['Max attempts', String(p.max_attempts)],
-    ['Backoff', String(p.backoff)],
+    ['Backoff', p.backoff],
     ['Base delay', formatMs(p.base_delay_ms)],
     ['Max delay', formatMs(p.max_delay_ms)],
-    ['Jitter', String(p.jitter)],
+    ['Jitter', p.jitter],
     ['Timeout', formatMs(p.timeout_ms)],
     ['Respect Retry-After', p.respect_retry_after ? 'yes' : 'no'],
   ];

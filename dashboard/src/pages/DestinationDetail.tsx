@@ -49,16 +49,14 @@ function Facts({ d }: { d: Destination }) {
         <dt>Signature</dt>
         <dd data-testid="destination-signature">{signatureText(d.signature)}</dd>
       </div>
-      {d.delivery ? (
-        <div>
-          <dt>Retry policy</dt>
-          <dd>
-            {d.delivery.max_attempts} attempts, {String(d.delivery.backoff)} from {formatMs(d.delivery.base_delay_ms)}, timeout{' '}
-            {formatMs(d.delivery.timeout_ms)}
-          </dd>
-        </div>
-      ) : null}
-      {Object.keys(d.headers ?? {}).length ? (
+      <div>
+        <dt>Retry policy</dt>
+        <dd>
+          {d.delivery.max_attempts} attempts, {d.delivery.backoff} from {formatMs(d.delivery.base_delay_ms)}, timeout{' '}
+          {formatMs(d.delivery.timeout_ms)}
+        </dd>
+      </div>
+      {Object.keys(d.headers).length ? (
         <div>
           <dt>Headers</dt>
           <dd class="mono break">
@@ -205,9 +203,7 @@ function SecretPanel({ id }: { id: string }) {
       ) : null}
       {rotated ? (
         <SecretOnce secret={rotated.signing_secret} title="New signing secret">
-          {rotated.previous_secret_expires_at ? (
-            <p class="small muted">The previous secret stops signing at {formatTime(rotated.previous_secret_expires_at)}.</p>
-          ) : null}
+          <p class="small muted">The previous secret stops signing at {formatTime(rotated.previous_secret_expires_at)}.</p>
         </SecretOnce>
       ) : null}
     </section>

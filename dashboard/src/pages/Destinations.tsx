@@ -12,7 +12,7 @@ import type { Destination } from '../types';
 export function limitsText(d: Destination): string {
   const parts: string[] = [];
   if (d.rate_limit) parts.push(`${d.rate_limit.per_second}/s`);
-  if (d.max_in_flight !== null && d.max_in_flight !== undefined) parts.push(`${d.max_in_flight} in flight`);
+  if (d.max_in_flight !== null) parts.push(`${d.max_in_flight} in flight`);
   return parts.length ? parts.join(', ') : 'none';
 }
 

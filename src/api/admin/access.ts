@@ -2,14 +2,14 @@
  * How an operator lets a customer in: API keys (made for an account, shown once; revoked by id)
  * and one-time dashboard sign-in links — the customer's portal.
  */
-import type { FastifyInstance } from 'fastify';
-import { type KeyMode, mintApiKey } from '../../core/api-keys.js';
+import { mintApiKey } from '../../core/api-keys.js';
 import { ApiError } from '../errors.js';
 import { issueLoginLink } from '../login-links.js';
 import { iso } from '../present.js';
 import { noFields } from '../schemas/common.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 import { accountErasing, accountNotFound } from './accounts.js';
-import type { AdminApiOptions } from './admin-routes.js';
+import type { AdminApiOptions } from './options.js';
 import { ADMIN_BODY_ERRORS, NO_ACCOUNT, accountParams, adminResponses, createdKey, loginLink, modeBody, revokedKey } from './schemas.js';
 
 const tags = ['admin'];
@@ -27,7 +27,7 @@ const createKeySchema = {
 const revokeKeySchema = {
   summary: 'Revoke an API key at once, whichever account it belongs to',
   tags,
-  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The key id (key_…).' } } },
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', description: 'The key id (key_…).' } } } as const,
   body: noFields,
   response: adminResponses(
     { 200: { description: 'Revoked.', ...revokedKey } },
@@ -50,9 +50,7 @@ const loginLinkSchema = {
   ),
 };
 
-type ModeRequest = { Params: { id: string }; Body: { mode?: KeyMode } | null };
-
-export function accessRoutes(app: FastifyInstance, o: AdminApiOptions): void {
+export function accessRoutes(app: SchemaTypedApp, o: AdminApiOptions): void {
   const { store } = o;
 
   /** The account a request names, unless it is missing or being erased. */
@@ -63,7 +61,7 @@ export function accessRoutes(app: FastifyInstance, o: AdminApiOptions): void {
     return account;
   }
 
-  app.post<ModeRequest>('/accounts/:id/keys', { schema: createKeySchema }, async (request, reply) => {
+  app.post('/accounts/:id/keys', { schema: createKeySchema }, async (request, reply) => {
     const account = await liveAccount(request.params.id);
     const { key, record } = mintApiKey(account.id, request.body?.mode ?? 'live');
     await store.createApiKey(record);
@@ -77,14 +75,14 @@ export function accessRoutes(app: FastifyInstance, o: AdminApiOptions): void {
     });
   });
 
-  app.delete<{ Params: { id: string } }>('/keys/:id', { schema: revokeKeySchema }, async (request) => {
+  app.delete('/keys/:id', { schema: revokeKeySchema }, async (request) => {
     if (!(await store.revokeApiKey(request.params.id, null, Date.now()))) {
       throw new ApiError(404, 'not_found', 'No unrevoked key with this id: check the id (it is key_…, not the key itself)');
     }
     return { id: request.params.id, revoked: true };
   });
 
-  app.post<ModeRequest>('/accounts/:id/login-links', { schema: loginLinkSchema }, async (request, reply) => {
+  app.post('/accounts/:id/login-links', { schema: loginLinkSchema }, async (request, reply) => {
     const account = await liveAccount(request.params.id);
     if (account.suspended_at != null) {
       throw new ApiError(409, 'account_suspended', 'The account is suspended: a sign-in link would open nothing; resume it first');

@@ -6,7 +6,7 @@
  * or by a repeated DELETE. Two processes erasing the same account at once only share the work.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Store } from '../../store/store.js';
+import type { AccountsStore } from '../../store/store.js';
 
 export interface EraserLog {
   info(obj: object, msg: string): void;
@@ -14,7 +14,7 @@ export interface EraserLog {
 }
 
 export interface AccountEraserOptions {
-  store: Store;
+  store: AccountsStore;
   log?: EraserLog;
   /** Rows per batch (deliveries count with their attempts); default 1,000. */
   batchSize?: number;

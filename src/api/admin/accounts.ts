@@ -4,16 +4,15 @@
  * get 403 account_suspended (api/auth.ts), its dashboard sessions end, its deliveries wait; an
  * account being erased has no keys left at all.
  */
-import type { FastifyInstance } from 'fastify';
 import { ID_PREFIX, newId } from '../../core/ids.js';
-import type { OwnLimits } from '../../core/limits.js';
 import { printable } from '../../core/plain.js';
 import { mintApiKey } from '../../core/api-keys.js';
 import { type Account, InvalidCursorError } from '../../store/store.js';
 import { ApiError, badRequest } from '../errors.js';
 import { parseLimit } from '../routes/deliveries.js';
 import { noFields } from '../schemas/common.js';
-import type { AdminApiOptions } from './admin-routes.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { AdminApiOptions } from './options.js';
 import { adminAccountJson, mergeLimits } from './present.js';
 import {
   ADMIN_BODY_ERRORS,
@@ -76,8 +75,6 @@ const deleteSchema = {
   }),
 };
 
-type IdParams = { Params: { id: string } };
-
 /** A name as stored: trimmed, and not blank. */
 function accountName(raw: string): string {
   const name = raw.trim();
@@ -91,11 +88,11 @@ export const accountNotFound = (id: string) =>
 export const accountErasing = () =>
   new ApiError(409, 'account_erasing', 'The account is being erased: nothing about it can change any more');
 
-export function accountRoutes(app: FastifyInstance, o: AdminApiOptions): void {
+export function accountRoutes(app: SchemaTypedApp, o: AdminApiOptions): void {
   const { store } = o;
   const present = (a: Account) => adminAccountJson(a, o.limitDefaults);
 
-  app.post<{ Body: { name: string; limits?: OwnLimits | null } }>('/accounts', { schema: createSchema }, async (request, reply) => {
+  app.post('/accounts', { schema: createSchema }, async (request, reply) => {
     const now = Date.now();
     const limits = mergeLimits(null, request.body.limits ?? null);
     const account: Account = { id: newId(ID_PREFIX.account), name: accountName(request.body.name), created_at: now, limits };
@@ -108,7 +105,7 @@ export function accountRoutes(app: FastifyInstance, o: AdminApiOptions): void {
     return reply.code(201).send({ ...present(made), live_key: live.key, test_key: test.key });
   });
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/accounts', { schema: listSchema }, async (request) => {
+  app.get('/accounts', { schema: listSchema }, async (request) => {
     try {
       const page = await store.listAccounts({
         limit: parseLimit(request.query.limit),
@@ -121,13 +118,13 @@ export function accountRoutes(app: FastifyInstance, o: AdminApiOptions): void {
     }
   });
 
-  app.get<IdParams>('/accounts/:id', { schema: getSchema }, async (request) => {
+  app.get('/accounts/:id', { schema: getSchema }, async (request) => {
     const account = await store.getAccount(request.params.id);
     if (!account) throw accountNotFound(request.params.id);
     return { ...present(account), usage: await store.accountUsage(account.id) };
   });
 
-  app.patch<IdParams & { Body: { name?: string; suspended?: boolean; limits?: OwnLimits | null } }>(
+  app.patch(
     '/accounts/:id',
     { schema: patchSchema },
     async (request) => {
@@ -149,7 +146,7 @@ export function accountRoutes(app: FastifyInstance, o: AdminApiOptions): void {
     },
   );
 
-  app.delete<IdParams>('/accounts/:id', { schema: deleteSchema }, async (request, reply) => {
+  app.delete('/accounts/:id', { schema: deleteSchema }, async (request, reply) => {
     const account = await store.beginAccountErasure(request.params.id, Date.now());
     if (!account) throw accountNotFound(request.params.id);
     request.log.info({ account_id: account.id }, 'account erasure asked');

@@ -5,29 +5,19 @@
  * sessions open nothing here.
  */
 import type { FastifyInstance } from 'fastify';
-import type { LimitDefaults } from '../../core/limits.js';
-import type { Store } from '../../store/store.js';
+import { typedBySchemas } from '../schemas/provider.js';
 import { accessRoutes } from './access.js';
-import type { AccountEraser } from './account-eraser.js';
 import { accountRoutes } from './accounts.js';
 import { installAdminAuth } from './admin-auth.js';
+import type { AdminApiOptions } from './options.js';
 
-export interface AdminApiOptions {
-  store: Store;
-  /** HAREPOST_ADMIN_TOKEN. */
-  token: string;
-  /** The operator's default limits (HAREPOST_MAX_*): accounts are shown with their effective limits. */
-  limitDefaults: LimitDefaults;
-  /** Where customers reach this Harepost, the base of login links: HAREPOST_PUBLIC_URL, else where it listens. */
-  publicUrl: () => string;
-  /** Runs erasures in the background. */
-  eraser: AccountEraser;
-}
+export type { AdminApiOptions } from './options.js';
 
 export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions): void {
   void app.register(
-    async (admin) => {
-      installAdminAuth(admin, options.token);
+    async (scope) => {
+      installAdminAuth(scope, options.token);
+      const admin = typedBySchemas(scope); // request types from each route's schema
       accountRoutes(admin, options);
       accessRoutes(admin, options);
     },

@@ -2,7 +2,7 @@
  * The operator API's JSON schemas: what each /admin/v1 request may hold (unknown fields refused)
  * and every field each answer carries (answers are serialised through them).
  */
-import { LIMIT_NAMES } from '../../core/limits.js';
+import { LIMIT_NAMES, type LimitName } from '../../core/limits.js';
 import { nullableTimestamp, pageOf, timestamp } from '../schemas/common.js';
 import { type ErrorStatus, errorResponse } from '../schemas/error.js';
 
@@ -12,12 +12,12 @@ export const MAX_LIMIT = 1_000_000_000;
 const mode = { type: 'string', enum: ['live', 'test'] } as const;
 const accountName = { type: 'string', minLength: 1, maxLength: 200, description: 'A name for people (not unique).' } as const;
 
-const limitProperties = Object.fromEntries(
-  LIMIT_NAMES.map((name) => [
-    name,
-    { type: ['integer', 'null'], minimum: 1, maximum: MAX_LIMIT, description: `${name}: a whole number from 1; null: the operator default.` },
-  ]),
-);
+const limitProperty = (name: LimitName) =>
+  ({ type: ['integer', 'null'], minimum: 1, maximum: MAX_LIMIT, description: `${name}: a whole number from 1; null: the operator default.` }) as const;
+/** One property per limit name (typed as such, so a request's `limits` types as OwnLimits). */
+const limitProperties = Object.fromEntries(LIMIT_NAMES.map((name) => [name, limitProperty(name)])) as {
+  [N in LimitName]: ReturnType<typeof limitProperty>;
+};
 
 /** `limits` in a request: any of the four; null (for one, or for the whole object) means the operator's default. */
 export const limitsInput = {

@@ -13,8 +13,12 @@
  *   always set: browsers accept it over https, and over plain http only from localhost/127.0.0.1.
  *   CSRF tokens and the Sec-Fetch-Site check (session-auth.ts) guard every change.
  *
- * Read by hand: one cookie does not need a dependency.
+ * @fastify/cookie parses the Cookie header (request.cookies); the Set-Cookie values are written
+ * here, not with its reply.setCookie: its serialiser puts the attributes in an order of its own
+ * (`Max-Age; Path; HttpOnly; Secure; Partitioned; SameSite`) and its clearCookie adds an `Expires`,
+ * and the header keeps the exact form it has always had.
  */
+import type { FastifyCookieOptions } from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
 import { SESSION_TTL_MS } from '../../core/dashboard-tokens.js';
 
@@ -48,15 +52,15 @@ export function clearedSessionCookie(request: FastifyRequest, site: CookieSite =
   return `${SESSION_COOKIE}=; ${attributes(request, 0, site)}`;
 }
 
-/** The session id the browser sent, if any (the first harepost_session cookie). */
+/**
+ * How @fastify/cookie parses the Cookie header: values as sent, never percent-decoded (a session
+ * id is base64url; `%41` is not an `A`). The plugin hands these to cookie's parse, which reads
+ * `decode`; its types call them serialize options, hence the cast.
+ */
+export const COOKIE_PARSE_OPTIONS = { decode: (value: string) => value } as unknown as FastifyCookieOptions['parseOptions'];
+
+/** The session id the browser sent, if any (the first harepost_session cookie, as @fastify/cookie parsed it). */
 export function presentedSession(request: FastifyRequest): string | null {
-  const header = request.headers.cookie;
-  if (typeof header !== 'string') return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0 || part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
-    const value = part.slice(eq + 1).trim();
-    return value === '' ? null : value;
-  }
-  return null;
+  const value = request.cookies[SESSION_COOKIE];
+  return value === undefined || value === '' ? null : value;
 }

@@ -13,7 +13,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SESSION_TTL_MS, hashDashboardSecret, isDashboardSecret, newDashboardSecret } from '../../core/dashboard-tokens.js';
-import type { Store } from '../../store/store.js';
+import type { DashboardStore } from '../../store/store.js';
 import { sessionCookie } from './cookie.js';
 import { DEFAULT_PORTAL, type PortalSettings, accentProperties, escapeHtml, isEmbeddable } from './portal.js';
 
@@ -93,7 +93,7 @@ function sameOrigin(request: FastifyRequest): boolean {
   }
 }
 
-export function loginRoute(app: FastifyInstance, store: Store, portal: PortalSettings = DEFAULT_PORTAL): void {
+export function loginRoute(app: FastifyInstance, store: DashboardStore, portal: PortalSettings = DEFAULT_PORTAL): void {
   const refused = linkRefusedPage(portal);
   const crossSite = crossSitePage(portal);
   const cookieSite = isEmbeddable(portal) ? 'embedded' : 'strict';

@@ -4,6 +4,7 @@
  * HAREPOST_PORTAL_ACCENT). The settings arrive validated by src/config.ts: origins as
  * scheme://host[:port], the colour as #rrggbb.
  */
+import type { FastifyHelmetOptions } from '@fastify/helmet';
 
 export interface PortalSettings {
   /** Origins allowed to frame the dashboard; empty → no site may (the default). */
@@ -24,17 +25,41 @@ export function isEmbeddable(portal: PortalSettings): boolean {
 const DEFAULT_ORIGINS = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'";
 
 /**
- * On every dashboard answer. The CSP allows only Harepost's own scripts, styles and images
- * (inline styles for the front-end's framework and the accent colour, data: images); framing only
- * by the configured origins, else by none (and X-Frame-Options: DENY for browsers without CSP
- * frame-ancestors); no Referer, since the login URL carries its token.
+ * The Content-Security-Policy of every dashboard answer: only Harepost's own scripts, styles and
+ * images (inline styles for the front-end's framework and the accent colour, data: images);
+ * framing only by the configured origins, else by none.
+ *
+ * Written here rather than by @fastify/helmet's `contentSecurityPolicy`: helmet joins directives
+ * with a bare ";" (`default-src 'self';img-src …`), and the header keeps its exact "; " form.
  */
-export function securityHeaders(portal: PortalSettings): Readonly<Record<string, string>> {
-  const common = { 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff' };
-  if (!isEmbeddable(portal)) {
-    return { 'content-security-policy': `${DEFAULT_ORIGINS}; frame-ancestors 'none'`, 'x-frame-options': 'DENY', ...common };
-  }
-  return { 'content-security-policy': `${DEFAULT_ORIGINS}; frame-ancestors ${portal.frameAncestors.join(' ')}`, ...common };
+export function contentSecurityPolicy(portal: PortalSettings): string {
+  return `${DEFAULT_ORIGINS}; frame-ancestors ${isEmbeddable(portal) ? portal.frameAncestors.join(' ') : "'none'"}`;
+}
+
+/**
+ * @fastify/helmet's options for every dashboard answer: no Referer (the login URL carries its
+ * token), nosniff, and X-Frame-Options: DENY for browsers without CSP frame-ancestors when no
+ * site may frame the dashboard. Every other helmet header stays off: the dashboard sends exactly
+ * these (and the CSP above).
+ */
+export function helmetOptions(portal: PortalSettings): FastifyHelmetOptions {
+  return {
+    global: true,
+    contentSecurityPolicy: false,
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
+    originAgentCluster: false,
+    referrerPolicy: { policy: 'no-referrer' },
+    strictTransportSecurity: false,
+    xContentTypeOptions: true,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xFrameOptions: isEmbeddable(portal) ? false : { action: 'deny' },
+    xPermittedCrossDomainPolicies: false,
+    xPoweredBy: false,
+    xXssProtection: false,
+  };
 }
 
 /** Text made safe for HTML content and for a double- or single-quoted attribute. */

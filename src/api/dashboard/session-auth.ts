@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashDashboardSecret, isDashboardSecret, sameSecret } from '../../core/dashboard-tokens.js';
 import { TokenBucketLimiter } from '../../core/token-bucket.js';
-import type { AuthContext, DashboardSession, Store } from '../../store/store.js';
+import type { AuthContext, DashboardSession, DashboardStore } from '../../store/store.js';
 import { ApiError } from '../errors.js';
 import { presentedSession } from './cookie.js';
 
@@ -31,7 +31,7 @@ export const NO_SESSION_MESSAGE = 'No dashboard session, or it has ended: sign i
 export const SESSION_PRINCIPAL = 'dashboard-session';
 
 export interface SessionAuthOptions {
-  store: Store;
+  store: DashboardStore;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { hashDashboardSecret, newDashboardSecret } from '../../core/dashboard-tokens.js';
-import type { DashboardSession, KeyMode, Store } from '../../store/store.js';
+import type { DashboardSession, KeyMode, DashboardStore } from '../../store/store.js';
 import { ApiError } from '../errors.js';
 import { iso } from '../present.js';
 import { type CookieSite, clearedSessionCookie, sessionCookie } from './cookie.js';
@@ -36,7 +36,7 @@ const sessionJson = (s: DashboardSession) => ({
 });
 
 /** `cookieSite`: the session cookie's site policy (`embedded` when the portal may be framed). */
-export function sessionRoutes(app: FastifyInstance, store: Store, cookieSite: CookieSite = 'strict'): void {
+export function sessionRoutes(app: FastifyInstance, store: DashboardStore, cookieSite: CookieSite = 'strict'): void {
   app.get('/session', hidden, async (request) => sessionJson(request.dashboardSession));
 
   /**

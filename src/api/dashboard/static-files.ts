@@ -4,6 +4,12 @@
  * dist/dashboard/assets at /dashboard/assets/<file> (cached for a year when their name carries
  * a content hash). Only plain file names of known types are served: no paths, so no traversal.
  * index.html carries the portal's name and accent colour when they are set (portal.ts).
+ *
+ * Not @fastify/static: this needs its own content types (its `mime` says application/javascript
+ * and image/vnd.microsoft.icon), Cache-Control by content hash, a file-type allow-list and the
+ * API's JSON 404 — and its `send` answers conditional requests on its own even with ETag and
+ * Last-Modified off (If-None-Match: * → 304, If-Match → 412), where these answers are always 200.
+ * What would be left for it is the createReadStream below.
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';

@@ -1,5 +1,4 @@
 /** GET /v1/deliveries and GET /v1/deliveries/{id} (harepost-deliveries-reference). */
-import type { FastifyInstance } from 'fastify';
 import { DELIVERY_STATUSES, isDeliveryStatus } from '../../core/outcome.js';
 import {
   type AttemptRecord,
@@ -15,6 +14,7 @@ import { deliveryDetail, deliverySummary } from '../present.js';
 import { noFields } from '../schemas/common.js';
 import { deliveryDetail as deliveryDetailSchema, deliveryPage, replayCount } from '../schemas/delivery.js';
 import { BODY_ERRORS, REPLAY_BACKLOG_OR_RATE_LIMITED, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 
 const listQuerySchema = {
   type: 'object',
@@ -89,17 +89,8 @@ export function parseLimit(raw: string | undefined): number {
   return n;
 }
 
-export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{
-    Querystring: {
-      status?: string;
-      limit?: string;
-      cursor?: string;
-      destination_id?: string;
-      event_id?: string;
-      idempotency_key?: string;
-    };
-  }>(
+export function deliveryRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
+  app.get(
     '/deliveries',
     { schema: listSchema },
     async (request) => {
@@ -130,7 +121,7 @@ export function deliveryRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/deliveries/:id',
     { schema: getSchema },
     async (request) => {
@@ -179,20 +170,10 @@ function instant(value: string | undefined, field: string): number | undefined {
   return ms;
 }
 
-interface BulkRetryBody {
-  status?: 'dead_letter' | 'rejected';
-  destination_id?: string;
-  event_id?: string;
-  created_before?: string;
-  created_after?: string;
-  /** Required (true) to replay every dead letter and rejection when no filter is given. */
-  all?: boolean;
-}
-
 const BULK_FILTERS = ['status', 'destination_id', 'event_id', 'created_before', 'created_after'] as const;
 
 /** A bulk replay names at least one filter, or says `"all": true`: an empty body never replays everything. */
-function requireFilterOrAll(b: BulkRetryBody): void {
+function requireFilterOrAll(b: { all?: boolean } & { [F in (typeof BULK_FILTERS)[number]]?: unknown }): void {
   const all: unknown = b.all;
   if (all !== undefined && typeof all !== 'boolean') throw badRequest('all', 'all must be true or false');
   if (all === true || BULK_FILTERS.some((f) => b[f] !== undefined)) return;
@@ -203,8 +184,8 @@ function requireFilterOrAll(b: BulkRetryBody): void {
 }
 
 /** Replay: re-queue dead letters and rejections with a fresh attempt budget. */
-export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Params: { id: string } }>(
+export function replayRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
+  app.post(
     '/deliveries/:id/retry',
     { schema: retrySchema },
     async (request, reply) => {
@@ -224,7 +205,7 @@ export function replayRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.post<{ Body: BulkRetryBody | null }>('/deliveries/retry', {
+  app.post('/deliveries/retry', {
     schema: bulkRetryRouteSchema,
   }, async (request, reply) => {
     const b = request.body ?? {};

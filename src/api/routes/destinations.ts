@@ -1,5 +1,4 @@
 /** Destinations (SPEC §10, harbor-quickstart): where events are delivered. */
-import type { FastifyInstance } from 'fastify';
 import { DEFAULT_SCHEME } from '../../core/signature-scheme.js';
 import type { ApiDeps } from '../deps.js';
 import {
@@ -22,6 +21,7 @@ import {
   testResult,
 } from '../schemas/destination.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 import { signatureInput } from '../schemas/signature.js';
 
 const destinationSchema = {
@@ -51,8 +51,6 @@ const destinationSchema = {
   },
 } as const;
 
-type Params = { Params: { id: string } };
-
 const tags = ['destinations'];
 const params = {
   type: 'object',
@@ -62,7 +60,7 @@ const params = {
 const createSchema = {
   summary: 'Create a destination (the response shows its signing secret)',
   tags,
-  body: { ...destinationSchema, required: ['url'] },
+  body: { ...destinationSchema, required: ['url'] } as const,
   response: v1Responses(
     { 201: { description: 'Created, with its signing secret.', ...createdDestination } },
     { ...BODY_ERRORS, 403: 'limit_exceeded: the account has max_destinations destinations (live and test together).' },
@@ -118,7 +116,7 @@ const testSchema = {
   ),
 };
 
-export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function destinationRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   app.post('/destinations', { schema: createSchema }, async (request, reply) => {
     const { destination, secret } = await createDestination(deps, request.auth, request.body, ['url'], deps.defaultSignature ?? DEFAULT_SCHEME);
     return reply.code(201).send({ ...destinationJson(destination), signing_secret: secret });
@@ -129,26 +127,26 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { data: rows.map(destinationJson) };
   });
 
-  app.get<Params>('/destinations/:id', { schema: getSchema }, async (request) => {
+  app.get('/destinations/:id', { schema: getSchema }, async (request) => {
     const d = await deps.store.getDestination(request.auth.account_id, request.auth.mode, request.params.id);
     if (!d) throw notFound('Destination');
     return destinationJson(d);
   });
 
-  app.patch<Params>('/destinations/:id', { schema: patchSchema }, async (request) =>
+  app.patch('/destinations/:id', { schema: patchSchema }, async (request) =>
     destinationJson(await updateDestination(deps, request.auth, request.params.id, request.body)),
   );
 
-  app.delete<Params>('/destinations/:id', { schema: deleteSchema }, async (request) => {
+  app.delete('/destinations/:id', { schema: deleteSchema }, async (request) => {
     await deleteDestination(deps, request.auth, request.params.id);
     return { id: request.params.id, deleted: true };
   });
 
-  app.get<Params>('/destinations/:id/secret', { schema: secretSchema }, async (request) =>
+  app.get('/destinations/:id/secret', { schema: secretSchema }, async (request) =>
     readDestinationSecret(deps, request.auth, request.params.id),
   );
 
-  app.post<Params>('/destinations/:id/rotate-secret', { schema: rotateSchema }, async (request) => {
+  app.post('/destinations/:id/rotate-secret', { schema: rotateSchema }, async (request) => {
     const r = await rotateDestinationSecret(deps, request.auth, request.params.id);
     return {
       id: request.params.id,
@@ -157,7 +155,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.post<Params>('/destinations/:id/test', { schema: testSchema }, async (request) =>
+  app.post('/destinations/:id/test', { schema: testSchema }, async (request) =>
     testDestination(deps, request.auth, request.params.id, request.log),
   );
 }

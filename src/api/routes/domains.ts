@@ -1,6 +1,6 @@
 /** Sending domains (harepost-quickstart, SPEC §9): add, list, verify by DNS TXT, delete. */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { normalizeDomain } from '../../core/domain-name.js';
 import { type ApiDeps, operatorLimits } from '../deps.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
@@ -8,6 +8,7 @@ import { CHALLENGE_PREFIX, VERIFY_PREFIX, domainJson } from '../present.js';
 import { listOf, noFields, noQuery } from '../schemas/common.js';
 import { domain as domainObject, domainDeleted } from '../schemas/domain.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 
 const domainBodySchema = {
   type: 'object',
@@ -75,8 +76,8 @@ function domainOf(input: unknown): string {
   return d.value;
 }
 
-export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { domain: string } }>('/domains', { schema: addSchema }, async (request, reply) => {
+export function domainRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
+  app.post('/domains', { schema: addSchema }, async (request, reply) => {
     requireLiveKey(request);
     const domain = domainOf(request.body.domain);
     const { record, created } = await deps.store.addDomain(
@@ -98,7 +99,7 @@ export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { data: rows.map(domainJson) };
   });
 
-  app.post<{ Body: { domain: string } }>(
+  app.post(
     '/domains/verify',
     { schema: verifySchema },
     async (request) => {
@@ -122,7 +123,7 @@ export function domainRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.delete<{ Params: { domain: string } }>('/domains/:domain', { schema: deleteSchema }, async (request) => {
+  app.delete('/domains/:domain', { schema: deleteSchema }, async (request) => {
     requireLiveKey(request);
     const domain = domainOf(request.params.domain);
     const deleted = await deps.store.deleteDomain(request.auth.account_id, domain);

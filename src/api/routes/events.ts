@@ -2,7 +2,6 @@
  * Events (SPEC §10, harbor-quickstart): one event fanned out to every enabled destination with a
  * matching subscription — the event and all its deliveries committed in one transaction before 202.
  */
-import type { FastifyInstance } from 'fastify';
 import { encodeBody, headersWithBody } from '../../core/body.js';
 import { eventMatches, parseEventType } from '../../core/event-types.js';
 import { ID_PREFIX, newId } from '../../core/ids.js';
@@ -17,6 +16,7 @@ import { parseLimit } from './deliveries.js';
 import { InvalidCursorError } from '../../store/store.js';
 import { eventDetail, eventPage, publishedEvent } from '../schemas/event.js';
 import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 
 const eventSchema = {
   type: 'object',
@@ -64,11 +64,11 @@ const listSchema = {
   response: v1Responses({ 200: { description: 'One page of events, newest first.', ...eventPage } }, { 400: true }),
 } as const;
 
-export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function eventRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   app.post('/events', { schema: publishSchema }, async (request, reply) => {
     const idem = idempotencyOf(request, 'POST /v1/events');
     if (await replayIfUsed(deps.store, request, reply, idem)) return reply;
-    const input = request.body as Record<string, unknown>;
+    const input = request.body;
     if (!isPlainObject(input)) throw badRequest('request', 'The request body must be a JSON object');
     const type = parseEventType(input.type);
     if (!type.ok) throw badRequest(type.field, type.message);
@@ -133,7 +133,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(202).send(response);
   });
 
-  app.get<{ Params: { id: string } }>('/events/:id', { schema: getSchema }, async (request) => {
+  app.get('/events/:id', { schema: getSchema }, async (request) => {
     const { account_id, mode } = request.auth;
     const e = await deps.store.getEvent(account_id, mode, request.params.id);
     if (!e) throw notFound('Event');
@@ -147,7 +147,7 @@ export function eventRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return { ...eventJson(e), deliveries: deliveries.reverse() };
   });
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>('/events', { schema: listSchema }, async (request) => {
+  app.get('/events', { schema: listSchema }, async (request) => {
     try {
       const page = await deps.store.listEvents(request.auth.account_id, request.auth.mode, {
         limit: parseLimit(request.query.limit),

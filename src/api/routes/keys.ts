@@ -2,7 +2,6 @@
  * API keys over the API (SPEC §2). A key is shown once, when made; only its hash is kept.
  * A test key manages test keys only, so it can never mint a live one.
  */
-import type { FastifyInstance } from 'fastify';
 import { type KeyMode, mintApiKey } from '../../core/api-keys.js';
 import { type ApiDeps, operatorLimits } from '../deps.js';
 import { ApiError, notFound } from '../errors.js';
@@ -10,6 +9,7 @@ import { iso } from '../present.js';
 import { createdApiKey, apiKey, revokedApiKey } from '../schemas/api-key.js';
 import { listOf, noFields, noQuery } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 
 const createKeySchema = {
   type: ['object', 'null'],
@@ -45,7 +45,7 @@ const revokeSchema = {
   response: v1Responses({ 200: { description: 'Revoked.', ...revokedApiKey } }, { ...BODY_ERRORS, 404: true }),
 };
 
-export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function keyRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   const visible = (callerMode: KeyMode, keyMode: KeyMode) => callerMode === 'live' || keyMode === 'test';
 
   app.get('/keys', { schema: listSchema }, async (request) => {
@@ -63,7 +63,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
     };
   });
 
-  app.post<{ Body: { mode?: KeyMode } | null }>('/keys', { schema: createSchema }, async (request, reply) => {
+  app.post('/keys', { schema: createSchema }, async (request, reply) => {
     const mode = request.body?.mode ?? request.auth.mode;
     if (!visible(request.auth.mode, mode)) {
       throw new ApiError(403, 'forbidden', 'A test key can only create test keys: send "mode": "test", or use a live key', 'mode');
@@ -73,7 +73,7 @@ export function keyRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return reply.code(201).send({ id: record.id, mode, key, prefix: record.prefix, created_at: iso(record.created_at) });
   });
 
-  app.delete<{ Params: { id: string } }>('/keys/:id', { schema: revokeSchema }, async (request) => {
+  app.delete('/keys/:id', { schema: revokeSchema }, async (request) => {
     const keys = await deps.store.listApiKeys(request.auth.account_id);
     const target = keys.find((k) => k.id === request.params.id && k.revoked_at === null);
     if (!target || !visible(request.auth.mode, target.mode)) throw notFound('Key');

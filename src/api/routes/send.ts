@@ -1,5 +1,4 @@
 /** POST /v1/send — one outbound request to one target (harepost-send-reference). */
-import type { FastifyInstance } from 'fastify';
 import { candidateDomains } from '../../core/domain-name.js';
 import { ID_PREFIX, newId } from '../../core/ids.js';
 import { parseSendRequest } from '../../core/send-request.js';
@@ -13,6 +12,7 @@ import { iso } from '../present.js';
 import { sendAccepted } from '../schemas/delivery.js';
 import { deliveryPolicyInput } from '../schemas/delivery-policy.js';
 import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 
 export const sendBodySchema = {
   type: 'object',
@@ -48,7 +48,7 @@ const sendSchema = {
   ),
 };
 
-export function sendRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function sendRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   const ensured = new Set<string>();
   app.post('/send', { schema: sendSchema }, async (request, reply) => {
     const idem = idempotencyOf(request, 'POST /v1/send');

@@ -3,12 +3,12 @@
  * GET shows it (making it on first use); rotate makes a new one, and the old one keeps
  * signing beside it for 24 h so receivers can switch without dropping a webhook.
  */
-import type { FastifyInstance } from 'fastify';
 import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../../core/signing.js';
 import type { ApiDeps } from '../deps.js';
 import { iso } from '../present.js';
 import { noFields } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 import { rotatedSigningSecret, signingSecret } from '../schemas/signing-secret.js';
 
 const tags = ['signing-secret'];
@@ -24,7 +24,7 @@ const rotateSchema = {
   response: v1Responses({ 200: { description: 'The new secret.', ...rotatedSigningSecret } }, BODY_ERRORS),
 };
 
-export function signingSecretRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function signingSecretRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   app.get('/signing-secret', { schema: getSchema }, async (request) => {
     const { account_id, mode } = request.auth;
     const current = await deps.store.ensureSigningSecret(account_id, mode, {

@@ -1,5 +1,4 @@
 /** Subscriptions (SPEC §10): which event types a destination receives. */
-import type { FastifyInstance } from 'fastify';
 import { parseEventPattern } from '../../core/event-types.js';
 import { ID_PREFIX, newId } from '../../core/ids.js';
 import type { ApiDeps } from '../deps.js';
@@ -7,6 +6,7 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { subscriptionJson } from '../present.js';
 import { deletedById, listOf, noFields } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 import { subscription } from '../schemas/subscription.js';
 
 const subscriptionSchema = {
@@ -51,8 +51,8 @@ const deleteSchema = {
   response: v1Responses({ 200: { description: 'Removed.', ...deletedById } }, { ...BODY_ERRORS, 404: true }),
 };
 
-export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post<{ Body: { destination_id: string; event_type: string } }>(
+export function subscriptionRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
+  app.post(
     '/subscriptions',
     { schema: createSchema },
     async (request, reply) => {
@@ -73,12 +73,12 @@ export function subscriptionRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<{ Querystring: { destination_id?: string } }>('/subscriptions', { schema: listSchema }, async (request) => {
+  app.get('/subscriptions', { schema: listSchema }, async (request) => {
     const rows = await deps.store.listSubscriptions(request.auth.account_id, request.auth.mode, request.query.destination_id);
     return { data: rows.map(subscriptionJson) };
   });
 
-  app.delete<{ Params: { id: string } }>('/subscriptions/:id', { schema: deleteSchema }, async (request) => {
+  app.delete('/subscriptions/:id', { schema: deleteSchema }, async (request) => {
     if (!(await deps.store.deleteSubscription(request.auth.account_id, request.auth.mode, request.params.id, Date.now()))) {
       throw notFound('Subscription');
     }

@@ -2,7 +2,6 @@
  * The posthawk-compatible view of destinations (posthawk-webhooks-reference): the same objects
  * as /v1/destinations, in that reference's shapes — a bare array, `secret`, `{success: true}`.
  */
-import type { FastifyInstance } from 'fastify';
 import type { ApiDeps } from '../deps.js';
 import { createDestination, currentSecret, deleteDestination, testDestination, updateDestination } from '../destinations.js';
 import { notFound } from '../errors.js';
@@ -10,6 +9,7 @@ import { webhookJson } from '../present.js';
 import { noFields, noQuery } from '../schemas/common.js';
 import { testResult, webhook, webhookDeleted, webhookList } from '../schemas/destination.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
+import type { SchemaTypedApp } from '../schemas/provider.js';
 import { signatureInput } from '../schemas/signature.js';
 
 const webhookSchema = {
@@ -24,14 +24,12 @@ const webhookSchema = {
   },
 } as const;
 
-type Params = { Params: { id: string } };
-
 const tags = ['webhooks'];
 const params = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
 const createSchema = {
   summary: 'Create a destination, Posthawk-style',
   tags,
-  body: { ...webhookSchema, required: ['url', 'events'] },
+  body: { ...webhookSchema, required: ['url', 'events'] } as const,
   response: v1Responses(
     { 201: { description: 'Created, with its secret.', ...webhook } },
     { ...BODY_ERRORS, 403: 'limit_exceeded: the account has max_destinations destinations (live and test together).' },
@@ -83,7 +81,7 @@ function pick(body: unknown): unknown {
   return out;
 }
 
-export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function webhookRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
   app.get('/webhooks', { schema: listSchema }, async (request) => {
     const rows = await deps.store.listDestinations(request.auth.account_id, request.auth.mode);
     return Promise.all(rows.map(async (d) => webhookJson(d, await currentSecret(deps, d.id))));
@@ -99,23 +97,23 @@ export function webhookRoutes(app: FastifyInstance, deps: ApiDeps): void {
     },
   );
 
-  app.get<Params>('/webhooks/:id', { schema: getSchema }, async (request) => {
+  app.get('/webhooks/:id', { schema: getSchema }, async (request) => {
     const d = await deps.store.getDestination(request.auth.account_id, request.auth.mode, request.params.id);
     if (!d) throw notFound('Webhook');
     return webhookJson(d, await currentSecret(deps, d.id));
   });
 
-  app.patch<Params>('/webhooks/:id', { schema: patchSchema }, async (request) => {
+  app.patch('/webhooks/:id', { schema: patchSchema }, async (request) => {
     const d = await updateDestination(deps, request.auth, request.params.id, pick(request.body));
     return webhookJson(d, await currentSecret(deps, d.id));
   });
 
-  app.delete<Params>('/webhooks/:id', { schema: deleteSchema }, async (request) => {
+  app.delete('/webhooks/:id', { schema: deleteSchema }, async (request) => {
     await deleteDestination(deps, request.auth, request.params.id);
     return { success: true };
   });
 
-  app.post<Params>('/webhooks/:id/test', { schema: testSchema }, async (request) =>
+  app.post('/webhooks/:id/test', { schema: testSchema }, async (request) =>
     testDestination(deps, request.auth, request.params.id, request.log),
   );
 }

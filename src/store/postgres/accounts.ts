@@ -6,7 +6,7 @@
 import { ERASED_TABLES, decodeAccountCursor, encodeAccountCursor, quotedTable } from '../account-rows.js';
 import { ACCOUNT_COLUMNS, type Row, accountLimitsColumn, toAccount } from '../rows.js';
 import type { Account, AccountPage, AccountPatch, AccountUsage, ErasureStep } from '../store.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 
 /** One kind of row of an account: deletes up to `limit` of them, returns how many rows went. */
 type EraseStep = (q: Querier, accountId: string, limit: number) => Promise<number>;

@@ -29,3 +29,12 @@ export const fromNow = (clock: PgClock, at: number): { base: number | null; offs
  * database's now (`dbNow`, read in the same statement) — unless the store runs on the caller's clock.
  */
 export const onProcessClock = (clock: PgClock, at: number, dbNow: number): number => (clock === 'caller' ? at : Date.now() + (at - dbNow));
+
+/**
+ * A claim's rotation cut-off on the statement's clock: `$1` is its now (NULL: the database's) and
+ * `$6` how far before it (secretsCutoff): a secret retired by a process whose clock is ahead
+ * still signs for the whole overlap, wherever the claim runs.
+ */
+export const SECRETS_AFTER = `(${NOW('$1')} + $6::bigint)`;
+/** `$6` of a claim: the rotation cut-off as an offset from the claim's now. */
+export const secretsCutoff = (req: { now: number; secretsRetiredAfter: number }): number => req.secretsRetiredAfter - req.now;

@@ -17,7 +17,7 @@ import type {
   SessionRenewal,
 } from '../store.js';
 import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
 
 const SESSION_COLUMNS = 'id_hash, account_id, mode, csrf_token, created_at, expires_at';

@@ -8,8 +8,8 @@ import { StatsTally } from '../delivery-stats.js';
 import { toClaimed } from '../rows.js';
 import type { ClaimedDelivery, HeldExpiry, Lane, LaneClaimRequest, PendingLane } from '../store.js';
 import { addStats } from './stats.js';
-import type { Querier } from './postgres-store.js';
-import { NOW, type PgClock, nowParam, onProcessClock } from './clock.js';
+import type { Querier } from './querier.js';
+import { NOW, type PgClock, nowParam, onProcessClock, secretsCutoff } from './clock.js';
 
 /** Accounts whose deliveries no claim takes (an index of only the suspended ones: empty while none is). */
 const NOT_SUSPENDED = (account: string) =>
@@ -55,7 +55,7 @@ export class PgLanes {
         token,
         lanes.map((l) => l.account_id),
         lanes.map((l) => l.origin),
-        req.secretsRetiredAfter,
+        secretsCutoff(req),
         lanes.map((l) => l.limit),
       ],
     );

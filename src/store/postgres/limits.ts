@@ -6,7 +6,7 @@
  */
 import { type CountLimit, type LimitDefaults, effectiveLimits, withinCount } from '../../core/limits.js';
 import { type AccountLimits, LimitExceededError } from '../store.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 
 const COUNTS: Readonly<Record<CountLimit, string>> = {
   max_destinations: 'SELECT COUNT(*)::bigint AS n FROM destinations WHERE account_id = $1',

@@ -13,7 +13,7 @@ import {
 } from '../store.js';
 import { type LockedBacklog, lockBacklogs } from './limits.js';
 import { type UpkeepThresholds, DEFAULT_UPKEEP, upkeepPlan } from '../vacuum-policy.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
 
 /** Harepost's tables whose rows are updated or deleted: the ones that collect dead row versions. */

@@ -10,8 +10,10 @@ import { addStats } from './stats.js';
 import type {
   DestinationPatch,
   DestinationRecord,
+  DestinationsStore,
   EventPage,
   EventRecord,
+  EventsStore,
   KeyMode,
   NewDestination,
   NewSubscription,
@@ -19,10 +21,10 @@ import type {
   SubscribedDestination,
   SubscriptionRecord,
 } from '../store.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 import { ensureRoom } from './limits.js';
 import type { LimitDefaults } from '../../core/limits.js';
-import { NOW, type PgClock, nowParam } from './clock.js';
+import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
@@ -36,7 +38,7 @@ async function lockDestination(q: Querier, id: string, accountId: string, mode: 
   return row;
 }
 
-export class PgEvents {
+export class PgEvents implements DestinationsStore, EventsStore {
   constructor(
     private readonly q: Querier,
     private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
@@ -249,8 +251,10 @@ export class PgEvents {
   async getDestinationSecrets(destinationId: string, retiredAfter: number): Promise<SigningSecret[]> {
     return (await this.q(
       `SELECT secret, created_at, retired_at FROM destination_secrets
-       WHERE destination_id = $1 AND (retired_at IS NULL OR retired_at > $2) ORDER BY created_at DESC, id DESC`,
-      [destinationId, retiredAfter],
+       WHERE destination_id = $1 AND (retired_at IS NULL OR retired_at > ${NOW('$2')} + $3)
+       ORDER BY (retired_at IS NULL) DESC, created_at DESC, id DESC`,
+      // the cut-off on the database's clock (clock.ts): retired_at is stamped on it
+      [destinationId, fromNow(this.clock, retiredAfter).base, fromNow(this.clock, retiredAfter).offset],
     )) as unknown as SigningSecret[];
   }
 
@@ -258,9 +262,10 @@ export class PgEvents {
     return this.tx(async (q) => {
       const row = await lockDestination(q, id, accountId, mode);
       if (!row) return false;
-      await q('UPDATE destination_secrets SET retired_at = $2 WHERE destination_id = $1 AND retired_at IS NULL', [
+      // retired on the database's clock, as every process compares it (clock.ts)
+      await q(`UPDATE destination_secrets SET retired_at = ${NOW('$2')} WHERE destination_id = $1 AND retired_at IS NULL`, [
         id,
-        next.created_at,
+        nowParam(this.clock, next.created_at),
       ]);
       await q('INSERT INTO destination_secrets (destination_id, secret, created_at) VALUES ($1, $2, $3)', [
         id,

@@ -3,6 +3,14 @@
  * `UPDATE … FROM (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)`, so each delivery is leased by one
  * process at a time; new work wakes every process's dispatcher through LISTEN/NOTIFY. Hot-path
  * writes are grouped (one transaction for all the sends of a moment) and bulk (unnest arrays).
+ *
+ * Why one file of ~950 lines: the hot path is kept together. The grouped commits of new sends and
+ * of attempt results, the claims (by lane, by gate, plain), the two pools (the relaxed one for
+ * the dispatcher's bookkeeping), the transaction helper, the clock choice and LISTEN/NOTIFY
+ * wake-ups depend on one another, and are checked by reading them side by side. The colder
+ * areas live beside it (accounts.ts, dashboard.ts, postgres-events.ts, lanes.ts, maintenance.ts)
+ * behind the one-line methods of the class; what is left here of them (keys, domains, signing
+ * secrets, delivery reads) moves out when each area gets one module for both dialects (issue 16).
  */
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
@@ -61,7 +69,8 @@ import { StatsTally } from '../delivery-stats.js';
 import { addStats } from './stats.js';
 import { type PgSettings, WORK_CHANNEL, WorkListener, createPool, parsePgUrl, reachable } from './connection.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
-import { NOW, type PgClock, fromNow, nowParam, onProcessClock } from './clock.js';
+import type { Querier } from './querier.js';
+import { NOW, type PgClock, SECRETS_AFTER, fromNow, nowParam, onProcessClock, secretsCutoff } from './clock.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgEvents } from './postgres-events.js';
 import { PgDashboard } from './dashboard.js';
@@ -82,9 +91,7 @@ const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
   SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
-  .join(', ')}, ${deliveryBodyColumn('d')}, ${signingSecretsColumn('d', '$6', 'id', 'string_agg')}, ${signatureColumn('d')}`;
-
-export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
+  .join(', ')}, ${deliveryBodyColumn('d')}, ${signingSecretsColumn('d', SECRETS_AFTER, 'id', 'string_agg')}, ${signatureColumn('d')}`;
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -561,7 +568,7 @@ export class PostgresStore implements Store {
       `UPDATE deliveries d SET run_at = ${NOW('$1')} + d.timeout_ms + $2, lease_token = $3, parked = false
        FROM (${pick}) c WHERE d.seq = c.seq
        RETURNING ${CLAIMED_D}`,
-      [this.at(req.now), req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, req.secretsRetiredAfter],
+      [this.at(req.now), req.leaseMarginMs, token, req.origin ?? [...req.excludeOrigins], req.limit, secretsCutoff(req)],
     );
     rows.sort((a, b) => (a.seq as number) - (b.seq as number));
     return rows.map(toClaimed);
@@ -745,7 +752,7 @@ export class PostgresStore implements Store {
            FROM (SELECT seq FROM deliveries WHERE gate = $4 AND run_at <= $1 ORDER BY run_at LIMIT $5 FOR UPDATE SKIP LOCKED) c
            WHERE d.seq = c.seq
            RETURNING ${CLAIMED_D}`,
-          [now, req.leaseMarginMs, `${req.owner}.${++this.claimCounter}`, gate.id, allow.take, req.secretsRetiredAfter],
+          [now, req.leaseMarginMs, `${req.owner}.${++this.claimCounter}`, gate.id, allow.take, secretsCutoff(req)],
         );
         rows.sort((a, b) => (a.seq as number) - (b.seq as number));
         out.claimed.push(...rows.map(toClaimed));
@@ -772,9 +779,10 @@ export class PostgresStore implements Store {
   async getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]> {
     return (await this.q(
       `SELECT secret, created_at, retired_at FROM signing_secrets
-       WHERE account_id = $1 AND mode = $2 AND (retired_at IS NULL OR retired_at > $3)
-       ORDER BY created_at DESC, id DESC`,
-      [accountId, mode, retiredAfter],
+       WHERE account_id = $1 AND mode = $2 AND (retired_at IS NULL OR retired_at > ${NOW('$3')} + $4)
+       ORDER BY (retired_at IS NULL) DESC, created_at DESC, id DESC`,
+      // the cut-off on the database's clock (clock.ts): retired_at is stamped on it
+      [accountId, mode, fromNow(this.clock, retiredAfter).base, fromNow(this.clock, retiredAfter).offset],
     )) as unknown as SigningSecret[];
   }
 
@@ -793,10 +801,11 @@ export class PostgresStore implements Store {
 
   async rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void> {
     await this.tx(async (q) => {
-      await q('UPDATE signing_secrets SET retired_at = $3 WHERE account_id = $1 AND mode = $2 AND retired_at IS NULL', [
+      // retired on the database's clock, as every process compares it (clock.ts)
+      await q(`UPDATE signing_secrets SET retired_at = ${NOW('$3')} WHERE account_id = $1 AND mode = $2 AND retired_at IS NULL`, [
         accountId,
         mode,
-        next.created_at,
+        this.at(next.created_at),
       ]);
       await q('INSERT INTO signing_secrets (account_id, mode, secret, created_at) VALUES ($1, $2, $3, $4)', [
         accountId,

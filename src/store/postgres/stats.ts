@@ -1,6 +1,6 @@
 /** Adding a commit's tallies to the per-minute counters (delivery_stats) on PostgreSQL. */
 import { STATS_COUNTERS, type StatsTally } from '../delivery-stats.js';
-import type { Querier } from './postgres-store.js';
+import type { Querier } from './querier.js';
 
 /** delivery_stats rows per (account, mode, minute): concurrent commits pick one at random. */
 const STATS_SHARDS = 8;

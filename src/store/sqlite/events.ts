@@ -15,8 +15,10 @@ import type { LimitDefaults } from '../../core/limits.js';
 import type {
   DestinationPatch,
   DestinationRecord,
+  DestinationsStore,
   EventPage,
   EventRecord,
+  EventsStore,
   KeyMode,
   NewDestination,
   NewSubscription,
@@ -27,7 +29,7 @@ import type {
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
-export class SqliteEvents {
+export class SqliteEvents implements DestinationsStore, EventsStore {
   private readonly s;
   private readonly addStats;
   private readonly limits: SqliteLimits;
@@ -89,7 +91,7 @@ export class SqliteEvents {
       secrets: db.prepare(
         `SELECT secret, created_at, retired_at FROM destination_secrets
          WHERE destination_id = ? AND (retired_at IS NULL OR retired_at > ?)
-         ORDER BY created_at DESC, rowid DESC`,
+         ORDER BY (retired_at IS NULL) DESC, created_at DESC, rowid DESC`,
       ),
       deleteSecrets: db.prepare('DELETE FROM destination_secrets WHERE destination_id = ?'),
       // an attempt in flight keeps its lease; its result parks it (see finishAttempt)

@@ -73,11 +73,11 @@ export class SqliteMaintenance {
   requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number, check?: RequeueCheck): number {
     const where = ['account_id = :account_id', 'mode = :mode', 'status IN (SELECT value FROM json_each(:statuses))', `NOT ${GONE}`];
     const matching: Record<string, unknown> = { account_id: accountId, mode, statuses: JSON.stringify(f.statuses) };
-    if (f.destination_id !== undefined) (where.push('destination_id = :destination_id'), (matching.destination_id = f.destination_id));
-    if (f.event_id !== undefined) (where.push('event_id = :event_id'), (matching.event_id = f.event_id));
-    if (f.created_before !== undefined) (where.push('created_at < :created_before'), (matching.created_before = f.created_before));
-    if (f.created_after !== undefined) (where.push('created_at > :created_after'), (matching.created_after = f.created_after));
-    if (f.updated_before !== undefined) (where.push('updated_at < :updated_before'), (matching.updated_before = f.updated_before));
+    if (f.destination_id !== undefined) { where.push('destination_id = :destination_id'); matching.destination_id = f.destination_id; }
+    if (f.event_id !== undefined) { where.push('event_id = :event_id'); matching.event_id = f.event_id; }
+    if (f.created_before !== undefined) { where.push('created_at < :created_before'); matching.created_before = f.created_before; }
+    if (f.created_after !== undefined) { where.push('created_at > :created_after'); matching.created_after = f.created_after; }
+    if (f.updated_before !== undefined) { where.push('updated_at < :updated_before'); matching.updated_before = f.updated_before; }
     const params = { ...matching, limit, now };
     const update = this.prepared(`UPDATE deliveries SET ${REQUEUE}
       WHERE seq IN (SELECT seq FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq LIMIT :limit)`);

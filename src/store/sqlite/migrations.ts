@@ -2,11 +2,7 @@
  * Versioned schema of the embedded store. Append only: a released migration never changes.
  * Times are unix epoch milliseconds.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from '../migration.js';
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
