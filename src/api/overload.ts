@@ -159,37 +159,51 @@ class SheddingLog {
  * loop, and a turn lasts as long as the requests read in it take: a saturated process whose turns
  * last 100 ms takes 10 connections a second while hundreds wait in the kernel's queue, their
  * callers' first calls unanswered for many seconds (measured: 345 of 1,000 past 10 s). The sign of
- * such a queue is a connection taken in turn after turn, each turn long. While it lasts, at most
- * BUDGET calls a turn are let through and the rest are answered 503 at once, their connections
- * held for their Retry-After (holdConnection): turns shrink to a few ms and the queue is taken in
- * a second. A process that is not saturated never reads more than BUDGET calls in one turn, so a
- * mistaken sign costs nothing.
+ * such a queue is a connection taken in turn after turn, each turn long, for seconds on end
+ * (`backlogMs`): a burst of connections that a busy process takes within that time — 64 callers
+ * connecting at once, each first call waiting a few turns — is not one. While it lasts, at most
+ * `budget` calls a turn are let through and the rest are answered 503 at once, their connections
+ * held for their Retry-After (holdConnection): turns shrink to a few ms and the queue is taken
+ * within a second or two. It ends at the first turn that takes no connection.
  */
 export class TurnWatch {
-  /** A turn longer than this (ms), that took a connection, right after one that did too… */
-  private static readonly LONG_TURN_MS = 5;
-  /** …this many times in a row: connections are waiting. */
-  private static readonly BACKLOG_TURNS = 3;
-  /** Calls let through in one turn while connections wait. */
-  private static readonly BUDGET = 4;
+  private readonly longTurnMs: number;
+  private readonly backlogMs: number;
+  private readonly budget: number;
   private scheduled = false;
   private accepted = false;
   private previousAccepted = false;
   private lastTurnEnd = performance.now();
-  private streak = 0;
+  /** When the current run of long turns that each took a connection began; null: none runs. */
+  private since: number | null = null;
+  private waiting = false;
   private admitted = 0;
 
-  constructor(server: Pick<NodeJS.EventEmitter, 'on'>) {
+  /**
+   * @param opts.longTurnMs a turn longer than this (ms) that took a connection, after one that did
+   *   too, continues a run (default 5)
+   * @param opts.backlogMs a run this long (ms) means connections are waiting (default 2,000)
+   * @param opts.budget calls let through in one turn while they wait (default 4)
+   */
+  constructor(server: Pick<NodeJS.EventEmitter, 'on'>, opts: { longTurnMs?: number; backlogMs?: number; budget?: number } = {}) {
+    this.longTurnMs = opts.longTurnMs ?? 5;
+    this.backlogMs = opts.backlogMs ?? 2000;
+    this.budget = opts.budget ?? 4;
     server.on('connection', () => {
       this.accepted = true;
       this.watchTurn();
     });
   }
 
+  /** Whether connections are taken to be waiting (decided at the end of the last turn). */
+  get connectionsWaiting(): boolean {
+    return this.waiting;
+  }
+
   /** Whether a call read in this turn is let through (always, unless connections wait). */
   admit(): boolean {
     this.watchTurn();
-    return this.streak < TurnWatch.BACKLOG_TURNS || ++this.admitted <= TurnWatch.BUDGET;
+    return !this.waiting || ++this.admitted <= this.budget;
   }
 
   private watchTurn(): void {
@@ -201,9 +215,10 @@ export class TurnWatch {
   /** Runs once at the end of a turn that read a call or took a connection. */
   private readonly endTurn = (): void => {
     const now = performance.now();
-    const long = now - this.lastTurnEnd > TurnWatch.LONG_TURN_MS;
-    if (!this.accepted) this.streak = 0;
-    else if (this.previousAccepted && long) this.streak++;
+    const long = now - this.lastTurnEnd > this.longTurnMs;
+    if (!this.accepted) this.since = null;
+    else if (this.previousAccepted && long && this.since === null) this.since = this.lastTurnEnd;
+    this.waiting = this.since !== null && now - this.since >= this.backlogMs;
     this.previousAccepted = this.accepted;
     this.accepted = false;
     this.admitted = 0;

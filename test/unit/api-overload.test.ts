@@ -137,38 +137,45 @@ describe('TurnWatch: connections waiting to be taken', () => {
     await new Promise((r) => setImmediate(r));
   };
 
-  it('lets 4 calls a turn through once long turns take a connection each, three in a row; all again once none is taken', async () => {
+  it('lets 4 calls a turn through once long turns have taken a connection each for backlogMs; all again after a turn that takes none', async () => {
     const server = new EventEmitter();
-    const watch = new TurnWatch(server);
-    const admitted: number[] = [];
+    const watch = new TurnWatch(server, { backlogMs: 60 });
     const calls = (n: number) => Array.from({ length: n }, () => watch.admit()).filter(Boolean).length;
     await turn(() => void watch.admit()); // the watch's first turn
-    for (let i = 0; i < 6; i++) {
+    const turns: Array<{ at: number; waiting: boolean; admitted: number }> = [];
+    const started = performance.now();
+    while (performance.now() - started < 200) {
       await turn(() => {
+        const at = performance.now() - started;
+        const waiting = watch.connectionsWaiting;
         block(7);
         server.emit('connection');
-        admitted.push(calls(10));
+        turns.push({ at, waiting, admitted: calls(10) });
       });
     }
-    // the first, second and third long turns that took one are measured; from the fourth on, 4 pass
-    assert.deepEqual(admitted, [10, 10, 10, 10, 4, 4]);
-    await turn(() => void admitted.push(calls(10))); // this turn took none…
-    await turn(() => void admitted.push(calls(10))); // …so the next lets everything through
-    assert.deepEqual(admitted.slice(6), [4, 10]);
+    for (const t of turns) assert.equal(t.admitted, t.waiting ? 4 : 10, JSON.stringify(t));
+    // the run starts with the second turn: nothing is held back for its first 60 ms
+    assert.ok(turns.filter((t) => t.at < 60).every((t) => !t.waiting), JSON.stringify(turns));
+    assert.ok(turns.some((t) => t.waiting), 'long turns taking a connection each for 200 ms are a queue');
+    await turn(() => void calls(10)); // this turn took no connection…
+    assert.equal(watch.connectionsWaiting, false);
+    await turn(() => void assert.equal(calls(10), 10)); // …so everything is let through again
   });
 
-  it('short turns that take a connection each are not a queue', async () => {
+  it('64 connections taken one a turn, each turn long, are not a queue (a burst, not a backlog)', async () => {
     const server = new EventEmitter();
     const watch = new TurnWatch(server);
     const admitted: number[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 64; i++) {
       await turn(() => {
+        block(7);
         server.emit('connection');
         admitted.push(Array.from({ length: 10 }, () => watch.admit()).filter(Boolean).length);
       });
     }
-    assert.deepEqual(admitted, Array(8).fill(10));
+    assert.deepEqual(admitted, Array(64).fill(10));
   });
+
 });
 
 describe('a call shed while connections wait holds its connection for its Retry-After', () => {
