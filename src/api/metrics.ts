@@ -154,7 +154,7 @@ export class Metrics {
 
     this.storeErrors = new Counter({
       name: `${PREFIX}store_errors_total`,
-      help: 'Storage faults met by this process (API and dispatcher), by kind: disk_full, io_error, out_of_memory, too_many_connections, read_only, recovery.',
+      help: `Storage faults met by this process (API and dispatcher), by kind: ${STORAGE_FAULT_KINDS.join(', ')}.`,
       labelNames: ['kind'],
       registers,
     });
