@@ -50,7 +50,6 @@ import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from
 
 /** With no destination under flow control, new work looks for one at most this often. */
 const GATE_LOOK_MS = 250;
-export { DEFAULT_HOLD_MAX_MS } from './holds.js';
 
 export interface DispatcherLogger {
   info(obj: object, msg?: string): void;

@@ -249,12 +249,13 @@ export class PgEvents implements DestinationsStore, EventsStore {
   }
 
   async getDestinationSecrets(destinationId: string, retiredAfter: number): Promise<SigningSecret[]> {
+    const cutoff = fromNow(this.clock, retiredAfter);
     return (await this.q(
       `SELECT secret, created_at, retired_at FROM destination_secrets
        WHERE destination_id = $1 AND (retired_at IS NULL OR retired_at > ${NOW('$2')} + $3)
        ORDER BY (retired_at IS NULL) DESC, created_at DESC, id DESC`,
       // the cut-off on the database's clock (clock.ts): retired_at is stamped on it
-      [destinationId, fromNow(this.clock, retiredAfter).base, fromNow(this.clock, retiredAfter).offset],
+      [destinationId, cutoff.base, cutoff.offset],
     )) as unknown as SigningSecret[];
   }
 

@@ -777,12 +777,13 @@ export class PostgresStore implements Store {
   // Signing secrets
 
   async getSigningSecrets(accountId: string, mode: KeyMode, retiredAfter: number): Promise<SigningSecret[]> {
+    const cutoff = fromNow(this.clock, retiredAfter);
     return (await this.q(
       `SELECT secret, created_at, retired_at FROM signing_secrets
        WHERE account_id = $1 AND mode = $2 AND (retired_at IS NULL OR retired_at > ${NOW('$3')} + $4)
        ORDER BY (retired_at IS NULL) DESC, created_at DESC, id DESC`,
       // the cut-off on the database's clock (clock.ts): retired_at is stamped on it
-      [accountId, mode, fromNow(this.clock, retiredAfter).base, fromNow(this.clock, retiredAfter).offset],
+      [accountId, mode, cutoff.base, cutoff.offset],
     )) as unknown as SigningSecret[];
   }
 
