@@ -155,39 +155,40 @@ class SheddingLog {
 }
 
 /**
- * Connections waiting to be taken. Node (libuv) accepts one connection per turn of its event
- * loop, and a turn lasts as long as the requests read in it take: a saturated process whose turns
- * last 100 ms takes 10 connections a second while hundreds wait in the kernel's queue, their
- * callers' first calls unanswered for many seconds (measured: 345 of 1,000 past 10 s). The sign of
- * such a queue is a connection taken in turn after turn, each turn long, for seconds on end
- * (`backlogMs`): a burst of connections that a busy process takes within that time — 64 callers
- * connecting at once, each first call waiting a few turns — is not one. While it lasts, at most
- * `budget` calls a turn are let through and the rest are answered 503 at once, their connections
- * held for their Retry-After (holdConnection): turns shrink to a few ms and the queue is taken
- * within a second or two. It ends at the first turn that takes no connection.
+ * Connections waiting to be taken. Node 20's libuv accepts one connection per turn of its event
+ * loop (libuv 1.45 stopped accepting in a loop: libuv/libuv#3696), and a turn lasts as long as the
+ * requests read in it take: a saturated process whose turns last 100 ms takes 10 connections a
+ * second while hundreds wait in the kernel's queue, their callers' first calls unanswered for many
+ * seconds (measured: 345 of 1,000 past 10 s). The sign of such a queue is a connection taken in
+ * turn after turn, each turn long, `backlogTurns` turns in a row: a pool that connects at once —
+ * `npm run bench`'s 64 callers, any pool of up to `backlogTurns` connections — is taken before
+ * the sign shows. While it lasts, at most `budget` calls a turn are let through and the rest are
+ * answered 503 at once, their connections held for their Retry-After (holdConnection): turns
+ * shrink to a few ms and the queue is taken within a second or two. It ends at the first turn
+ * that takes no connection. (Counted in turns, not time: a sign that needed 2 s of such turns left
+ * every connection behind the first 2 s of them waiting that long, the bulk of the 202s' p99.)
  */
 export class TurnWatch {
   private readonly longTurnMs: number;
-  private readonly backlogMs: number;
+  private readonly backlogTurns: number;
   private readonly budget: number;
   private scheduled = false;
   private accepted = false;
-  private previousAccepted = false;
   private lastTurnEnd = performance.now();
-  /** When the current run of long turns that each took a connection began; null: none runs. */
-  private since: number | null = null;
+  /** Long turns in a row that each took a connection. */
+  private run = 0;
   private waiting = false;
   private admitted = 0;
 
   /**
-   * @param opts.longTurnMs a turn longer than this (ms) that took a connection, after one that did
-   *   too, continues a run (default 5)
-   * @param opts.backlogMs a run this long (ms) means connections are waiting (default 2,000)
+   * @param opts.longTurnMs a turn longer than this (ms) that took a connection starts a run
+   *   (default 5); any turn that takes one continues it
+   * @param opts.backlogTurns a run this many turns long means connections are waiting (default 128)
    * @param opts.budget calls let through in one turn while they wait (default 4)
    */
-  constructor(server: Pick<NodeJS.EventEmitter, 'on'>, opts: { longTurnMs?: number; backlogMs?: number; budget?: number } = {}) {
+  constructor(server: Pick<NodeJS.EventEmitter, 'on'>, opts: { longTurnMs?: number; backlogTurns?: number; budget?: number } = {}) {
     this.longTurnMs = opts.longTurnMs ?? 5;
-    this.backlogMs = opts.backlogMs ?? 2000;
+    this.backlogTurns = opts.backlogTurns ?? 128;
     this.budget = opts.budget ?? 4;
     server.on('connection', () => {
       this.accepted = true;
@@ -216,10 +217,10 @@ export class TurnWatch {
   private readonly endTurn = (): void => {
     const now = performance.now();
     const long = now - this.lastTurnEnd > this.longTurnMs;
-    if (!this.accepted) this.since = null;
-    else if (this.previousAccepted && long && this.since === null) this.since = this.lastTurnEnd;
-    this.waiting = this.since !== null && now - this.since >= this.backlogMs;
-    this.previousAccepted = this.accepted;
+    // a run starts with a long turn; once started, every turn that takes a connection continues it
+    // (shedding makes turns short, and must go on while connections are still being taken)
+    this.run = !this.accepted ? 0 : long || this.run > 0 ? this.run + 1 : 0;
+    this.waiting = this.run >= this.backlogTurns;
     this.accepted = false;
     this.admitted = 0;
     this.scheduled = false;

@@ -137,26 +137,29 @@ describe('TurnWatch: connections waiting to be taken', () => {
     await new Promise((r) => setImmediate(r));
   };
 
-  it('lets 4 calls a turn through once long turns have taken a connection each for backlogMs; all again after a turn that takes none', async () => {
+  it('lets 4 calls a turn through once backlogTurns long turns in a row have taken a connection each, while turns go on taking one; all again after a turn that takes none', async () => {
     const server = new EventEmitter();
-    const watch = new TurnWatch(server, { backlogMs: 60 });
+    const watch = new TurnWatch(server, { backlogTurns: 8 });
     const calls = (n: number) => Array.from({ length: n }, () => watch.admit()).filter(Boolean).length;
     await turn(() => void watch.admit()); // the watch's first turn
-    const turns: Array<{ at: number; waiting: boolean; admitted: number }> = [];
-    const started = performance.now();
-    while (performance.now() - started < 200) {
+    // short turns that take a connection each do not start a run (a process keeping up)
+    for (let i = 0; i < 20; i++) await turn(() => void (server.emit('connection'), assert.equal(calls(10), 10)));
+    const turns: Array<{ i: number; waiting: boolean; admitted: number }> = [];
+    for (let i = 0; i < 30; i++) {
       await turn(() => {
-        const at = performance.now() - started;
         const waiting = watch.connectionsWaiting;
-        block(7);
+        if (i < 15) block(7); // long turns start the run; once it runs, short ones continue it
         server.emit('connection');
-        turns.push({ at, waiting, admitted: calls(10) });
+        turns.push({ i, waiting, admitted: calls(10) });
       });
     }
     for (const t of turns) assert.equal(t.admitted, t.waiting ? 4 : 10, JSON.stringify(t));
-    // the run starts with the second turn: nothing is held back for its first 60 ms
-    assert.ok(turns.filter((t) => t.at < 60).every((t) => !t.waiting), JSON.stringify(turns));
-    assert.ok(turns.some((t) => t.waiting), 'long turns taking a connection each for 200 ms are a queue');
+    // decided at the end of each turn: the 8 turns of the run let everything through, then it sheds
+    assert.deepEqual(
+      turns.map((t) => t.waiting),
+      turns.map((t) => t.i >= 8),
+      JSON.stringify(turns),
+    );
     await turn(() => void calls(10)); // this turn took no connection…
     assert.equal(watch.connectionsWaiting, false);
     await turn(() => void assert.equal(calls(10), 10)); // …so everything is let through again
