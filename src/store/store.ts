@@ -3,21 +3,22 @@
  * this file; each backend (sqlite/, postgres/) implements it. All SQL lives under store/.
  * Times are unix epoch milliseconds.
  *
- * `Store` is the sum of one interface per area, each in its own module under areas/ with the
- * records and requests that belong to it: accounts & keys, domains, signing secrets, destinations
+ * `Store` is the sum of one interface per area, each in its area's folder (`<area>/types.ts`) with
+ * the records and requests that belong to it, beside that area's two dialects (`<area>/sqlite.ts`,
+ * `<area>/postgres.ts`): accounts & keys, domains, signing secrets, destinations
  * & subscriptions, events, the delivery queue (accept, claim, record), delivery history (reads and
  * replays), the dashboard, and upkeep. A part that needs one area may take just that interface.
  * Everything is re-exported here, so `import … from 'store/store.js'` names any of it.
  */
-import type { AccountsStore } from './areas/accounts.js';
-import type { DashboardStore } from './areas/dashboard.js';
-import type { DestinationsStore } from './areas/destinations.js';
-import type { DomainsStore } from './areas/domains.js';
-import type { EventsStore } from './areas/events.js';
-import type { HistoryStore } from './areas/history.js';
-import type { DeliveryQueueStore } from './areas/queue.js';
-import type { SigningSecretsStore } from './areas/secrets.js';
-import type { UpkeepStore } from './areas/upkeep.js';
+import type { AccountsStore } from './accounts/types.js';
+import type { DashboardStore } from './dashboard/types.js';
+import type { DestinationsStore } from './destinations/types.js';
+import type { DomainsStore } from './domains/types.js';
+import type { EventsStore } from './events/types.js';
+import type { HistoryStore } from './history/types.js';
+import type { DeliveryQueueStore } from './queue/types.js';
+import type { SigningSecretsStore } from './secrets/types.js';
+import type { UpkeepStore } from './upkeep/types.js';
 import type { KeyMode } from '../core/api-keys.js';
 import type { CountLimit, LimitDefaults } from '../core/limits.js';
 import type { AttemptOutcome, DeliveryStatus } from '../core/outcome.js';
@@ -25,15 +26,15 @@ import type { DeliveryPolicy } from '../core/policy.js';
 import type { SignatureScheme } from '../core/signature-scheme.js';
 
 export type { KeyMode, AttemptOutcome, DeliveryStatus, DeliveryPolicy, SignatureScheme, CountLimit, LimitDefaults };
-export type * from './areas/accounts.js';
-export type * from './areas/dashboard.js';
-export type * from './areas/destinations.js';
-export type * from './areas/domains.js';
-export type * from './areas/events.js';
-export type * from './areas/history.js';
-export type * from './areas/queue.js';
-export type * from './areas/secrets.js';
-export type * from './areas/upkeep.js';
+export type * from './accounts/types.js';
+export type * from './dashboard/types.js';
+export type * from './destinations/types.js';
+export type * from './domains/types.js';
+export type * from './events/types.js';
+export type * from './history/types.js';
+export type * from './queue/types.js';
+export type * from './secrets/types.js';
+export type * from './upkeep/types.js';
 
 /** Work waiting on the store: the load shedder (api/overload.ts) refuses new work past a bound. */
 export interface StorePressure {
@@ -43,8 +44,8 @@ export interface StorePressure {
   poolWaiting: number;
 }
 
-/** Every area, plus the store's own life: its kind, migrations, readiness, pressure and closing. */
-export interface Store
+/** Every area's operations: what a dialect's store is made of (see compose.ts). */
+export interface AreaStores
   extends AccountsStore,
     DomainsStore,
     SigningSecretsStore,
@@ -53,7 +54,10 @@ export interface Store
     DeliveryQueueStore,
     HistoryStore,
     DashboardStore,
-    UpkeepStore {
+    UpkeepStore {}
+
+/** Every area, plus the store's own life: its kind, migrations, readiness, pressure and closing. */
+export interface Store extends AreaStores {
   readonly kind: 'sqlite' | 'postgres';
 
   /** Applies pending migrations (idempotent). */

@@ -3,12 +3,13 @@
  * response, in one grouped commit), due ones claimed under a lease by lane or by gate, and each
  * attempt's result recorded; plus the wake-ups that tell dispatchers work is due.
  */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 import type { LimitDefaults } from '../../core/limits.js';
 import type { AttemptOutcome, DeliveryStatus } from '../../core/outcome.js';
 import type { DeliveryPolicy } from '../../core/policy.js';
 import type { SignatureScheme } from '../../core/signature-scheme.js';
-import type { EventRecord } from './events.js';
+import type { EventRecord } from '../events/types.js';
 
 export interface NewDelivery {
   id: string;
@@ -279,3 +280,6 @@ export interface DeliveryQueueStore {
    */
   onWork(listener: (lanes: readonly Lane[] | null) => void): () => void;
 }
+
+/** DeliveryQueueStore's methods, named once for both dialects' stores (see compose.ts). */
+export const DELIVERY_QUEUE_STORE_METHODS = areaMethods<DeliveryQueueStore>()(['enqueueDeliveries', 'findIdempotentResponse', 'expediteLane', 'countPendingDeliveries', 'claimDue', 'claimLanes', 'pendingLanes', 'claimGated', 'expireHeld', 'releaseClaims', 'recordAttempts', 'onWork']);

@@ -1,4 +1,5 @@
 /** Keeping the database in shape: retention's pruning of old rows, and reclaiming dead row versions. */
+import { areaMethods } from '../compose.js';
 
 /**
  * What is past its age. PostgreSQL reads each time as a distance back from the caller's now and
@@ -42,3 +43,6 @@ export interface UpkeepStore {
    */
   upkeep(): Promise<UpkeepAction[]>;
 }
+
+/** UpkeepStore's methods, named once for both dialects' stores (see compose.ts). */
+export const UPKEEP_STORE_METHODS = areaMethods<UpkeepStore>()(['prune', 'upkeep']);

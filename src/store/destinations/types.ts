@@ -1,9 +1,10 @@
 /** Destinations (where an account's events go, how they are signed and paced) and their subscriptions to event types. */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 import type { LimitDefaults } from '../../core/limits.js';
 import type { DeliveryPolicy } from '../../core/policy.js';
 import type { SignatureScheme } from '../../core/signature-scheme.js';
-import type { SigningSecret } from './secrets.js';
+import type { SigningSecret } from '../secrets/types.js';
 
 export interface DestinationRecord {
   id: string;
@@ -111,3 +112,6 @@ export interface DestinationsStore {
   /** Enabled destinations of (account, mode) that subscribe to anything, with their patterns. */
   subscribedDestinations(accountId: string, mode: KeyMode): Promise<SubscribedDestination[]>;
 }
+
+/** DestinationsStore's methods, named once for both dialects' stores (see compose.ts). */
+export const DESTINATIONS_STORE_METHODS = areaMethods<DestinationsStore>()(['createDestination', 'getDestination', 'listDestinations', 'updateDestination', 'disableDestination', 'deleteDestination', 'getDestinationSecrets', 'rotateDestinationSecret', 'createSubscription', 'listSubscriptions', 'deleteSubscription', 'subscribedDestinations']);

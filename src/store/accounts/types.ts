@@ -1,4 +1,5 @@
 /** Accounts and their API keys: the tenants, the operator's view of them, and who a key belongs to. */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 import type { LimitDefaults } from '../../core/limits.js';
 
@@ -129,3 +130,6 @@ export interface AccountsStore {
   /** Records when keys were last used (batched by the caller). */
   touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void>;
 }
+
+/** AccountsStore's methods, named once for both dialects' stores (see compose.ts). */
+export const ACCOUNTS_STORE_METHODS = areaMethods<AccountsStore>()(['createAccount', 'getAccount', 'listAccounts', 'accountUsage', 'updateAccount', 'beginAccountErasure', 'eraseAccountStep', 'listErasingAccounts', 'createApiKey', 'listApiKeys', 'revokeApiKey', 'authenticate', 'touchApiKeys']);

@@ -1,8 +1,9 @@
 /** Deliveries after the fact: each one with its attempts, pages of them, and replays of the failed ones. */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 import type { LimitDefaults } from '../../core/limits.js';
 import type { DeliveryStatus } from '../../core/outcome.js';
-import type { AttemptRecord, NewDelivery } from './queue.js';
+import type { AttemptRecord, NewDelivery } from '../queue/types.js';
 
 export interface DeliveryRecord extends NewDelivery {
   status: DeliveryStatus;
@@ -104,3 +105,6 @@ export interface HistoryStore {
     check?: RequeueCheck,
   ): Promise<number>;
 }
+
+/** HistoryStore's methods, named once for both dialects' stores (see compose.ts). */
+export const HISTORY_STORE_METHODS = areaMethods<HistoryStore>()(['getDelivery', 'listDeliveries', 'requeueDelivery', 'requeueDeliveries']);

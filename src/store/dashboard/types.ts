@@ -1,4 +1,5 @@
 /** The dashboard: one-time login links, browser sessions, and the home page's counts. */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 
 /**
@@ -74,3 +75,6 @@ export interface DashboardStore {
   /** The home page's counts for (account, mode) over [since, until) — see DashboardOverviewCounts. */
   dashboardOverview(accountId: string, mode: KeyMode, window: OverviewWindow): Promise<DashboardOverviewCounts>;
 }
+
+/** DashboardStore's methods, named once for both dialects' stores (see compose.ts). */
+export const DASHBOARD_STORE_METHODS = areaMethods<DashboardStore>()(['createLoginToken', 'redeemLoginToken', 'getDashboardSession', 'deleteDashboardSession', 'switchDashboardSessionMode', 'dashboardOverview']);

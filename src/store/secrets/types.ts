@@ -1,4 +1,5 @@
 /** The signing secrets of an account's sends (per mode), and their rotation. Destinations keep their own (destinations.ts). */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 
 export interface SigningSecret {
@@ -17,3 +18,6 @@ export interface SigningSecretsStore {
   /** Retires the current secret (at `next.created_at`) and makes `next` current, atomically. */
   rotateSigningSecret(accountId: string, mode: KeyMode, next: SigningSecret): Promise<void>;
 }
+
+/** SigningSecretsStore's methods, named once for both dialects' stores (see compose.ts). */
+export const SIGNING_SECRETS_STORE_METHODS = areaMethods<SigningSecretsStore>()(['getSigningSecrets', 'ensureSigningSecret', 'rotateSigningSecret']);

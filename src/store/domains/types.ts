@@ -1,4 +1,5 @@
 /** Domains an account proves it owns (a DNS TXT token), so it may send to their addresses. */
+import { areaMethods } from '../compose.js';
 import type { LimitDefaults } from '../../core/limits.js';
 
 export type DomainStatus = 'pending' | 'verified';
@@ -26,3 +27,6 @@ export interface DomainsStore {
   /** True when any of `domains` is verified for the account. */
   hasVerifiedDomain(accountId: string, domains: readonly string[]): Promise<boolean>;
 }
+
+/** DomainsStore's methods, named once for both dialects' stores (see compose.ts). */
+export const DOMAINS_STORE_METHODS = areaMethods<DomainsStore>()(['addDomain', 'getDomain', 'listDomains', 'markDomainVerified', 'deleteDomain', 'hasVerifiedDomain']);

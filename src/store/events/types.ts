@@ -1,4 +1,5 @@
 /** Events as they were sent (their deliveries are made in the same commit: queue.ts EnqueueOptions). */
+import { areaMethods } from '../compose.js';
 import type { KeyMode } from '../../core/api-keys.js';
 
 export interface EventRecord {
@@ -23,3 +24,6 @@ export interface EventsStore {
   getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null>;
   listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage>;
 }
+
+/** EventsStore's methods, named once for both dialects' stores (see compose.ts). */
+export const EVENTS_STORE_METHODS = areaMethods<EventsStore>()(['getEvent', 'listEvents']);
