@@ -10,12 +10,14 @@
  * The app is built in this process and asked through `inject`: no port is opened, nothing is
  * dialled, and its store (SQLite in memory) is never migrated or read — the document comes from
  * the route schemas alone. The operator API (/admin/v1) is left out, as when HAREPOST_ADMIN_TOKEN
- * is unset: the dashboard never calls it.
+ * is unset: the dashboard never calls it. The dashboard's own routes (/dashboard/api/{session,…}),
+ * kept out of /openapi.json, are added from their schemas (src/api/schemas/dashboard.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript';
 import { buildApi } from '../src/api/app.js';
+import { dashboardApiPaths } from '../src/api/schemas/dashboard.js';
 import { createAddressPolicy } from '../src/net/address-policy.js';
 import { createHostResolver } from '../src/net/resolver.js';
 import { openStore } from '../src/store/open-store.js';
@@ -56,7 +58,11 @@ export async function fetchOpenApiDocument(): Promise<OpenAPI3> {
 
 /** The text of dashboard/src/api-types.ts as the current route schemas make it. */
 export async function generateApiTypes(): Promise<string> {
-  const ast = await openapiTS(await fetchOpenApiDocument(), { alphabetize: true });
+  const document = await fetchOpenApiDocument();
+  // plain JSON schemas as OpenAPI 3.1 takes them (their `as const` types are narrower than OpenAPI3's)
+  const dashboardPaths = dashboardApiPaths as unknown as NonNullable<OpenAPI3['paths']>;
+  const withDashboard: OpenAPI3 = { ...document, paths: { ...document.paths, ...dashboardPaths } };
+  const ast = await openapiTS(withDashboard, { alphabetize: true });
   return HEADER + astToString(ast);
 }
 

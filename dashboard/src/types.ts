@@ -2,8 +2,8 @@
  * JSON shapes of the dashboard API (/dashboard/api/…) and of the /v1 API it mirrors, by the names the
  * dashboard uses. The /v1 shapes are named from ./api-types.ts, which `npm run gen:api-types` generates
  * from GET /openapi.json (the route schemas that validate and serialise every answer): none is copied
- * here. Only /dashboard/api/{session,overview} are written out below — those routes are kept out of
- * /openapi.json (src/api/dashboard/session-routes.ts).
+ * here. The dashboard's own routes (/dashboard/api/{session,overview,…}), kept out of /openapi.json,
+ * are in ./api-types.ts too: the generator adds them from their schemas (src/api/schemas/dashboard.ts).
  */
 import type { paths } from './api-types';
 
@@ -25,25 +25,14 @@ export type RequestBody<P extends keyof paths, M extends Method> = paths[P][M] e
 /** The query parameters `path`'s `method` takes. */
 type Query<P extends keyof paths, M extends Method> = paths[P][M] extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
 
-export type Mode = 'live' | 'test';
+/** GET /dashboard/api/session: who is signed in, and the CSRF token to send back. */
+export type Session = Answer<'/dashboard/api/session', 'get'>;
+export type Mode = Session['mode'];
 
-export interface Session {
-  account_id: string;
-  mode: Mode;
-  csrf_token: string;
-  expires_at: string;
-}
-
-export type OverviewCount = 'accepted' | 'delivered' | 'retrying' | 'rejected' | 'dead_letter';
-
-export interface Overview {
-  since: string;
-  until: string;
-  /** In the window: deliveries accepted, and the status each attempt left its delivery in. */
-  deliveries: Record<OverviewCount, number>;
-  dead_letter_count: number;
-  series: { at: string; attempts: number; failures: number }[];
-}
+/** GET /dashboard/api/overview: the last hour. */
+export type Overview = Answer<'/dashboard/api/overview', 'get'>;
+/** In the window: deliveries accepted, and the status each attempt left its delivery in. */
+export type OverviewCount = keyof Overview['deliveries'];
 
 export type DeliverySummary = Answer<'/v1/deliveries', 'get'>['data'][number];
 export type DeliveryDetail = Answer<'/v1/deliveries/{id}', 'get'>;

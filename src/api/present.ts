@@ -1,4 +1,8 @@
-/** JSON shapes the API answers with (harepost-deliveries-reference, harepost-quickstart). */
+/**
+ * JSON shapes the API answers with (harepost-deliveries-reference, harepost-quickstart). Each
+ * function returns the type of its response schema (src/api/schemas/), so a field one has and the
+ * other lacks fails to compile.
+ */
 import { customerAttemptError } from '../net/customer-error-text.js';
 import type {
   AttemptRecord,
@@ -8,10 +12,21 @@ import type {
   EventRecord,
   SubscriptionRecord,
 } from '../store/store.js';
+import type { ResponseOf } from './schemas/provider.js';
+import type * as delivery from './schemas/delivery.js';
+import type * as destination from './schemas/destination.js';
+import type * as domain from './schemas/domain.js';
+import type * as event from './schemas/event.js';
+import type * as subscription from './schemas/subscription.js';
 
-export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** An instant as the API answers it (RFC 3339, UTC); null stays null. */
+export function iso(ms: number): string;
+export function iso(ms: number | null): string | null;
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
 
-export function deliverySummary(d: DeliveryRecord) {
+export function deliverySummary(d: DeliveryRecord): ResponseOf<typeof delivery.deliverySummary> {
   return {
     queue_id: d.id,
     target: d.target,
@@ -31,7 +46,7 @@ export function deliverySummary(d: DeliveryRecord) {
   };
 }
 
-export function attemptJson(a: AttemptRecord) {
+export function attemptJson(a: AttemptRecord): ResponseOf<typeof delivery.attempt> {
   return {
     attempt: a.attempt,
     outcome: a.outcome,
@@ -43,7 +58,12 @@ export function attemptJson(a: AttemptRecord) {
   };
 }
 
-export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]) {
+/**
+ * A delivery with its attempts and the request as it is sent: the stored headers (the caller's,
+ * or the destination's, with Content-Type) and body. Signing and X-Harepost-* headers are added
+ * per attempt and never stored, so no secret is shown here.
+ */
+export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]): ResponseOf<typeof delivery.deliveryDetail> {
   return {
     queue_id: d.id,
     target: d.target,
@@ -62,13 +82,14 @@ export function deliveryDetail(d: DeliveryRecord, attempts: AttemptRecord[]) {
     destination_id: d.destination_id,
     error: d.error,
     attempts: attempts.map(attemptJson),
+    request: { headers: d.headers, body: d.body === null ? null : d.body.toString('utf8') },
   };
 }
 
 export const CHALLENGE_PREFIX = '_harepost-challenge.';
 export const VERIFY_PREFIX = 'harepost-verify=';
 
-export function domainJson(d: DomainRecord) {
+export function domainJson(d: DomainRecord): ResponseOf<typeof domain.domain> {
   return {
     domain: d.domain,
     status: d.status,
@@ -78,7 +99,7 @@ export function domainJson(d: DomainRecord) {
   };
 }
 
-export function destinationJson(d: DestinationRecord) {
+export function destinationJson(d: DestinationRecord): ResponseOf<typeof destination.destination> {
   return {
     id: d.id,
     url: d.url,
@@ -98,7 +119,7 @@ export function destinationJson(d: DestinationRecord) {
 }
 
 /** The same destination in the posthawk webhooks reference's shape. */
-export function webhookJson(d: DestinationRecord, secret: string | null) {
+export function webhookJson(d: DestinationRecord, secret: string | null): ResponseOf<typeof destination.webhook> {
   return {
     id: d.id,
     url: d.url,
@@ -112,11 +133,11 @@ export function webhookJson(d: DestinationRecord, secret: string | null) {
   };
 }
 
-export function subscriptionJson(s: SubscriptionRecord) {
+export function subscriptionJson(s: SubscriptionRecord): ResponseOf<typeof subscription.subscription> {
   return { id: s.id, destination_id: s.destination_id, event_type: s.event_type, created_at: iso(s.created_at) };
 }
 
-export function eventJson(e: EventRecord) {
+export function eventJson(e: EventRecord): ResponseOf<typeof event.event> {
   return {
     id: e.id,
     type: e.type,

@@ -24,43 +24,31 @@
  * Its parts, each small and unit-tested on its own: the book of lanes and what each holds
  * (lanes.ts), the caps and what a claim may ask for under them (capacity.ts), each lane's breaker
  * and throttle (origin-health.ts), lanes held past the bound (holds.ts), why the loop goes round
- * again (wake-reasons.ts), when lanes come due (wake-heap.ts), and what an attempt's result decides
- * (core/attempt-decision.ts, pure). Why this file is still some 570 lines: what is left is one
- * delivery's way through this process — claim, admit or buffer, start, attempt in stages
- * (attemptOne), record, hand its slot on — and those steps share the in-flight book, the running
- * map and the claim order, which a completion must change together in one synchronous step (no
- * await between a slot freed and it handed on, or two completions could both take it). Split
- * further, each step would need that state passed in and out; read it top to bottom instead.
+ * again (wake-reasons.ts), when lanes come due (wake-heap.ts), when destinations with flow control
+ * are claimed for (gates.ts), one attempt in stages and its result's recording (attempts.ts), and
+ * what an attempt's result decides (core/attempt-decision.ts, pure). Why this file is still some
+ * 450 lines: what is left is one delivery's way through this process — claim, admit or buffer,
+ * start, hand its slot on — and those steps share the in-flight book, the running map and the
+ * claim order, which a completion must change together in one synchronous step (no await between
+ * a slot freed and it handed on, or two completions could both take it). Split further, each step
+ * would need that state passed in and out; read it top to bottom instead.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type AttemptDecision, decideAfterAttempt } from '../core/attempt-decision.js';
-import { attemptHeaders } from '../core/outgoing.js';
-import type { AttemptOutcome } from '../core/outcome.js';
-import { signatureHeaders, withHeaders } from '../core/signature-headers.js';
-import { ROTATION_OVERLAP_MS, generateSigningSecret } from '../core/signing.js';
+import { ROTATION_OVERLAP_MS } from '../core/signing.js';
 import type { AttemptRequest, AttemptResult } from '../net/http-attempt.js';
+import { type AttemptObserver, Attempts, type DispatcherLogger } from './attempts.js';
 import { Capacity } from './capacity.js';
+import { errorText } from './error-text.js';
+import { Gates } from './gates.js';
 import { DEFAULT_HOLD_MAX_MS, Holds } from './holds.js';
 import { type LaneState, LaneBook, laneKey, laneOfKey } from './lanes.js';
 import { OriginHealth } from './origin-health.js';
 import { WakeHeap } from './wake-heap.js';
 import { WakeReasons } from './wake-reasons.js';
-import type { AttemptOutcomeRecord, ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
+import type { ClaimedDelivery, ReleasedClaim, Store } from '../store/store.js';
 
-/** With no destination under flow control, new work looks for one at most this often. */
-const GATE_LOOK_MS = 250;
-
-export interface DispatcherLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-/** Told of every attempt as it ends (metrics); must not throw, and cannot slow the dispatcher. */
-export interface AttemptObserver {
-  attempt(outcome: AttemptOutcome, seconds: number): void;
-}
+export type { AttemptObserver, DispatcherLogger } from './attempts.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -91,7 +79,6 @@ export class Dispatcher {
   private readonly owner = `w${randomBytes(6).toString('hex')}`;
   private readonly now: () => number;
   private readonly clock: () => number;
-  private readonly random: () => number;
   private readonly claimBatch: number;
   private readonly idlePollMs: number;
   /** The caps on attempts in flight (in all, per origin, per account), and what a claim may ask for under them. */
@@ -103,7 +90,6 @@ export class Dispatcher {
   /** The order claims came in: of two claims of one delivery in this process, the later holds its lease. */
   private readonly claimOrder = new WeakMap<ClaimedDelivery, number>();
   private claims = 0;
-  private readonly pendingRecords = new Set<Promise<void>>();
   private active = false;
   /** Why the loop goes round again (claim, look, gated work, a kick): set and taken there. */
   private readonly wants = new WakeReasons();
@@ -111,17 +97,16 @@ export class Dispatcher {
   private loopDone: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
 
-  /** Destinations with flow control (claimed through their gates): any at the last claim, and when. */
-  private anyGates = true;
-  private lastGatedAt = 0;
-  /** When a gate held back by its rate (or by in-flight elsewhere) should be looked at again. */
-  private gateNextAt: number | null = null;
+  /** When destinations with flow control (claimed through their gates) are claimed for. */
+  private readonly gates = new Gates();
 
   private readonly health: OriginHealth;
   /** Lanes blocked at the last look: when one is no longer, it is claimed for again. */
   private blocked = new Set<string>();
   /** Lanes held by their breaker or throttle, timed: past the hold bound their deliveries are dead-lettered. */
   private readonly holds: Holds;
+  /** One delivery's attempt, in stages, and its result's recording (attempts.ts). */
+  private readonly attempts: Attempts;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? Date.now;
@@ -130,7 +115,6 @@ export class Dispatcher {
       ...(opts.breaker ?? { failureThreshold: 5, probeBaseMs: 1000, probeMaxMs: 10_000 }),
       now: this.clock,
     });
-    this.random = opts.random ?? Math.random;
     this.claimBatch = opts.claimBatch ?? 256;
     this.idlePollMs = opts.idlePollMs ?? 1000;
     this.cap = new Capacity(this.book, this.health, {
@@ -146,6 +130,19 @@ export class Dispatcher {
       clock: this.clock,
       holdMaxMs: opts.holdMaxMs ?? DEFAULT_HOLD_MAX_MS,
     });
+    this.attempts = new Attempts({
+      store: opts.store,
+      attempt: opts.attempt,
+      logger: opts.logger,
+      observer: opts.observer,
+      health: this.health,
+      now: this.now,
+      clock: this.clock,
+      random: opts.random ?? Math.random,
+      running: this.running,
+      wants: this.wants,
+      wakeFor: (at, key) => this.wakeFor(at, key),
+    });
   }
 
   /** Attempts in flight right now. */
@@ -157,7 +154,7 @@ export class Dispatcher {
     if (this.active) return;
     this.active = true;
     this.unsubscribe = this.opts.store.onWork((lanes) => {
-      if (this.anyGates || this.clock() - this.lastGatedAt >= GATE_LOOK_MS) this.wants.wantGated();
+      if (this.gates.wantedOnNewWork(this.clock())) this.wants.wantGated();
       if (lanes === null) this.wants.wantLook();
       else for (const l of lanes) this.wants.laneDue(this.book.lane(l.account_id, l.origin));
       this.wants.wantClaim();
@@ -191,7 +188,7 @@ export class Dispatcher {
     // (the released leases let the next claim attempt them again: at least once)
     this.running.clear();
     if (abandoned.length > 0) await this.opts.store.releaseClaims(abandoned);
-    await Promise.allSettled([...this.pendingRecords]);
+    await this.attempts.recordsWritten();
   }
 
   /** Wakes the loop for `key` at `at` (clock time), early if it sleeps past it. */
@@ -223,7 +220,7 @@ export class Dispatcher {
       let wakeAt = Math.min(this.lastLookAt + this.idlePollMs, this.wakes.peek() ?? Infinity);
       const change = this.health.nextChange();
       if (change !== null) wakeAt = Math.min(wakeAt, change + 1);
-      if (this.gateNextAt !== null) wakeAt = Math.min(wakeAt, this.gateNextAt);
+      wakeAt = Math.min(wakeAt, this.gates.nextWakeAt());
       wakeAt = Math.min(wakeAt, this.holds.nextWakeAt());
       const delay = wakeAt - now;
       const kickedAwake = delay > 0 && (await this.wants.sleep(delay, wakeAt));
@@ -315,10 +312,11 @@ export class Dispatcher {
    */
   private async claimGatedWork(): Promise<void> {
     const room = Math.min(this.cap.total - this.book.inFlight, this.claimBatch);
-    this.gateNextAt = null;
+    this.gates.claimTurn();
     if (room <= 0) return; // a completion asks again
     const now = this.now();
-    const askedAt = (this.lastGatedAt = this.clock());
+    const askedAt = this.clock();
+    this.gates.claimAsked(askedAt);
     const result = await this.opts.store.claimGated({
       now,
       limit: room,
@@ -327,13 +325,7 @@ export class Dispatcher {
       secretsRetiredAfter: now - ROTATION_OVERLAP_MS,
       room: (lane) => this.cap.roomOf(lane),
     });
-    this.anyGates = result.anyGates;
-    // (nextAt is on the wall clock; the timer runs on the monotonic one)
-    const clock = this.clock();
-    this.gateNextAt = result.nextAt === null ? null : clock + (result.nextAt - this.now());
-    // its slots free up in other processes too, and nobody tells us: look again soon
-    if (result.inFlightBound) this.gateNextAt = Math.min(this.gateNextAt ?? Infinity, clock + GATE_LOOK_MS);
-    if (result.claimed.length >= room) this.wants.wantGated();
+    if (this.gates.claimAnswered(result, room, this.clock(), this.now())) this.wants.wantGated();
     await this.admitAll(result.claimed, askedAt);
   }
 
@@ -433,7 +425,7 @@ export class Dispatcher {
     this.health.started(lane.key);
     this.book.started(lane);
     this.running.set(d.id, d);
-    void this.attemptOne(lane, d).finally(() => {
+    void this.attempts.run(lane, d).finally(() => {
       this.running.delete(d.id);
       const totalWasFull = this.book.inFlight >= this.cap.total;
       const originWasFull = this.book.origin(lane.origin).inFlight >= this.cap.perOrigin;
@@ -449,133 +441,8 @@ export class Dispatcher {
         this.book.forgetIfIdle(lane, this.health.tracking(lane.key));
       }
       this.wants.wantClaim();
-      if (d.gate !== null || totalWasFull || (this.anyGates && (originWasFull || accountWasFull))) this.wants.wantGated();
+      if (this.gates.wantedAfterCompletion({ gated: d.gate !== null, totalWasFull, originWasFull, accountWasFull })) this.wants.wantGated();
       this.wants.kick();
     });
   }
-
-  /**
-   * One attempt, in stages: prepare (headers, signature) → call → decide (core/attempt-decision.ts,
-   * pure) → tell the lane's health → record → after (the retry's wake-up, observer, log). The
-   * attempt holds its slot until its result is durable: a crash repeats at most the attempts that
-   * hold slots (HAREPOST_MAX_IN_FLIGHT), never one whose slot was already handed on.
-   */
-  private async attemptOne(lane: LaneState, d: ClaimedDelivery): Promise<void> {
-    const attempt = d.attempt_count + 1;
-    const startedAt = this.now();
-    const startedClock = this.clock();
-    let result: AttemptResult;
-    try {
-      const secrets = d.sign ? await this.signingSecrets(d) : null;
-      result = await this.opts.attempt(this.prepare(d, attempt, startedAt, secrets));
-    } catch (err) {
-      result = { kind: 'network_error', error: errorText(err), latencyMs: Math.round(this.clock() - startedClock) };
-    }
-    if (!this.running.has(d.id)) return; // released during shutdown: someone else will attempt it
-    const finishedAt = this.now();
-    const decision = decideAfterAttempt(result, d, finishedAt, this.random);
-    this.tellHealth(lane, d, decision, finishedAt);
-    const write = this.record(d, attempt, startedAt, result, decision);
-    this.after(lane, d, attempt, result, decision, write);
-    await write;
-  }
-
-  /** Prepare: the request, with its signature headers when the delivery is signed (`secrets`). */
-  private prepare(d: ClaimedDelivery, attempt: number, startedAt: number, secrets: string[] | null): AttemptRequest {
-    const body = d.method === 'GET' ? null : d.body;
-    let headers = attemptHeaders(d, attempt);
-    if (secrets !== null) {
-      const signing = { secrets, messageId: d.id, timestampSec: Math.floor(startedAt / 1000), body, eventType: d.event_type };
-      headers = withHeaders(headers, signatureHeaders(d.signature, signing));
-    }
-    return { url: d.target, method: d.method, headers, body, timeoutMs: d.policy.timeout_ms };
-  }
-
-  /**
-   * The attempt's verdict goes to its lane's breaker. A lane back after an outage has what waits on
-   * its own retry schedule made due now (paced by the ramp); a 410 Gone disables the destination.
-   */
-  private tellHealth(lane: LaneState, d: ClaimedDelivery, decision: AttemptDecision, finishedAt: number): void {
-    if (this.health.finished(lane.key, decision.verdict, decision.throttleMs)) {
-      this.opts.store
-        .expediteLane({ account_id: d.account_id, origin: d.origin }, finishedAt)
-        .then(() => {
-          this.wants.laneDue(lane);
-          this.wants.kick();
-        })
-        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'expediting a recovered lane failed'));
-    }
-    if (decision.disableReason !== null) {
-      this.opts.store
-        .disableDestination(d.destination_id!, decision.disableReason, finishedAt)
-        .catch((err: unknown) => this.opts.logger.error({ err: errorText(err) }, 'disabling a destination failed'));
-    }
-  }
-
-  /** Record: the attempt and the delivery's next status, written in the background; the write is returned. */
-  private record(d: ClaimedDelivery, attempt: number, startedAt: number, result: AttemptResult, decision: AttemptDecision): Promise<void> {
-    const record: AttemptOutcomeRecord = {
-      delivery_id: d.id,
-      // the latest claim of it in this process, should it have been claimed again meanwhile (begin)
-      lease_token: (this.running.get(d.id) ?? d).lease_token,
-      status: decision.status,
-      next_attempt_at: decision.nextAttemptAt,
-      attempt: {
-        attempt,
-        outcome: decision.outcome,
-        http_status: decision.httpStatus,
-        latency_ms: result.latencyMs,
-        error: result.kind === 'response' ? null : result.error,
-        response_excerpt: result.kind === 'response' ? result.excerpt : null,
-        created_at: startedAt,
-      },
-    };
-    const write = this.opts.store.recordAttempts([record]).catch((err: unknown) => {
-      // The lease runs out and the delivery is attempted again: late, never lost.
-      this.opts.logger.error({ queue_id: d.id, err: errorText(err) }, 'recording an attempt failed');
-    });
-    this.pendingRecords.add(write);
-    void write.finally(() => this.pendingRecords.delete(write));
-    return write;
-  }
-
-  /** After: wake for the retry once it is recorded; tell the observer; log. */
-  private after(lane: LaneState, d: ClaimedDelivery, attempt: number, result: AttemptResult, decision: AttemptDecision, write: Promise<void>): void {
-    const { outcome, retryInMs } = decision;
-    if (retryInMs !== null) {
-      // wake for our own retry, counted from when its result is recorded: the store times the
-      // retry from its own statement (the database's clock on PostgreSQL), so a look timed from
-      // finishedAt comes a record's latency early, finds nothing due, and the retry would wait
-      // for the next idle look
-      void write.then(() => this.wakeFor(this.clock() + retryInMs, lane.key));
-    }
-    try {
-      this.opts.observer?.attempt(outcome, result.latencyMs / 1000);
-    } catch {
-      // an observer's failure never costs a delivery
-    }
-    this.opts.logger.info({ queue_id: d.id, attempt, outcome, status: decision.httpStatus, latency_ms: result.latencyMs }, 'attempt');
-    if (result.kind !== 'response' && result.detail !== undefined) {
-      // what the attempt's error keeps from the customer (the addresses a name resolved to) is the operator's
-      this.opts.logger[result.kind === 'blocked' ? 'warn' : 'info']({ queue_id: d.id, attempt, outcome, detail: result.detail }, 'attempt detail');
-    }
-  }
-
-  /**
-   * The secrets that sign this delivery, newest first: its destination's (event deliveries) or
-   * the account's (sends), read with the claim. An account that never had one gets one now.
-   */
-  private async signingSecrets(d: ClaimedDelivery): Promise<string[]> {
-    if (d.signing_secrets.length > 0 || d.destination_id) return d.signing_secrets;
-    const made = await this.opts.store.ensureSigningSecret(d.account_id, d.mode, {
-      secret: generateSigningSecret(),
-      created_at: this.now(),
-      retired_at: null,
-    });
-    return [made.secret];
-  }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

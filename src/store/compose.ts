@@ -8,12 +8,10 @@
  * export interface SqliteStore extends AreaStores {}  // the methods the areas give it
  * export class SqliteStore implements Store {
  *   constructor(…) {
- *     const areas: AreaStores = {
- *       ...methodsOf(accounts, ACCOUNTS_STORE_METHODS),
- *       ...methodsOf(domains, DOMAINS_STORE_METHODS),
- *       …
- *     };                                               // an area left out does not compile
- *     Object.assign(this, areas);
+ *     const accounts = methodsOf<AccountsStore>(new SqliteAccounts(…), ACCOUNTS_STORE_METHODS);
+ *     …
+ *     const allAreas: AreaStores = { ...accounts, ...domains, … }; // an area left out does not compile
+ *     assignAreas(this, accounts, domains, …);          // a name given twice throws
  *   }
  * }
  * ```
@@ -29,8 +27,11 @@ export function areaMethods<T>() {
   ): L => names;
 }
 
-/** The listed methods of an area object, each bound to it, in a plain object that can be spread. */
-export function methodsOf<T extends object>(area: T, names: readonly (keyof T & string)[]): T {
+/**
+ * The listed methods of an area object, each bound to it, in a plain object that can be spread.
+ * Typed as the listed members (`Pick`): spreading a class instance's type would drop its methods.
+ */
+export function methodsOf<T extends object, K extends keyof T & string = keyof T & string>(area: T, names: readonly K[]): Pick<T, K> {
   const out: Record<string, unknown> = {};
   for (const name of names) {
     const value = (area as Record<string, unknown>)[name];
@@ -38,7 +39,7 @@ export function methodsOf<T extends object>(area: T, names: readonly (keyof T & 
     if (typeof value !== 'function') throw new Error(`store area: ${name} is not a method`);
     out[name] = (value as (...a: unknown[]) => unknown).bind(area);
   }
-  return out as T;
+  return out as Pick<T, K>;
 }
 
 /** Copies the areas' methods onto the store; a name given by two areas, or by the store itself, throws. */

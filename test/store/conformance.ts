@@ -236,7 +236,16 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.equal((await store.subscribedDestinations('acct_a', 'live')).length, 0, 'a disabled destination gets nothing new');
       const parked = await store.claimDue({ now: t + 10_000, limit: 100, owner: 'c', leaseMarginMs: 1, origin: base.origin, excludeOrigins: [], secretsRetiredAfter: 0 });
       assert.equal(parked.length, 0, 'its pending deliveries wait');
+      let woken = 0;
+      const off = store.onWork(() => woken++);
+      await store.updateDestination('acct_a', 'live', 'dest_c1', { name: 'renamed' }, null, t + 3);
+      const wokenByRename = woken;
       const moved = await store.updateDestination('acct_a', 'live', 'dest_c1', { enabled: true, url: 'https://e.example.test/h2', origin: 'https://e.example.test' }, [{ id: 'sub_c4', event_type: 'invoice.paid' }], t + 3);
+      // (PostgreSQL also hears its own NOTIFY a moment later: wait for it so nothing lands after `off`)
+      await new Promise((r) => setTimeout(r, 100));
+      off();
+      assert.equal(wokenByRename, 0, 'a change that is not re-enabling wakes no dispatcher');
+      assert.ok(woken >= 1, 're-enabling a destination wakes dispatchers (its deliveries waited)');
       assert.equal(moved?.enabled, true);
       assert.equal(moved?.disabled_reason, null);
       assert.deepEqual(moved?.events, ['invoice.paid'], 'events replaces the set');

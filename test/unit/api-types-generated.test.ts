@@ -28,4 +28,11 @@ describe('dashboard/src/api-types.ts', () => {
       assert.ok(generated.includes(`    "${path}": {`), `${path} is missing from the generated paths`);
     }
   });
+
+  it("types the dashboard's own routes, kept out of /openapi.json", async () => {
+    const generated = await generateApiTypes();
+    for (const path of ['/dashboard/api/session', '/dashboard/api/session/mode', '/dashboard/api/logout', '/dashboard/api/overview']) {
+      assert.ok(generated.includes(`    "${path}": {`), `${path} is missing from the generated paths`);
+    }
+  });
 });

@@ -5,9 +5,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { hashDashboardSecret, newDashboardSecret } from '../../core/dashboard-tokens.js';
-import type { DashboardSession, KeyMode, DashboardStore } from '../../store/store.js';
+import type { DashboardSession, DashboardStore } from '../../store/store.js';
 import { ApiError } from '../errors.js';
 import { iso } from '../present.js';
+import { dashboardSession, modeRequest, overview } from '../schemas/dashboard.js';
+import { type ResponseOf, typedBySchemas } from '../schemas/provider.js';
 import { type CookieSite, clearedSessionCookie, sessionCookie } from './cookie.js';
 import { NO_SESSION_MESSAGE } from './session-auth.js';
 
@@ -16,19 +18,13 @@ const HOUR_MS = 60 * MINUTE_MS;
 const BUCKET_MS = 5 * 60 * 1000;
 const BUCKETS = HOUR_MS / BUCKET_MS;
 
+// out of /openapi.json (schemas/dashboard.ts says how the dashboard's types get them)
 const hidden = { schema: { hide: true } };
+const sessionSchema = { hide: true, response: { 200: dashboardSession } } as const;
+const modeSchema = { hide: true, body: modeRequest, response: { 200: dashboardSession } } as const;
+const overviewSchema = { hide: true, response: { 200: overview } } as const;
 
-const modeSchema = {
-  hide: true,
-  body: {
-    type: 'object',
-    required: ['mode'],
-    additionalProperties: false,
-    properties: { mode: { type: 'string', enum: ['live', 'test'] } },
-  },
-} as const;
-
-const sessionJson = (s: DashboardSession) => ({
+const sessionJson = (s: DashboardSession): ResponseOf<typeof dashboardSession> => ({
   account_id: s.account_id,
   mode: s.mode,
   csrf_token: s.csrf_token,
@@ -36,8 +32,9 @@ const sessionJson = (s: DashboardSession) => ({
 });
 
 /** `cookieSite`: the session cookie's site policy (`embedded` when the portal may be framed). */
-export function sessionRoutes(app: FastifyInstance, store: DashboardStore, cookieSite: CookieSite = 'strict'): void {
-  app.get('/session', hidden, async (request) => sessionJson(request.dashboardSession));
+export function sessionRoutes(untyped: FastifyInstance, store: DashboardStore, cookieSite: CookieSite = 'strict'): void {
+  const app = typedBySchemas(untyped); // request and answer types from each route's schema
+  app.get('/session', { schema: sessionSchema }, async (request) => sessionJson(request.dashboardSession));
 
   /**
    * `{"mode": "live"|"test"}`: the session now shows that mode of the same account — the account
@@ -45,7 +42,7 @@ export function sessionRoutes(app: FastifyInstance, store: DashboardStore, cooki
    * a new CSRF token, and keeps its end: switching never lengthens a session. The same mode
    * changes nothing.
    */
-  app.post<{ Body: { mode: KeyMode } }>('/session/mode', { schema: modeSchema }, async (request, reply) => {
+  app.post('/session/mode', { schema: modeSchema }, async (request, reply) => {
     const current = request.dashboardSession;
     if (request.body.mode === current.mode) return sessionJson(current);
     const now = Date.now();
@@ -68,13 +65,15 @@ export function sessionRoutes(app: FastifyInstance, store: DashboardStore, cooki
    * buckets from `since`, which is a whole minute: the window is the 60 minutes that end with the
    * current one.
    */
-  app.get('/overview', hidden, async (request) => {
+  app.get('/overview', { schema: overviewSchema }, async (request) => {
     const until = Date.now();
     // whole minutes (the counters' grain): the 60 minutes that end with the current one
     const since = (Math.floor(until / MINUTE_MS) + 1) * MINUTE_MS - HOUR_MS;
     const { account_id, mode } = request.auth;
     const counts = await store.dashboardOverview(account_id, mode, { since, until, bucket_ms: BUCKET_MS, buckets: BUCKETS });
     const series = counts.attempt_buckets.map((b, i) => ({ at: iso(since + i * BUCKET_MS), attempts: b.attempts, failures: b.failures }));
-    return { since: iso(since), until: iso(until), deliveries: counts.totals, dead_letter_count: counts.dead_letter, series };
+    return { since: iso(since), until: iso(until), deliveries: counts.totals, dead_letter_count: counts.dead_letter, series } satisfies ResponseOf<
+      typeof overview
+    >;
   });
 }

@@ -1,9 +1,7 @@
 /** GET /v1/deliveries and GET /v1/deliveries/{id} (harepost-deliveries-reference). */
 import { DELIVERY_STATUSES, isDeliveryStatus } from '../../core/outcome.js';
 import {
-  type AttemptRecord,
   BacklogFullError,
-  type DeliveryRecord,
   InvalidCursorError,
   type ListDeliveriesQuery,
   type RequeueFilter,
@@ -70,18 +68,6 @@ function filterValue(value: string, field: string): string {
   return value;
 }
 
-/**
- * A delivery with its attempts and the request as it is sent: the stored headers (the caller's,
- * or the destination's, with Content-Type) and body. Signing and X-Harepost-* headers are added
- * per attempt and never stored, so no secret is shown here.
- */
-function detailWithRequest(d: DeliveryRecord, attempts: AttemptRecord[]) {
-  return {
-    ...deliveryDetail(d, attempts),
-    request: { headers: d.headers, body: d.body === null ? null : d.body.toString('utf8') },
-  };
-}
-
 export function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return 25;
   const n = /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
@@ -128,7 +114,7 @@ export function deliveryRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
     if (hasControl(request.params.id)) throw notFound('Delivery');
     const found = await deps.store.getDelivery(request.auth.account_id, request.auth.mode, request.params.id);
     if (!found) throw notFound('Delivery');
-    return detailWithRequest(found.delivery, found.attempts);
+    return deliveryDetail(found.delivery, found.attempts);
     },
   );
 }
@@ -201,7 +187,7 @@ export function replayRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
       );
     }
     const found = await deps.store.getDelivery(account_id, mode, request.params.id);
-    return reply.code(202).send(detailWithRequest(found!.delivery, found!.attempts));
+    return reply.code(202).send(deliveryDetail(found!.delivery, found!.attempts));
     },
   );
 

@@ -21,7 +21,7 @@ import {
   testResult,
 } from '../schemas/destination.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import { signatureInput } from '../schemas/signature.js';
 
 const destinationSchema = {
@@ -139,7 +139,7 @@ export function destinationRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
 
   app.delete('/destinations/:id', { schema: deleteSchema }, async (request) => {
     await deleteDestination(deps, request.auth, request.params.id);
-    return { id: request.params.id, deleted: true };
+    return { id: request.params.id, deleted: true } satisfies ResponseOf<typeof deletedById>;
   });
 
   app.get('/destinations/:id/secret', { schema: secretSchema }, async (request) =>
@@ -152,7 +152,7 @@ export function destinationRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
       id: request.params.id,
       signing_secret: r.secret,
       previous_secret_expires_at: iso(r.previous_secret_expires_at),
-    };
+    } satisfies ResponseOf<typeof rotatedDestinationSecret>;
   });
 
   app.post('/destinations/:id/test', { schema: testSchema }, async (request) =>

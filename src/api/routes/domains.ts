@@ -8,7 +8,7 @@ import { CHALLENGE_PREFIX, VERIFY_PREFIX, domainJson } from '../present.js';
 import { listOf, noFields, noQuery } from '../schemas/common.js';
 import { domain as domainObject, domainDeleted } from '../schemas/domain.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 
 const domainBodySchema = {
   type: 'object',
@@ -128,6 +128,6 @@ export function domainRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
     const domain = domainOf(request.params.domain);
     const deleted = await deps.store.deleteDomain(request.auth.account_id, domain);
     if (!deleted) throw notFound(`Domain ${domain}`);
-    return { domain, deleted: true };
+    return { domain, deleted: true } satisfies ResponseOf<typeof domainDeleted>;
   });
 }

@@ -16,7 +16,7 @@ import { parseLimit } from './deliveries.js';
 import { InvalidCursorError } from '../../store/store.js';
 import { eventDetail, eventPage, publishedEvent } from '../schemas/event.js';
 import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 
 const eventSchema = {
   type: 'object',
@@ -95,10 +95,13 @@ export function eventRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
     // stored once with the event, and every delivery of it sends them.
     const payload = plain.value.body;
     const deliveries: NewDelivery[] = [];
+    const published: ResponseOf<typeof publishedEvent>['deliveries'] = [];
     for (const { destination, patterns } of await deps.store.subscribedDestinations(account_id, mode)) {
       if (!patterns.some((p) => eventMatches(p, type.value))) continue;
+      const id = newId(ID_PREFIX.delivery);
+      published.push({ queue_id: id, destination_id: destination.id });
       deliveries.push({
-        id: newId(ID_PREFIX.delivery),
+        id,
         account_id,
         mode,
         target: destination.url,
@@ -116,11 +119,11 @@ export function eventRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
         destination_id: destination.id,
       });
     }
-    const response = {
+    const response: ResponseOf<typeof publishedEvent> = {
       id: event.id,
       type: event.type,
       created_at: iso(now),
-      deliveries: deliveries.map((d) => ({ queue_id: d.id, destination_id: d.destination_id })),
+      deliveries: published,
     };
     // past the account's max_pending_deliveries: BacklogFullError, the 429 backlog_full (nothing stored)
     const earlier = await deps.store.enqueueDeliveries(account_id, mode, deliveries, {
@@ -144,7 +147,7 @@ export function eventRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
       deliveries.push(...page.rows.map((d) => ({ queue_id: d.id, destination_id: d.destination_id, status: d.status })));
       cursor = page.next_cursor ?? undefined;
     } while (cursor);
-    return { ...eventJson(e), deliveries: deliveries.reverse() };
+    return { ...eventJson(e), deliveries: deliveries.reverse() } satisfies ResponseOf<typeof eventDetail>;
   });
 
   app.get('/events', { schema: listSchema }, async (request) => {

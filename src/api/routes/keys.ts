@@ -9,7 +9,7 @@ import { iso } from '../present.js';
 import { createdApiKey, apiKey, revokedApiKey } from '../schemas/api-key.js';
 import { listOf, noFields, noQuery } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 
 const createKeySchema = {
   type: ['object', 'null'],
@@ -59,7 +59,7 @@ export function keyRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
           prefix: k.prefix,
           created_at: iso(k.created_at),
           last_used_at: iso(k.last_used_at),
-        })),
+        }) satisfies ResponseOf<typeof apiKey>),
     };
   });
 
@@ -78,6 +78,6 @@ export function keyRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
     const target = keys.find((k) => k.id === request.params.id && k.revoked_at === null);
     if (!target || !visible(request.auth.mode, target.mode)) throw notFound('Key');
     await deps.store.revokeApiKey(target.id, request.auth.account_id, Date.now());
-    return { id: target.id, revoked: true };
+    return { id: target.id, revoked: true } satisfies ResponseOf<typeof revokedApiKey>;
   });
 }

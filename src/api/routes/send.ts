@@ -12,7 +12,7 @@ import { iso } from '../present.js';
 import { sendAccepted } from '../schemas/delivery.js';
 import { deliveryPolicyInput } from '../schemas/delivery-policy.js';
 import { BACKLOG_OR_RATE_LIMITED, BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 
 export const sendBodySchema = {
   type: 'object',
@@ -99,7 +99,7 @@ export function sendRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
         ensured.add(owner);
       }
     }
-    const response = {
+    const response: ResponseOf<typeof sendAccepted> = {
       queue_id: delivery.id,
       status: 'queued',
       idempotency_key: delivery.idempotency_key,

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { iso } from '../present.js';
 import { noFields } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import { rotatedSigningSecret, signingSecret } from '../schemas/signing-secret.js';
 
 const tags = ['signing-secret'];
@@ -38,7 +38,7 @@ export function signingSecretRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
       secret: current.secret,
       created_at: iso(current.created_at),
       previous_secrets_expire_at: previous.map((p) => iso(p.retired_at! + ROTATION_OVERLAP_MS)),
-    };
+    } satisfies ResponseOf<typeof signingSecret>;
   });
 
   app.post('/signing-secret/rotate', { schema: rotateSchema }, async (request) => {
@@ -50,6 +50,6 @@ export function signingSecretRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
       secret,
       created_at: iso(now),
       previous_secret_expires_at: iso(now + ROTATION_OVERLAP_MS),
-    };
+    } satisfies ResponseOf<typeof rotatedSigningSecret>;
   });
 }

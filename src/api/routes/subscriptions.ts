@@ -6,7 +6,7 @@ import { ApiError, badRequest, notFound } from '../errors.js';
 import { subscriptionJson } from '../present.js';
 import { deletedById, listOf, noFields } from '../schemas/common.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import { subscription } from '../schemas/subscription.js';
 
 const subscriptionSchema = {
@@ -82,6 +82,6 @@ export function subscriptionRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
     if (!(await deps.store.deleteSubscription(request.auth.account_id, request.auth.mode, request.params.id, Date.now()))) {
       throw notFound('Subscription');
     }
-    return { id: request.params.id, deleted: true };
+    return { id: request.params.id, deleted: true } satisfies ResponseOf<typeof deletedById>;
   });
 }

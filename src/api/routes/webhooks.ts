@@ -9,7 +9,7 @@ import { webhookJson } from '../present.js';
 import { noFields, noQuery } from '../schemas/common.js';
 import { testResult, webhook, webhookDeleted, webhookList } from '../schemas/destination.js';
 import { BODY_ERRORS, v1Responses } from '../schemas/responses.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import { signatureInput } from '../schemas/signature.js';
 
 const webhookSchema = {
@@ -110,7 +110,7 @@ export function webhookRoutes(app: SchemaTypedApp, deps: ApiDeps): void {
 
   app.delete('/webhooks/:id', { schema: deleteSchema }, async (request) => {
     await deleteDestination(deps, request.auth, request.params.id);
-    return { success: true };
+    return { success: true } satisfies ResponseOf<typeof webhookDeleted>;
   });
 
   app.post('/webhooks/:id/test', { schema: testSchema }, async (request) =>

@@ -9,6 +9,9 @@
 export const timestamp = { type: 'string', format: 'date-time' } as const;
 export const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
 
+/** Every field of `properties`, for `required`: typed by name, so the schema's type makes each one required. */
+export const keysOf = <T extends object>(properties: T) => Object.keys(properties) as Array<keyof T & string>;
+
 /** Any JSON value (an event's `body`). */
 export const anyJson = { description: 'Any JSON value.' } as const;
 

@@ -3,6 +3,7 @@
  * numbers clamped to their range, unknown fields refused) and in answers (the effective policy).
  */
 import { BACKOFFS, DEFAULT_POLICY, JITTERS, POLICY_BOUNDS } from '../../core/policy.js';
+import { keysOf } from './common.js';
 
 const range = (name: keyof typeof POLICY_BOUNDS) =>
   `Clamped to ${POLICY_BOUNDS[name].min}–${POLICY_BOUNDS[name].max}. Default ${DEFAULT_POLICY[name]}.`;
@@ -28,7 +29,7 @@ export const deliveryPolicyInput = {
 export const deliveryPolicy = {
   type: 'object',
   description: 'The effective retry and timeout policy.',
-  required: Object.keys(fields),
+  required: keysOf(fields),
   properties: {
     ...fields,
     max_attempts: { type: 'integer' },

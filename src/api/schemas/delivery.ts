@@ -1,6 +1,6 @@
 /** Deliveries as the API answers them (harepost-deliveries-reference, SPEC §6). */
 import { ATTEMPT_OUTCOMES, DELIVERY_STATUSES } from '../../core/outcome.js';
-import { nullableJsonObject, nullableTimestamp, pageOf, stringMap, timestamp } from './common.js';
+import { keysOf, nullableJsonObject, nullableTimestamp, pageOf, stringMap, timestamp } from './common.js';
 import { deliveryPolicy } from './delivery-policy.js';
 
 const nullableString = { type: ['string', 'null'] } as const;
@@ -23,7 +23,7 @@ const common = {
   destination_id: { ...nullableString, description: 'For an event delivery: its destination (dest_…).' },
 } as const;
 
-const commonRequired = Object.keys(common);
+const commonRequired = keysOf(common);
 
 export const attempt = {
   type: 'object',

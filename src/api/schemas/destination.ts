@@ -1,5 +1,5 @@
 /** Destinations as the API answers them: the /v1/destinations shape and the posthawk /v1/webhooks shape. */
-import { stringMap, timestamp } from './common.js';
+import { keysOf, stringMap, timestamp } from './common.js';
 import { deliveryPolicy } from './delivery-policy.js';
 import { signature } from './signature.js';
 
@@ -29,12 +29,12 @@ const fields = {
   updated_at: timestamp,
 } as const;
 
-export const destination = { type: 'object', required: Object.keys(fields), properties: fields } as const;
+export const destination = { type: 'object', required: keysOf(fields), properties: fields } as const;
 
 /** POST /v1/destinations → 201: the destination and its signing secret. */
 export const createdDestination = {
   type: 'object',
-  required: [...Object.keys(fields), 'signing_secret'],
+  required: [...keysOf(fields), 'signing_secret'],
   properties: { ...fields, signing_secret: secret },
 } as const;
 

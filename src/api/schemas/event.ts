@@ -1,6 +1,6 @@
 /** Events as the API answers them (harbor-quickstart, SPEC §10). */
 import { DELIVERY_STATUSES } from '../../core/outcome.js';
-import { anyJson, nullableJsonObject, pageOf, timestamp } from './common.js';
+import { anyJson, keysOf, nullableJsonObject, pageOf, timestamp } from './common.js';
 
 const eventFields = {
   id: { type: 'string', description: 'evt_…' },
@@ -11,7 +11,7 @@ const eventFields = {
   created_at: timestamp,
 } as const;
 
-export const event = { type: 'object', required: Object.keys(eventFields), properties: eventFields } as const;
+export const event = { type: 'object', required: keysOf(eventFields), properties: eventFields } as const;
 
 export const eventPage = pageOf(event);
 
@@ -37,7 +37,7 @@ export const publishedEvent = {
 /** GET /v1/events/{id}: the event and the status of each of its deliveries. */
 export const eventDetail = {
   type: 'object',
-  required: [...Object.keys(eventFields), 'deliveries'],
+  required: [...keysOf(eventFields), 'deliveries'],
   properties: {
     ...eventFields,
     deliveries: {

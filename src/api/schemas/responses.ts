@@ -10,6 +10,9 @@ const SUSPENDED = 'account_suspended: the account is suspended by the operator o
 /** A route may say what its 429 means beyond the rate limit (backlog_full); 401 and 503 mean the same everywhere. */
 type Errors = Partial<Record<Exclude<ErrorStatus, 401 | 503>, string | true>>;
 
+/** One error status's response entry: its answer is the error shape. */
+type ErrorEntry = ReturnType<typeof errorResponse>;
+
 /** The 429 of an operation that accepts deliveries (send, events). */
 export const BACKLOG_OR_RATE_LIMITED =
   'rate_limited: too many requests for this account (all its keys together); or backlog_full: accepting these deliveries ' +
@@ -26,7 +29,10 @@ export const REPLAY_BACKLOG_OR_RATE_LIMITED =
  * `success` maps each success status to its schema (with a `description`); `errors` lists the
  * route's own error statuses, each `true` (the usual meaning) or a sentence saying what it means here.
  */
-export function v1Responses<S extends Record<number, object>>(success: S, errors: Errors = {}) {
+export function v1Responses<S extends Record<number, object>, E extends Errors = Record<never, never>>(
+  success: S,
+  errors: E = {} as E,
+): S & Record<keyof E | 401 | 403 | 429 | 503, ErrorEntry> {
   const out: Record<string, object> = { ...success };
   const own = Object.entries(errors) as Array<[string, string | true]>;
   for (const [status, meaning] of own) {
@@ -37,7 +43,7 @@ export function v1Responses<S extends Record<number, object>>(success: S, errors
   const alsoForbidden = forbidden === undefined ? '' : `${forbidden === true ? ERROR_MEANINGS[403] : forbidden} Or `;
   out[403] = errorResponse(403, `${alsoForbidden}${SUSPENDED}`);
   for (const status of [401, 429, 503] as const) out[status] ??= errorResponse(status);
-  return out;
+  return out as S & Record<keyof E | 401 | 403 | 429 | 503, ErrorEntry>;
 }
 
 /**

@@ -85,12 +85,12 @@ export interface AuthenticatedKey extends AuthContext {
   suspended: boolean;
 }
 
-/** Accounts and API keys (operator's view: store/sqlite/accounts.ts, store/postgres/accounts.ts). */
+/** Accounts and API keys (sqlite.ts, postgres.ts beside this file). */
 export interface AccountsStore {
   createAccount(account: Account): Promise<void>;
   getAccount(id: string): Promise<Account | null>;
 
-  // The operator's view of accounts (store/sqlite/accounts.ts, store/postgres/accounts.ts)
+  // The operator's view of accounts
 
   /** Accounts newest first (by created_at, then id); a cursor this did not return throws InvalidCursorError. */
   listAccounts(query: { limit: number; cursor?: string }): Promise<AccountPage>;

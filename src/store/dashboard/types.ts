@@ -53,7 +53,7 @@ export interface DashboardOverviewCounts {
   attempt_buckets: Array<{ attempts: number; failures: number }>;
 }
 
-/** Dashboard sign-in, sessions and overview (store/sqlite/dashboard.ts, store/postgres/dashboard.ts). */
+/** Dashboard sign-in, sessions and overview (sqlite.ts, postgres.ts beside this file). */
 export interface DashboardStore {
   /** Keeps a one-time login token (by hash); expired tokens and sessions are deleted on the way. */
   createLoginToken(token: LoginToken): Promise<void>;

@@ -68,7 +68,7 @@ export interface SubscribedDestination {
   patterns: string[];
 }
 
-/** Destinations and subscriptions (store/sqlite/events.ts, store/postgres/postgres-events.ts). */
+/** Destinations and subscriptions (sqlite.ts, postgres.ts beside this file). */
 export interface DestinationsStore {
   /** With `limits`: throws LimitExceededError, and makes nothing, past the account's max_destinations (both modes together). */
   createDestination(

@@ -6,3 +6,6 @@
 import type { Row } from '../rows.js';
 
 export type Querier = (text: string, params?: unknown[]) => Promise<Row[]>;
+
+/** A transaction on one pooled connection: `fn`'s statements, committed once it resolves (rolled back if it throws). */
+export type Transact = <T>(fn: (q: Querier) => Promise<T>) => Promise<T>;

@@ -31,7 +31,7 @@ export interface UpkeepAction {
   ms: number;
 }
 
-/** Retention and storage upkeep (store/sqlite/maintenance.ts, store/postgres/maintenance.ts). */
+/** Retention and storage upkeep (sqlite.ts, postgres.ts beside this file). */
 export interface UpkeepStore {
   /** Deletes one batch of what retention no longer keeps; returns what it deleted. */
   prune(request: PruneRequest): Promise<PruneResult>;

@@ -1,10 +1,25 @@
-/** Replay (re-queueing final deliveries) and retention (pruning what is past its age), on SQLite. */
-import { MINUTE_MS } from '../delivery-stats.js';
-import { gateOf } from '../rows.js';
-import type { Database as Db } from 'better-sqlite3';
+/**
+ * Deliveries after the fact on the embedded store: each one with its attempts, pages of them, and
+ * replays (re-queueing final deliveries). A replay that re-queued anything wakes dispatchers
+ * (`wake`, given by the store).
+ */
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { decodeDeliveryCursor, encodeDeliveryCursor } from '../cursor.js';
+import { DELIVERY_COLUMNS, type Row, gateOf, toDelivery } from '../rows.js';
 import { type LimitDefaults, backlogAllows } from '../../core/limits.js';
-import { BacklogFullError, type KeyMode, type PruneRequest, type PruneResult, type RequeueCheck, type RequeueFilter } from '../store.js';
-import type { SqliteLimits } from './limits.js';
+import type { SqliteConnection } from '../sqlite/connection.js';
+import type { SqliteLimits } from '../sqlite/limits.js';
+import {
+  type AttemptRecord,
+  BacklogFullError,
+  type DeliveryPage,
+  type DeliveryWithAttempts,
+  type HistoryStore,
+  type KeyMode,
+  type ListDeliveriesQuery,
+  type RequeueCheck,
+  type RequeueFilter,
+} from '../store.js';
 
 const GONE = `(destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = deliveries.destination_id))`;
 const DISABLED = `(destination_id IS NOT NULL AND EXISTS (
@@ -17,38 +32,75 @@ const REQUEUE = `status = CASE WHEN attempt_count > 0 THEN 'retrying' ELSE 'queu
   next_attempt_at = :now, run_at = CASE WHEN ${DISABLED} THEN NULL ELSE :now END, lease_token = NULL,
   parked = 0, gate = ${gateOf('deliveries.destination_id')}`;
 
-export class SqliteMaintenance {
-  private readonly s;
+export class SqliteHistory implements HistoryStore {
+  /** Prepared on first use (the tables exist only after migrate()). */
+  private readonly statements;
+  /** One prepared statement per shape of list query (which filters are set). */
+  private readonly listStatements = new Map<string, Statement>();
+  /** One prepared statement per shape of bulk replay (which filters are set). */
   private readonly bulk = new Map<string, ReturnType<Db['prepare']>>();
 
   constructor(
-    private readonly db: Db,
+    private readonly conn: SqliteConnection,
     private readonly limits: SqliteLimits,
+    private readonly wake: () => void,
   ) {
-    this.s = {
+    this.statements = conn.prepared((db) => ({
+      getDelivery: db.prepare(
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?`,
+      ),
+      attemptsOf: db.prepare(
+        `SELECT attempt, outcome, http_status, latency_ms, error, response_excerpt, created_at
+         FROM attempts WHERE delivery_seq = ? ORDER BY attempt`,
+      ),
       requeueOne: db.prepare(
         `UPDATE deliveries SET ${REQUEUE}
          WHERE id = :id AND account_id = :account_id AND mode = :mode
            AND status IN ('dead_letter', 'rejected') AND NOT ${GONE}`,
       ),
       exists: db.prepare('SELECT 1 FROM deliveries WHERE id = ? AND account_id = ? AND mode = ?'),
-      oldDeliveries: db.prepare(
-        `SELECT seq FROM deliveries WHERE status IN ('delivered', 'rejected', 'dead_letter') AND updated_at < ? LIMIT ?`,
-      ),
-      deleteAttempts: db.prepare('DELETE FROM attempts WHERE delivery_seq IN (SELECT value FROM json_each(?))'),
-      deleteDeliveries: db.prepare('DELETE FROM deliveries WHERE seq IN (SELECT value FROM json_each(?))'),
-      deleteStats: db.prepare(
-        'DELETE FROM delivery_stats WHERE rowid IN (SELECT rowid FROM delivery_stats WHERE minute < ? LIMIT ?)',
-      ),
-      // an event stays while any delivery of it is kept: its deliveries read their body from it
-      deleteEvents: db.prepare(
-        `DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e WHERE e.created_at < ? AND NOT EXISTS (
-           SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id AND d.mode = e.mode AND d.event_id = e.id) LIMIT ?)`,
-      ),
-      deleteIdempotency: db.prepare(
-        `DELETE FROM idempotency_keys WHERE (account_id, mode, key) IN (
-           SELECT account_id, mode, key FROM idempotency_keys WHERE created_at < ? LIMIT ?)`,
-      ),
+    }));
+  }
+
+  private get s() {
+    return this.statements();
+  }
+
+  async getDelivery(accountId: string, mode: KeyMode, id: string): Promise<DeliveryWithAttempts | null> {
+    const r = this.s.getDelivery.get(id, accountId, mode) as Row | undefined;
+    if (!r) return null;
+    const attempts = this.s.attemptsOf.all(r.seq) as AttemptRecord[];
+    return { delivery: toDelivery(r), attempts };
+  }
+
+  async listDeliveries(accountId: string, mode: KeyMode, query: ListDeliveriesQuery): Promise<DeliveryPage> {
+    const params: Record<string, unknown> = { account_id: accountId, mode, limit: query.limit + 1 };
+    const where = ['account_id = :account_id', 'mode = :mode'];
+    for (const f of ['status', 'destination_id', 'event_id', 'idempotency_key'] as const) {
+      if (query[f] !== undefined) {
+        where.push(`${f} = :${f}`);
+        params[f] = query[f];
+      }
+    }
+    const at = query.cursor === undefined ? null : decodeDeliveryCursor(query.cursor);
+    if (at?.before_seq != null) {
+      where.push('seq < :before');
+      params.before = at.before_seq;
+    }
+    if (at?.created_before != null) {
+      where.push('created_at < :created_before');
+      params.created_before = at.created_before;
+    }
+    const sql = `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT :limit`;
+    let stmt = this.listStatements.get(sql);
+    if (!stmt) this.listStatements.set(sql, (stmt = this.conn.db.prepare(sql)));
+    const rows = stmt.all(params) as Row[];
+    const more = rows.length > query.limit;
+    const page = more ? rows.slice(0, query.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      rows: page.map(toDelivery),
+      next_cursor: more && last ? encodeDeliveryCursor(last.seq as number, at?.created_before ?? null) : null,
     };
   }
 
@@ -57,8 +109,8 @@ export class SqliteMaintenance {
    * can come between the count and the update): the account's pending deliveries are read before
    * the update, and a replay that would take them past max_pending_deliveries is rolled back.
    */
-  requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number, limits?: LimitDefaults): 'requeued' | 'conflict' | 'not_found' {
-    return this.db
+  async requeueDelivery(accountId: string, mode: KeyMode, id: string, now: number, limits?: LimitDefaults): Promise<'requeued' | 'conflict' | 'not_found'> {
+    const r = this.conn.db
       .transaction(() => {
         const pending = limits ? this.limits.pending(accountId) : 0;
         if (this.s.requeueOne.run({ id, account_id: accountId, mode, now }).changes > 0) {
@@ -68,9 +120,17 @@ export class SqliteMaintenance {
         return this.s.exists.get(id, accountId, mode) ? ('conflict' as const) : ('not_found' as const);
       })
       .immediate();
+    if (r === 'requeued') this.wake();
+    return r;
   }
 
-  requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number, check?: RequeueCheck): number {
+  async requeueDeliveries(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number, check?: RequeueCheck): Promise<number> {
+    const n = this.requeueMatching(accountId, mode, f, limit, now, check);
+    if (n > 0) this.wake();
+    return n;
+  }
+
+  private requeueMatching(accountId: string, mode: KeyMode, f: RequeueFilter, limit: number, now: number, check?: RequeueCheck): number {
     const where = ['account_id = :account_id', 'mode = :mode', 'status IN (SELECT value FROM json_each(:statuses))', `NOT ${GONE}`];
     const matching: Record<string, unknown> = { account_id: accountId, mode, statuses: JSON.stringify(f.statuses) };
     if (f.destination_id !== undefined) { where.push('destination_id = :destination_id'); matching.destination_id = f.destination_id; }
@@ -82,7 +142,7 @@ export class SqliteMaintenance {
     const update = this.prepared(`UPDATE deliveries SET ${REQUEUE}
       WHERE seq IN (SELECT seq FROM deliveries WHERE ${where.join(' AND ')} ORDER BY seq LIMIT :limit)`);
     if (!check) return update.run(params).changes;
-    return this.db
+    return this.conn.db
       .transaction(() => {
         const pending = this.limits.pending(accountId);
         if (check.whole) {
@@ -99,7 +159,7 @@ export class SqliteMaintenance {
 
   private prepared(sql: string): ReturnType<Db['prepare']> {
     let stmt = this.bulk.get(sql);
-    if (!stmt) this.bulk.set(sql, (stmt = this.db.prepare(sql)));
+    if (!stmt) this.bulk.set(sql, (stmt = this.conn.db.prepare(sql)));
     return stmt;
   }
 
@@ -107,19 +167,5 @@ export class SqliteMaintenance {
   private admit(accountId: string, pending: number, adding: number, defaults: LimitDefaults): void {
     const max = this.limits.effective(accountId, defaults).max_pending_deliveries;
     if (!backlogAllows(pending, adding, max)) throw BacklogFullError.ofReplay(pending, adding, max);
-  }
-
-  prune(req: PruneRequest): PruneResult {
-    return this.db.transaction(() => {
-      const seqs = JSON.stringify(
-        (this.s.oldDeliveries.all(req.deliveriesBefore, req.limit) as Array<{ seq: number }>).map((r) => r.seq),
-      );
-      this.s.deleteAttempts.run(seqs);
-      const deliveries = this.s.deleteDeliveries.run(seqs).changes;
-      const events = this.s.deleteEvents.run(req.eventsBefore, req.limit).changes;
-      this.s.deleteStats.run(Math.floor(req.deliveriesBefore / MINUTE_MS), req.limit);
-      const idempotency_keys = this.s.deleteIdempotency.run(req.idempotencyBefore, req.limit).changes;
-      return { deliveries, events, idempotency_keys };
-    })();
   }
 }

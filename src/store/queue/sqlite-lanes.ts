@@ -4,10 +4,10 @@
  * the index deliveries_lanes (account_id, origin, run_at) — one range per lane — so a lane's
  * backlog, however deep, costs the other lanes nothing.
  */
-import type { Database as Db } from 'better-sqlite3';
 import { StatsTally } from '../delivery-stats.js';
 import type { ClaimedDelivery, HeldExpiry, Lane, LaneClaimRequest, PendingLane } from '../store.js';
-import { statsWriter } from './stats.js';
+import { statsWriter } from '../sqlite/stats.js';
+import type { SqliteConnection } from '../sqlite/connection.js';
 
 /** Leases the rows `seqs` names (inside the caller's transaction). */
 export type LeaseSeqs = (seqs: readonly number[]) => ClaimedDelivery[];
@@ -26,10 +26,11 @@ const NEXT_LANE = `COALESCE(
 const GATES_OF_LANE = `gate IN (SELECT id FROM destinations WHERE account_id = :account AND origin = :origin)`;
 
 export class SqliteLanes {
-  private readonly s;
+  /** Prepared on first use (the tables exist only after migrate()). */
+  private readonly statements;
 
-  constructor(db: Db) {
-    this.s = {
+  constructor(conn: SqliteConnection) {
+    this.statements = conn.prepared((db) => ({
       suspended: db.prepare('SELECT id FROM accounts WHERE suspended_at IS NOT NULL').pluck(),
       dueSeqs: db
         .prepare(
@@ -72,7 +73,11 @@ export class SqliteLanes {
          RETURNING mode`,
       ),
       addStats: statsWriter(db),
-    };
+    }));
+  }
+
+  private get s() {
+    return this.statements();
   }
 
   /** Accounts whose deliveries no claim takes (a partial index: nothing to read while none is). */

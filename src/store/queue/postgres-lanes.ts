@@ -7,9 +7,9 @@
 import { StatsTally } from '../delivery-stats.js';
 import { toClaimed } from '../rows.js';
 import type { ClaimedDelivery, HeldExpiry, Lane, LaneClaimRequest, PendingLane } from '../store.js';
-import { addStats } from './stats.js';
-import type { Querier } from './querier.js';
-import { NOW, type PgClock, nowParam, onProcessClock, secretsCutoff } from './clock.js';
+import { addStats } from '../postgres/stats.js';
+import type { Querier, Transact } from '../postgres/querier.js';
+import { NOW, type PgClock, nowParam, onProcessClock, secretsCutoff } from '../postgres/clock.js';
 
 /** Accounts whose deliveries no claim takes (an index of only the suspended ones: empty while none is). */
 const NOT_SUSPENDED = (account: string) =>
@@ -28,7 +28,7 @@ export class PgLanes {
    */
   constructor(
     private readonly work: Querier,
-    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+    private readonly tx: Transact,
     private readonly returning: string,
     private readonly clock: PgClock,
   ) {}

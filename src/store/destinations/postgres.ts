@@ -1,19 +1,20 @@
 /**
- * Destinations, their secrets and subscriptions, and events, on PostgreSQL — the same rules as
- * sqlite/events.ts: a destination's state reaches its pending deliveries in the same transaction.
+ * Destinations, their secrets and subscriptions, on PostgreSQL — the same rules as
+ * destinations/sqlite.ts: a destination's state reaches its pending deliveries in the same
+ * transaction.
+ *
+ * Re-enabling a destination (updateDestination with enabled: true) makes its parked deliveries
+ * due: updateDestination then wakes the dispatchers of every process, through the `wake` the
+ * store gives (a NOTIFY on the work channel, postgres/wake-ups.ts) — the one place it is done.
  */
 import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, eventBodyColumns, gateOf, toDestination, toEvent } from '../rows.js';
+import { type Row, gateOf, toDestination } from '../rows.js';
 import { StatsTally } from '../delivery-stats.js';
-import { addStats } from './stats.js';
+import { addStats } from '../postgres/stats.js';
 import type {
   DestinationPatch,
   DestinationRecord,
   DestinationsStore,
-  EventPage,
-  EventRecord,
-  EventsStore,
   KeyMode,
   NewDestination,
   NewSubscription,
@@ -21,10 +22,10 @@ import type {
   SubscribedDestination,
   SubscriptionRecord,
 } from '../store.js';
-import type { Querier } from './querier.js';
-import { ensureRoom } from './limits.js';
+import type { Querier, Transact } from '../postgres/querier.js';
+import { ensureRoom } from '../postgres/limits.js';
 import type { LimitDefaults } from '../../core/limits.js';
-import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
+import { NOW, type PgClock, fromNow, nowParam } from '../postgres/clock.js';
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
@@ -38,11 +39,12 @@ async function lockDestination(q: Querier, id: string, accountId: string, mode: 
   return row;
 }
 
-export class PgEvents implements DestinationsStore, EventsStore {
+export class PostgresDestinations implements DestinationsStore {
+  /** @param wake tells every process's dispatchers that work may be due (a re-enabled destination's) */
   constructor(
     private readonly q: Querier,
-    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
-    private readonly notify: (origins: readonly string[] | null) => Promise<void>,
+    private readonly tx: Transact,
+    private readonly wake: () => Promise<void>,
     private readonly clock: PgClock = 'database',
   ) {}
 
@@ -215,7 +217,7 @@ export class PgEvents implements DestinationsStore, EventsStore {
       const [fresh] = await q('SELECT * FROM destinations WHERE id = $1', [id]);
       return this.withEvents(q, fresh!);
     });
-    if (updated && patch.enabled === true) await this.notify(null);
+    if (updated && patch.enabled === true) await this.wake(); // its parked deliveries are due again, in every process
     return updated;
   }
 
@@ -333,49 +335,5 @@ export class PgEvents implements DestinationsStore, EventsStore {
       else out.set(r.id as string, { row: r, patterns: [r.pattern as string] });
     }
     return [...out.values()].map(({ row, patterns }) => ({ destination: toDestination(row, patterns), patterns }));
-  }
-
-  /**
-   * Inside the delivery-insert transaction, so events and their deliveries commit together; each
-   * with the bytes its deliveries send (`payload`), kept here once (rows.ts eventBodyColumns).
-   */
-  async insertEvents(q: Querier, events: ReadonlyArray<{ event: EventRecord; payload?: Buffer | null | undefined }>): Promise<void> {
-    const stored = events.map(({ event, payload }) => ({ e: event, ...eventBodyColumns(event, payload) }));
-    await q(
-      `INSERT INTO events (id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at)
-       SELECT id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::bigint[])
-         WITH ORDINALITY AS e(id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at, n)
-       ORDER BY n`,
-      [
-        stored.map((x) => x.e.id),
-        stored.map((x) => x.e.account_id),
-        stored.map((x) => x.e.mode),
-        stored.map((x) => x.e.type),
-        stored.map((x) => x.body),
-        stored.map((x) => x.payload),
-        stored.map((x) => x.e.idempotency_key),
-        stored.map((x) => (x.e.metadata === null ? null : JSON.stringify(x.e.metadata))),
-        stored.map((x) => x.e.created_at),
-      ],
-    );
-  }
-
-  async getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null> {
-    const [r] = await this.q('SELECT * FROM events WHERE id = $1 AND account_id = $2 AND mode = $3', [id, accountId, mode]);
-    return r ? toEvent(r) : null;
-  }
-
-  async listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage> {
-    const before = query.cursor === undefined ? null : decodeCursor(query.cursor);
-    const rows = await this.q(
-      `SELECT * FROM events WHERE account_id = $1 AND mode = $2 AND ($3::bigint IS NULL OR seq < $3)
-       ORDER BY seq DESC LIMIT $4`,
-      [accountId, mode, before, query.limit + 1],
-    );
-    const more = rows.length > query.limit;
-    const page = more ? rows.slice(0, query.limit) : rows;
-    const last = page[page.length - 1];
-    return { rows: page.map(toEvent), next_cursor: more && last ? encodeCursor(last.seq as number) : null };
   }
 }

@@ -1,12 +1,26 @@
 /**
- * Accounts as the operator sees them, on PostgreSQL — the same rules as sqlite/accounts.ts: the
- * list, usage counts, changes (suspension ends sessions in the same transaction) and erasure in
- * batches.
+ * Accounts and their API keys on PostgreSQL. Accounts as the operator sees them follow the same
+ * rules as accounts/sqlite.ts: the list, usage counts, changes (suspension ends sessions in the
+ * same transaction; resuming wakes the dispatchers of every process, through the `wake` the store
+ * gives) and erasure in batches.
  */
 import { ERASED_TABLES, decodeAccountCursor, encodeAccountCursor, quotedTable } from '../account-rows.js';
 import { ACCOUNT_COLUMNS, type Row, accountLimitsColumn, toAccount } from '../rows.js';
-import type { Account, AccountPage, AccountPatch, AccountUsage, ErasureStep } from '../store.js';
-import type { Querier } from './querier.js';
+import type { LimitDefaults } from '../../core/limits.js';
+import type {
+  Account,
+  AccountPage,
+  AccountPatch,
+  AccountUsage,
+  AccountsStore,
+  ApiKeyRecord,
+  AuthenticatedKey,
+  ErasureStep,
+  KeyMode,
+  NewApiKey,
+} from '../store.js';
+import { ensureRoom } from '../postgres/limits.js';
+import type { Querier, Transact } from '../postgres/querier.js';
 
 /** One kind of row of an account: deletes up to `limit` of them, returns how many rows went. */
 type EraseStep = (q: Querier, accountId: string, limit: number) => Promise<number>;
@@ -57,13 +71,31 @@ const STEPS: EraseStep[] = [
   some('dashboard_login_tokens', 'token_hash'),
 ];
 
-export class PgAccounts {
+export class PostgresAccounts implements AccountsStore {
+  /** @param wake tells every process's dispatchers that work may be due (a resumed account's) */
   constructor(
     private readonly q: Querier,
-    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+    private readonly tx: Transact,
+    private readonly wake: () => Promise<void>,
   ) {}
 
-  async list(query: { limit: number; cursor?: string }): Promise<AccountPage> {
+  async createAccount(a: Account): Promise<void> {
+    await this.q('INSERT INTO accounts (id, name, created_at, limits) VALUES ($1, $2, $3, $4)', [
+      a.id,
+      a.name,
+      a.created_at,
+      accountLimitsColumn(a.limits),
+    ]);
+  }
+
+  async getAccount(id: string): Promise<Account | null> {
+    const row = (await this.q(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]))[0];
+    return row ? toAccount(row) : null;
+  }
+
+  // The operator's view of accounts
+
+  async listAccounts(query: { limit: number; cursor?: string }): Promise<AccountPage> {
     const at = query.cursor === undefined ? null : decodeAccountCursor(query.cursor);
     const rows = at
       ? await this.q(
@@ -77,7 +109,7 @@ export class PgAccounts {
     return { rows: page, next_cursor: rows.length > query.limit && last ? encodeAccountCursor(last) : null };
   }
 
-  async usage(accountId: string): Promise<AccountUsage> {
+  async accountUsage(accountId: string): Promise<AccountUsage> {
     const [r] = await this.q(
       `SELECT
          (SELECT COUNT(*) FROM destinations WHERE account_id = $1 AND mode IN ('live', 'test')) AS destinations,
@@ -89,8 +121,14 @@ export class PgAccounts {
     return r as unknown as AccountUsage;
   }
 
+  async updateAccount(accountId: string, patch: AccountPatch, now: number): Promise<Account | null> {
+    const { account, resumed } = await this.update(accountId, patch, now);
+    if (resumed) await this.wake(); // its pending deliveries are claimable again, in every process
+    return account;
+  }
+
   /** The account after the change, and whether it was resumed by it (its work is due again). */
-  update(accountId: string, patch: AccountPatch, now: number): Promise<{ account: Account | null; resumed: boolean }> {
+  private update(accountId: string, patch: AccountPatch, now: number): Promise<{ account: Account | null; resumed: boolean }> {
     return this.tx(async (q) => {
       // the row lock orders concurrent changes of one account
       const [before] = await q('SELECT suspended_at FROM accounts WHERE id = $1 FOR UPDATE', [accountId]);
@@ -110,7 +148,7 @@ export class PgAccounts {
     });
   }
 
-  beginErasure(accountId: string, now: number): Promise<Account | null> {
+  beginAccountErasure(accountId: string, now: number): Promise<Account | null> {
     return this.tx(async (q) => {
       const [row] = await q(
         `UPDATE accounts SET erasing_since = COALESCE(erasing_since, $2), suspended_at = COALESCE(suspended_at, $2)
@@ -124,7 +162,7 @@ export class PgAccounts {
     });
   }
 
-  eraseStep(accountId: string, limit: number): Promise<ErasureStep> {
+  eraseAccountStep(accountId: string, limit: number): Promise<ErasureStep> {
     return this.tx(async (q): Promise<ErasureStep> => {
       for (const step of STEPS) {
         const deleted = await step(q, accountId, limit);
@@ -148,9 +186,65 @@ export class PgAccounts {
     });
   }
 
-  async erasing(): Promise<string[]> {
+  async listErasingAccounts(): Promise<string[]> {
     const rows: Row[] = await this.q('SELECT id FROM accounts WHERE erasing_since IS NOT NULL ORDER BY erasing_since, id');
     return rows.map((r) => r.id as string);
+  }
+
+  // API keys
+
+  async createApiKey(k: NewApiKey, limits?: LimitDefaults): Promise<void> {
+    const insert = (q: Querier) =>
+      q(`INSERT INTO api_keys (id, account_id, mode, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)`, [
+        k.id,
+        k.account_id,
+        k.mode,
+        k.key_hash,
+        k.prefix,
+        k.created_at,
+      ]);
+    if (!limits) return void (await insert(this.q));
+    await this.tx(async (q) => {
+      await ensureRoom(q, k.account_id, 'max_keys', limits);
+      await insert(q);
+    });
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
+    return (await this.q(
+      `SELECT id, account_id, mode, prefix, created_at, last_used_at, revoked_at FROM api_keys
+       WHERE account_id = $1 ORDER BY created_at, id`,
+      [accountId],
+    )) as unknown as ApiKeyRecord[];
+  }
+
+  async revokeApiKey(keyId: string, accountId: string | null, now: number): Promise<boolean> {
+    const rows = await this.q(
+      `UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND ($3::text IS NULL OR account_id = $3)
+       AND revoked_at IS NULL RETURNING id`,
+      [now, keyId, accountId],
+    );
+    return rows.length > 0;
+  }
+
+  async authenticate(keyHash: string): Promise<AuthenticatedKey | null> {
+    const r = (
+      await this.q(
+        `SELECT k.id, k.account_id, k.mode, a.suspended_at IS NOT NULL AS suspended
+         FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        [keyHash],
+      )
+    )[0];
+    return r ? { key_id: r.id as string, account_id: r.account_id as string, mode: r.mode as KeyMode, suspended: r.suspended === true } : null;
+  }
+
+  async touchApiKeys(uses: ReadonlyArray<{ key_id: string; at: number }>): Promise<void> {
+    if (uses.length === 0) return;
+    await this.q(
+      `UPDATE api_keys k SET last_used_at = GREATEST(COALESCE(k.last_used_at, 0), u.at)
+       FROM unnest($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id`,
+      [uses.map((u) => u.key_id), uses.map((u) => u.at)],
+    );
   }
 }
 

@@ -1,24 +1,22 @@
 /**
- * Destinations, their secrets and subscriptions, and events, on the embedded store.
+ * Destinations, their secrets and subscriptions, on the embedded store.
  * A destination's state reaches its pending deliveries in the same transaction: disabling parks
  * them (run_at NULL, they wait), enabling makes them due, a new url or headers apply to them,
  * deleting ends them as dead letters with the reason.
+ * Re-enabling one (updateDestination with enabled: true) wakes dispatchers here, and only here,
+ * through `wake` (given by the store): its parked deliveries are claimable again.
  */
-import type { Database as Db } from 'better-sqlite3';
 import { DEFAULT_SCHEME, signatureToStored } from '../../core/signature-scheme.js';
-import { decodeCursor, encodeCursor } from '../cursor.js';
-import { type Row, eventBodyColumns, gateOf, toDestination, toEvent } from '../rows.js';
+import { type Row, gateOf, toDestination } from '../rows.js';
 import { StatsTally } from '../delivery-stats.js';
-import { statsWriter } from './stats.js';
-import { SqliteLimits } from './limits.js';
+import { statsWriter } from '../sqlite/stats.js';
+import type { SqliteConnection } from '../sqlite/connection.js';
+import type { SqliteLimits } from '../sqlite/limits.js';
 import type { LimitDefaults } from '../../core/limits.js';
 import type {
   DestinationPatch,
   DestinationRecord,
   DestinationsStore,
-  EventPage,
-  EventRecord,
-  EventsStore,
   KeyMode,
   NewDestination,
   NewSubscription,
@@ -29,15 +27,17 @@ import type {
 
 const PENDING = `status IN ('queued', 'retrying')`;
 
-export class SqliteEvents implements DestinationsStore, EventsStore {
-  private readonly s;
-  private readonly addStats;
-  private readonly limits: SqliteLimits;
+export class SqliteDestinations implements DestinationsStore {
+  /** Prepared on first use (the tables exist only after migrate()). */
+  private readonly statements;
 
-  constructor(private readonly db: Db) {
-    this.addStats = statsWriter(db);
-    this.limits = new SqliteLimits(db);
-    this.s = {
+  constructor(
+    private readonly conn: SqliteConnection,
+    private readonly limits: SqliteLimits,
+    private readonly wake: () => void,
+  ) {
+    this.statements = conn.prepared((db) => ({
+      addStats: statsWriter(db),
       insertDestination: db.prepare(
         `INSERT INTO destinations (id, account_id, mode, url, origin, name, description, enabled, disabled_reason,
            headers, policy, rate_per_second, max_in_flight, signature, created_at, updated_at)
@@ -118,18 +118,15 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
          WHERE destination_id = :id AND ${PENDING}
          RETURNING lease_token`,
       ),
-      insertEvent: db.prepare(
-        `INSERT INTO events (id, account_id, mode, type, body, payload, idempotency_key, metadata, created_at)
-         VALUES (:id, :account_id, :mode, :type, :body, :payload, :idempotency_key, :metadata, :created_at)`,
-      ),
-      getEvent: db.prepare('SELECT * FROM events WHERE id = ? AND account_id = ? AND mode = ?'),
-      listEvents: db.prepare(
-        'SELECT * FROM events WHERE account_id = ? AND mode = ? ORDER BY seq DESC LIMIT ?',
-      ),
-      listEventsBefore: db.prepare(
-        'SELECT * FROM events WHERE account_id = ? AND mode = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-      ),
-    };
+    }));
+  }
+
+  private get s() {
+    return this.statements();
+  }
+
+  private addStats(stats: StatsTally): void {
+    this.s.addStats(stats);
   }
 
   private withEvents(r: Row): DestinationRecord {
@@ -156,7 +153,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
     secret: SigningSecret,
     limits?: LimitDefaults,
   ): Promise<DestinationRecord> {
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       if (limits) this.limits.ensureRoom(d.account_id, 'max_destinations', limits);
       this.s.insertDestination.run({
         ...d,
@@ -226,7 +223,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
     subscriptions: readonly NewSubscription[] | null,
     now: number,
   ): Promise<DestinationRecord | null> {
-    return this.db.transaction(() => {
+    const updated = this.conn.db.transaction(() => {
       const row = this.s.getDestination.get(id, accountId, mode) as Row | undefined;
       if (!row) return null;
       const current = this.withEvents(row);
@@ -238,10 +235,12 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
       }
       return this.withEvents(this.s.getDestinationById.get(id) as Row);
     })();
+    if (patch.enabled === true) this.wake(); // its parked deliveries are due again
+    return updated;
   }
 
   async disableDestination(id: string, reason: string, now: number): Promise<void> {
-    this.db.transaction(() => {
+    this.conn.db.transaction(() => {
       const row = this.s.getDestinationById.get(id) as Row | undefined;
       if (!row || row.enabled !== 1) return;
       this.applyPatch(this.withEvents(row), { enabled: false, disabled_reason: reason }, now);
@@ -249,7 +248,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
   }
 
   async deleteDestination(accountId: string, mode: KeyMode, id: string, reason: string, now: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       if (!this.s.getDestination.get(id, accountId, mode)) return false;
       const ended = this.s.endPending.all({ id, reason, now }) as Row[];
       // one in flight is counted by its attempt's result, like every attempt
@@ -268,7 +267,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
   }
 
   async rotateDestinationSecret(accountId: string, mode: KeyMode, id: string, next: SigningSecret): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       if (!this.s.getDestination.get(id, accountId, mode)) return false;
       this.s.retireSecret.run({ destination_id: id, at: next.created_at });
       this.s.insertSecret.run({ destination_id: id, secret: next.secret, created_at: next.created_at });
@@ -284,7 +283,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
     sub: NewSubscription,
     now: number,
   ): Promise<{ record: SubscriptionRecord; created: boolean } | null> {
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       if (!this.s.getDestination.get(destinationId, accountId, mode)) return null;
       const r = this.s.insertSubscription.run({
         id: sub.id,
@@ -309,7 +308,7 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
   }
 
   async deleteSubscription(accountId: string, mode: KeyMode, id: string, now: number): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       const sub = this.s.getSubscription.get(id, accountId, mode) as SubscriptionRecord | undefined;
       if (!sub) return false;
       this.s.deleteSubscription.run(id);
@@ -326,30 +325,5 @@ export class SqliteEvents implements DestinationsStore, EventsStore {
       else out.set(r.id as string, { row: r, patterns: [r.pattern as string] });
     }
     return [...out.values()].map(({ row, patterns }) => ({ destination: toDestination(row, patterns), patterns }));
-  }
-
-  /**
-   * Called inside the delivery-insert transaction, so an event and its deliveries commit together;
-   * `payload`: the bytes its deliveries send, kept here once (rows.ts eventBodyColumns).
-   */
-  insertEvent(e: EventRecord, payload?: Buffer | null): void {
-    this.s.insertEvent.run({ ...e, ...eventBodyColumns(e, payload), metadata: e.metadata === null ? null : JSON.stringify(e.metadata) });
-  }
-
-  async getEvent(accountId: string, mode: KeyMode, id: string): Promise<EventRecord | null> {
-    const r = this.s.getEvent.get(id, accountId, mode) as Row | undefined;
-    return r ? toEvent(r) : null;
-  }
-
-  async listEvents(accountId: string, mode: KeyMode, query: { limit: number; cursor?: string }): Promise<EventPage> {
-    const rows = (
-      query.cursor === undefined
-        ? this.s.listEvents.all(accountId, mode, query.limit + 1)
-        : this.s.listEventsBefore.all(accountId, mode, decodeCursor(query.cursor), query.limit + 1)
-    ) as Row[];
-    const more = rows.length > query.limit;
-    const page = more ? rows.slice(0, query.limit) : rows;
-    const last = page[page.length - 1];
-    return { rows: page.map(toEvent), next_cursor: more && last ? encodeCursor(last.seq as number) : null };
   }
 }

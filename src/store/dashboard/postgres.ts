@@ -1,5 +1,5 @@
 /**
- * The dashboard's data on PostgreSQL — the same rules as sqlite/dashboard.ts: one-time login
+ * The dashboard's data on PostgreSQL — the same rules as dashboard/sqlite.ts: one-time login
  * tokens and sessions kept only as SHA-256 hashes, and the counts behind the home page.
  *
  * Expiries are kept and checked on the database's clock (clock.ts): a link made by the CLI on one
@@ -10,6 +10,7 @@
 import type {
   DashboardOverviewCounts,
   DashboardSession,
+  DashboardStore,
   KeyMode,
   LoginToken,
   NewDashboardSession,
@@ -17,18 +18,17 @@ import type {
   SessionRenewal,
 } from '../store.js';
 import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
-import type { Querier } from './querier.js';
-import { NOW, type PgClock, fromNow, nowParam } from './clock.js';
+import type { Querier, Transact } from '../postgres/querier.js';
+import { NOW, type PgClock, fromNow, nowParam } from '../postgres/clock.js';
 
 const SESSION_COLUMNS = 'id_hash, account_id, mode, csrf_token, created_at, expires_at';
 
-export class PgDashboard {
+export class PostgresDashboard implements DashboardStore {
   constructor(
     private readonly q: Querier,
-    private readonly tx: <T>(fn: (q: Querier) => Promise<T>) => Promise<T>,
+    private readonly tx: Transact,
     private readonly clock: PgClock = 'database',
   ) {}
-
 
   /** Rows past their expiry go whenever new ones are made: the tables stay the size of what is live. */
   private async expire(q: Querier, now: number): Promise<void> {
@@ -70,7 +70,7 @@ export class PgDashboard {
     });
   }
 
-  async getSession(idHash: string, now: number): Promise<DashboardSession | null> {
+  async getDashboardSession(idHash: string, now: number): Promise<DashboardSession | null> {
     // a suspended account's sessions are deleted when it is suspended; the join makes sure
     const [r] = await this.q(
       `SELECT ${SESSION_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}
@@ -81,11 +81,11 @@ export class PgDashboard {
     return (r as unknown as DashboardSession | undefined) ?? null;
   }
 
-  async deleteSession(idHash: string): Promise<void> {
+  async deleteDashboardSession(idHash: string): Promise<void> {
     await this.q('DELETE FROM dashboard_sessions WHERE id_hash = $1', [idHash]);
   }
 
-  async switchSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): Promise<DashboardSession | null> {
+  async switchDashboardSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): Promise<DashboardSession | null> {
     return this.tx(async (q) => {
       // the row lock makes two concurrent switches of one session get one new session between them
       const [old] = await q(
@@ -105,7 +105,7 @@ export class PgDashboard {
     });
   }
 
-  async overview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {
+  async dashboardOverview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {
     const { first, end } = minutesOf(w.since, w.until);
     const [rows, dead] = await Promise.all([
       this.q(

@@ -3,11 +3,12 @@
  * behind its home page. Tokens and session ids are kept only as SHA-256 hashes.
  */
 import { STATS_COUNTERS, minutesOf, summarizeStats } from '../delivery-stats.js';
-import type { Database as Db } from 'better-sqlite3';
 import type { Row } from '../rows.js';
+import type { SqliteConnection } from '../sqlite/connection.js';
 import type {
   DashboardOverviewCounts,
   DashboardSession,
+  DashboardStore,
   KeyMode,
   LoginToken,
   NewDashboardSession,
@@ -15,11 +16,12 @@ import type {
   SessionRenewal,
 } from '../store.js';
 
-export class SqliteDashboard {
-  private readonly s;
+export class SqliteDashboard implements DashboardStore {
+  /** Prepared on first use (the tables exist only after migrate()). */
+  private readonly statements;
 
-  constructor(private readonly db: Db) {
-    this.s = {
+  constructor(private readonly conn: SqliteConnection) {
+    this.statements = conn.prepared((db) => ({
       insertToken: db.prepare(
         `INSERT INTO dashboard_login_tokens (token_hash, account_id, mode, created_at, expires_at)
          VALUES (:token_hash, :account_id, :mode, :created_at, :expires_at)`,
@@ -52,7 +54,11 @@ export class SqliteDashboard {
       deadLetters: db.prepare(
         `SELECT COUNT(*) AS n FROM deliveries WHERE account_id = ? AND mode = ? AND status = 'dead_letter'`,
       ),
-    };
+    }));
+  }
+
+  private get s() {
+    return this.statements();
   }
 
   /** Rows past their expiry go whenever new ones are made: the tables stay the size of what is live. */
@@ -61,15 +67,15 @@ export class SqliteDashboard {
     this.s.expireSessions.run(now);
   }
 
-  createLoginToken(token: LoginToken): void {
-    this.db.transaction(() => {
+  async createLoginToken(token: LoginToken): Promise<void> {
+    this.conn.db.transaction(() => {
       this.expire(token.created_at);
       this.s.insertToken.run(token);
     })();
   }
 
-  redeemLoginToken(tokenHash: string, session: NewDashboardSession, now: number): DashboardSession | null {
-    return this.db.transaction(() => {
+  async redeemLoginToken(tokenHash: string, session: NewDashboardSession, now: number): Promise<DashboardSession | null> {
+    return this.conn.db.transaction(() => {
       const token = this.s.takeToken.get(tokenHash) as Row | undefined;
       if (!token || (token.expires_at as number) <= now) return null;
       if (this.s.suspended.get(token.account_id)) return null;
@@ -80,16 +86,16 @@ export class SqliteDashboard {
     }).immediate();
   }
 
-  getSession(idHash: string, now: number): DashboardSession | null {
+  async getDashboardSession(idHash: string, now: number): Promise<DashboardSession | null> {
     return (this.s.getSession.get(idHash, now) as DashboardSession | undefined) ?? null;
   }
 
-  deleteSession(idHash: string): void {
+  async deleteDashboardSession(idHash: string): Promise<void> {
     this.s.deleteSession.run(idHash);
   }
 
-  switchSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): DashboardSession | null {
-    return this.db.transaction(() => {
+  async switchDashboardSessionMode(idHash: string, mode: KeyMode, next: SessionRenewal, now: number): Promise<DashboardSession | null> {
+    return this.conn.db.transaction(() => {
       const old = this.s.takeSession.get(idHash) as DashboardSession | undefined;
       if (!old || old.expires_at <= now) return null;
       const moved: DashboardSession = { ...old, ...next, mode };
@@ -98,10 +104,10 @@ export class SqliteDashboard {
     }).immediate();
   }
 
-  overview(accountId: string, mode: KeyMode, w: OverviewWindow): DashboardOverviewCounts {
+  async dashboardOverview(accountId: string, mode: KeyMode, w: OverviewWindow): Promise<DashboardOverviewCounts> {
     const { first, end } = minutesOf(w.since, w.until);
     // one read transaction: both counts see the same moment
-    return this.db.transaction(() => {
+    return this.conn.db.transaction(() => {
       const rows = this.s.statsMinutes.all(accountId, mode, first, end) as never;
       const dead = this.s.deadLetters.get(accountId, mode) as { n: number };
       const summary = summarizeStats(rows, w.since, w.bucket_ms, w.buckets);
