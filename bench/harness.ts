@@ -2,7 +2,8 @@
  * What the benchmark scripts share (bench/run.ts, bench/isolation.ts, bench/soak.ts): a receiver
  * process, `harepost serve` from dist/ as a child with an account made by the CLI and its domain
  * verified through DNS TXT on a loopback DNS server, a keep-alive API client, a PostgreSQL schema
- * made fresh and dropped after, and the clean-up that kills every child on exit, error or SIGINT.
+ * made fresh and dropped after, the machine's CPU time (/proc/stat) for CPU per delivery, and the
+ * clean-up that kills every child on exit, error or SIGINT.
  *
  * Everything listens on and dials loopback only (127.0.0.1): the DNS server answers the bench
  * domains with 127.0.0.1 and the service may reach nothing else (HAREPOST_ALLOW_PRIVATE_NETWORKS).
@@ -53,7 +54,8 @@ let cleaning: Promise<void> | null = null;
 /** Set when a signal stops the script: what then fails (killed children) is not worth printing. */
 let signalled = false;
 
-function track(child: ChildProcess): ChildProcess {
+/** Kills `child` (SIGKILL) with the script, however it ends. */
+export function track(child: ChildProcess): ChildProcess {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -134,6 +136,8 @@ export interface ReceiverProcess {
   drain(): Promise<{ drain: Array<[string, number]>; totals: ReceiverStats }>;
   count(): Promise<{ count: number; arrivals: number }>;
   stats(): Promise<ReceiverStats>;
+  /** The receiver process's own `process.cpuUsage()` (µs since it started). */
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
   reset(): Promise<void>;
   stop(): void;
 }
@@ -158,11 +162,70 @@ export async function startReceiverProcess(tls?: { certPath: string; keyPath: st
     drain: () => ask(child, 'drain', 'drain'),
     count: () => ask(child, 'count', 'arrivals'),
     stats: async () => (await ask<{ stats: ReceiverStats }>(child, 'stats', 'stats')).stats,
+    cpuUsage: async () => (await ask<{ cpu: NodeJS.CpuUsage }>(child, 'cpu', 'cpu')).cpu,
     reset: async () => {
       await ask(child, 'reset', 'reset');
     },
     stop: () => {
       if (child.connected) child.disconnect();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU time: the whole machine's, less the driver's and the receiver's.
+
+let clockTicks: number | null = null;
+
+/** Jiffies per second (`getconf CLK_TCK`, usually 100). */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === null) {
+    const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const n = Number(out.stdout?.trim());
+    clockTicks = out.status === 0 && Number.isFinite(n) && n > 0 ? n : 100;
+  }
+  return clockTicks;
+}
+
+/**
+ * Busy time of all CPUs since boot, in ms, from the `cpu` line of /proc/stat:
+ * user + nice + system + irq + softirq + steal (guest time is already inside user and nice).
+ */
+export function machineBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return ((user + nice + system + irq + softirq + steal) * 1000) / clockTicksPerSecond();
+}
+
+const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
+export interface CpuSpent {
+  /** All CPUs' busy time over the phase (/proc/stat), ms. */
+  machineMs: number;
+  /** This process's (the driver's, and the loopback DNS server's it hosts), ms. */
+  driverMs: number;
+  /** The receiver process's, ms. */
+  receiverMs: number;
+  /** machine − driver − receiver: what the system under test (service and its database or broker) spent, ms. */
+  systemMs: number;
+  /** Wall time of the phase, ms. */
+  wallMs: number;
+}
+
+/** Starts counting CPU time now; `stop()` gives what was spent since. Anything else running on the machine counts too. */
+export async function startCpuMeter(receiver: Pick<ReceiverProcess, 'cpuUsage'>): Promise<{ stop(): Promise<CpuSpent> }> {
+  const receiver0 = await receiver.cpuUsage();
+  const driver0 = process.cpuUsage();
+  const machine0 = machineBusyMs();
+  const wall0 = performance.now();
+  return {
+    async stop() {
+      const machineMs = machineBusyMs() - machine0;
+      const driverMs = cpuMs(process.cpuUsage(driver0));
+      const wallMs = performance.now() - wall0;
+      const receiverMs = cpuMs(await receiver.cpuUsage()) - cpuMs(receiver0);
+      return { machineMs, driverMs, receiverMs, systemMs: machineMs - driverMs - receiverMs, wallMs };
     },
   };
 }

@@ -7,7 +7,9 @@
  * out). Only immediate 200s count as arrivals.
  *
  * Driven over IPC: {cmd:'arrivals'} → the list, {cmd:'count'}, {cmd:'reset'}, {cmd:'drain'} →
- * arrivals since the last drain (then forgotten) and totals, {cmd:'stats'} → totals.
+ * arrivals since the last drain (then forgotten) and totals, {cmd:'stats'} → totals,
+ * {cmd:'cpu'} → this process's own `process.cpuUsage()` (µs since start; bench/run.ts subtracts the
+ * receiver's share from the machine's busy time).
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -82,5 +84,6 @@ process.on('message', (m: { cmd: string }) => {
     process.send!({ drain: arrivals.splice(0), totals: { ...stats } });
   }
   if (m.cmd === 'stats') process.send!({ stats: { ...stats } });
+  if (m.cmd === 'cpu') process.send!({ cpu: process.cpuUsage() });
 });
 process.on('disconnect', () => process.exit(0));

@@ -1,15 +1,24 @@
 /**
- * `npm run bench`: Harepost on the embedded store, measured end to end on this machine.
+ * `npm run bench`: Harepost measured end to end on this machine, alone or side by side with a
+ * do-it-yourself sender (issue 17: `--vs bullmq` or `--vs pgboss`, bench/peers/).
  *
- * Starts a receiver process, a loopback DNS server and `harepost serve` (built dist/) as a child,
- * then prints, from one run:
- *   - receiver ceiling: requests/s the receiver takes straight from this driver (the upper bound);
- *   - sends accepted/s through POST /v1/send (202 = committed to the store);
- *   - deliveries completed/s end to end (first send to last arrival at the receiver);
- *   - p50/p99 from 202 to arrival at the receiver, at a fixed offered load.
- *   - events/s accepted, each fanned out to --fanout destinations in one commit, and their
- *     deliveries/s end to end (signed, as every event delivery is).
+ * Starts a receiver process and a loopback DNS server, then for each round (`--rounds`), in this
+ * order: `harepost serve` (built dist/) on each store, then the peer, each as a child process,
+ * one at a time, through the same driver and receiver. Prints, side by side:
+ *   - receiver ceiling: requests/s the receiver takes straight from this driver (the upper bound),
+ *     measured at the start of each round; every throughput figure carries its ratio to it;
+ *   - sends accepted/s through POST /v1/send (Harepost: 202 = committed to the store);
+ *   - deliveries completed/s end to end (first send to last arrival at the receiver), and the CPU
+ *     per delivery of the system under test: all CPUs' busy time (/proc/stat) over that phase, less
+ *     the driver's and the receiver's own (`process.cpuUsage()`), ÷ deliveries;
+ *   - p50/p99 from send (and, Harepost only, from 202) to arrival at a fixed offered load, and the
+ *     CPU per delivery at that load;
+ *   - Harepost only: events/s accepted, each fanned out to --fanout destinations in one commit,
+ *     and their deliveries/s end to end (signed, as every event delivery is).
+ * The peers have no authentication, idempotency or attempt history: the 202→arrival and event
+ * figures are not measured for them.
  * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --events 2000 --fanout 10 --http
+ *          --store sqlite|postgres|both --vs bullmq|pgboss --rounds 1
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -18,7 +27,22 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
-import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind, wallNow } from './harness.js';
+import {
+  type ApiAnswer,
+  benchDatabase,
+  type CpuSpent,
+  machineBusyMs,
+  onCleanup,
+  percentile,
+  runMain,
+  sleep,
+  startCpuMeter,
+  startReceiverProcess,
+  startService,
+  type StoreKind,
+  wallNow,
+} from './harness.js';
+import { PEER_KINDS, PEER_TITLES, type PeerKind, startPeer } from './peers/start-peer.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,7 +53,9 @@ const { values: args } = parseArgs({
     http: { type: 'boolean', default: false },
     events: { type: 'string', default: '2000' },
     fanout: { type: 'string', default: '10' },
-    store: { type: 'string', default: 'both' },
+    store: { type: 'string' },
+    vs: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const N = Number(args.n);
@@ -39,8 +65,43 @@ const SECONDS = Number(args.seconds);
 const TLS = !args.http;
 const EVENTS = Number(args.events);
 const FANOUT = Number(args.fanout);
-const STORES: readonly StoreKind[] = args.store === 'both' ? ['sqlite', 'postgres'] : [args.store as StoreKind];
+const ROUNDS = Number(args.rounds);
+const PEER = args.vs as PeerKind | undefined;
+if (PEER !== undefined && !PEER_KINDS.includes(PEER)) throw new Error(`--vs must be one of ${PEER_KINDS.join(', ')}`);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('--rounds must be a whole number ≥ 1');
+// With --vs, Harepost runs on the store the peer's queue lives in, unless --store says otherwise.
+const STORE_ARG = args.store ?? (PEER === 'bullmq' ? 'sqlite' : PEER === 'pgboss' ? 'postgres' : 'both');
+const STORES: readonly StoreKind[] = STORE_ARG === 'both' ? ['sqlite', 'postgres'] : [STORE_ARG as StoreKind];
 const HOST = 'bench.example.test';
+
+type System = { kind: 'harepost'; store: StoreKind } | { kind: 'peer'; peer: PeerKind };
+const SYSTEMS: System[] = [...STORES.map((store): System => ({ kind: 'harepost', store })), ...(PEER ? [{ kind: 'peer', peer: PEER } as System] : [])];
+
+const systemName = (s: System) =>
+  s.kind === 'harepost' ? `Harepost ${s.store === 'sqlite' ? 'SQLite' : 'PostgreSQL'}` : s.peer === 'bullmq' ? 'BullMQ' : 'pg-boss';
+const systemTitle = (s: System) =>
+  s.kind === 'harepost'
+    ? s.store === 'sqlite'
+      ? 'Harepost, embedded SQLite store (fdatasync before 202)'
+      : 'Harepost, PostgreSQL store (same machine)'
+    : PEER_TITLES[s.peer];
+
+/** What one system measured in one round. Undefined figures were not measured for it. */
+interface Result {
+  column: string;
+  ceiling: number;
+  restBusyMsPerSecond: number;
+  sendsPerSecond: number;
+  deliveriesPerSecond: number;
+  delivered: number;
+  duplicates: number;
+  cpu: CpuSpent;
+  latencyIssued: number[];
+  latencyAccepted?: number[];
+  latencyDelivered: number;
+  latencyCpu: CpuSpent;
+  events?: { perSecond: number; deliveriesPerSecond: number; delivered: number };
+}
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'harepost-bench-'));
@@ -57,154 +118,231 @@ async function main() {
 
   const sendBody = (i: number) => ({ target: `${targetBase}/hook`, body: { event: 'order.paid', id: `ord_${i}`, amount_cents: 4500 } });
 
-  // 1. Receiver ceiling: this driver straight to the receiver, same concurrency, same payload size.
-  const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
-    connections: CONCURRENCY,
-    connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
-  });
-  const payload = JSON.stringify(sendBody(0).body);
-  let done = 0;
-  const ceilStart = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (done < N) {
-        done++;
-        const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
-        await r.body.dump();
-      }
-    }),
-  );
-  const ceiling = N / ((performance.now() - ceilStart) / 1000);
-  await direct.close();
-  await receiver.reset();
-
   console.log(`\nHarepost benchmark — ${TLS ? 'HTTPS' : 'HTTP'} receiver, ${cpus().length} CPUs, Node ${process.version}`);
-  console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s, events=${EVENTS} × ${FANOUT}`);
-  console.log(`receiver ceiling (driver → receiver direct), req/s: ${ceiling.toFixed(0)}`);
-  for (const store of STORES) {
-    await measureStore(store);
+  console.log(`n=${N} concurrency=${CONCURRENCY} offered load=${RATE}/s for ${SECONDS}s, events=${EVENTS} × ${FANOUT}, rounds=${ROUNDS}`);
+  console.log(`order of each round: ${SYSTEMS.map(systemName).join(', ')}`);
+
+  const results: Result[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const ceiling = await measureCeiling();
+    console.log(`round ${round}: receiver ceiling (driver → receiver direct) ${ceiling.toFixed(0)} req/s`);
+    for (const system of SYSTEMS) {
+      const column = ROUNDS > 1 ? `${systemName(system)} #${round}` : systemName(system);
+      const result = await measureSystem(system, column, ceiling);
+      console.log(`  ${column}: ${result.deliveriesPerSecond.toFixed(0)} deliveries/s`);
+      results.push(result);
+    }
   }
+  printTable(results);
 
   receiver.stop();
   await dns.close();
   rmSync(dir, { recursive: true, force: true });
 
-  async function measureStore(store: StoreKind) {
-  const database = benchDatabase(store, dir);
-  const service = await startService({
-    databaseUrl: database.url,
-    dns,
-    caCertPath: TLS ? pki.caCertPath : null,
-    connections: CONCURRENCY,
-  });
-  const call = service.call;
-  await service.verifyDomain(HOST);
-
-  // 2. Throughput: N sends as fast as CONCURRENCY callers can go; the dispatcher runs alongside.
-  let next = 0;
-  const acceptedAt = new Map<string, number>();
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < N) {
-        const i = next++;
-        const r = await call('POST', '/v1/send', sendBody(i));
-        if (r.status !== 202) throw new Error(`send ${r.status} ${JSON.stringify(r.body)}`);
-        acceptedAt.set(r.body.queue_id, Date.now());
-      }
-    }),
-  );
-  const acceptSeconds = (Date.now() - t0) / 1000;
-  let arrived: { arrivals: Array<[string, number]> } = { arrivals: [] };
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const c = await receiver.count();
-    if (c.arrivals >= N || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  arrived = { arrivals: await receiver.arrivals() };
-  const lastArrival = Math.max(...arrived.arrivals.map(([, t]) => t));
-  const e2eSeconds = (lastArrival - t0) / 1000;
-  const distinct = new Set(arrived.arrivals.map(([id]) => id)).size;
-  await receiver.reset();
-
-  // 3. Latency at a fixed offered load: RATE sends/s for SECONDS, open loop.
-  const latAccepted = new Map<string, number>();
-  const latIssued = new Map<string, number>();
-  const total = RATE * SECONDS;
-  const start = performance.now();
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / RATE;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const issued = wallNow();
-    inflight.push(
-      call('POST', '/v1/send', sendBody(i)).then((r) => {
-        if (r.status !== 202) throw new Error(`send ${r.status}`);
-        latAccepted.set(r.body.queue_id, wallNow());
-        latIssued.set(r.body.queue_id, issued);
+  /** This driver straight to the receiver, same concurrency, same payload size: requests/s. */
+  async function measureCeiling(): Promise<number> {
+    const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
+      connections: CONCURRENCY,
+      connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
+    });
+    const payload = JSON.stringify(sendBody(0).body);
+    let done = 0;
+    const ceilStart = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (done < N) {
+          done++;
+          const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
+          await r.body.dump();
+        }
       }),
     );
+    const ceiling = N / ((performance.now() - ceilStart) / 1000);
+    await direct.close();
+    await receiver.reset();
+    return ceiling;
   }
-  await Promise.all(inflight);
-  const latDeadline = Date.now() + 120_000;
-  for (;;) {
-    const c = await receiver.count();
-    if (c.arrivals >= total || Date.now() > latDeadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const lat = { arrivals: await receiver.arrivals() };
-  const known = lat.arrivals.filter(([id]) => latAccepted.has(id));
-  // The dispatcher is woken by the commit itself, so a delivery can land before the 202 is back
-  // at the caller: "accept" latency can be ≤ 0. "issued" counts from the moment the send left.
-  const latencies = known.map(([id, t]) => t - latAccepted.get(id)!).sort((a, b) => a - b);
-  const fromIssue = known.map(([id, t]) => t - latIssued.get(id)!).sort((a, b) => a - b);
 
-  await receiver.reset();
-
-  // 4. Events: EVENTS events, each fanned out to FANOUT subscribed destinations (one commit per event).
-  for (let d = 0; d < FANOUT; d++) {
-    const dest = await call('POST', '/v1/destinations', { url: `${targetBase}/dest/${d}`, events: ['order.*'] });
-    if (dest.status !== 201) throw new Error(`destination ${dest.status} ${JSON.stringify(dest.body)}`);
+  /** Waits until the receiver counts `expected` arrivals (or `timeoutMs` passes). */
+  async function awaitArrivals(expected: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const c = await receiver.count();
+      if (c.arrivals >= expected || Date.now() > deadline) return;
+      await sleep(100);
+    }
   }
-  let nextEvent = 0;
-  const ev0 = Date.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (nextEvent < EVENTS) {
-        const i = nextEvent++;
-        const r = await call('POST', '/v1/events', { type: 'order.created', body: { order_id: `ord_${i}`, amount_cents: 4500 } });
-        if (r.status !== 202 || r.body.deliveries.length !== FANOUT) throw new Error(`event ${r.status} ${JSON.stringify(r.body)}`);
-      }
-    }),
+
+  async function measureSystem(system: System, column: string, ceiling: number): Promise<Result> {
+    // What the machine does with nothing under test running (other work on this box counts in CPU per delivery too).
+    const rest0 = machineBusyMs();
+    await sleep(1000);
+    const restBusyMsPerSecond = machineBusyMs() - rest0;
+
+    let call: (method: 'POST', path: string, body: unknown) => Promise<ApiAnswer>;
+    let stop: () => Promise<void>;
+    let database: { drop(): Promise<void> } | null = null;
+    if (system.kind === 'harepost') {
+      const db = benchDatabase(system.store, dir);
+      database = db;
+      const service = await startService({ databaseUrl: db.url, dns, caCertPath: TLS ? pki.caCertPath : null, connections: CONCURRENCY });
+      await service.verifyDomain(HOST);
+      call = service.call;
+      stop = () => service.stop();
+    } else {
+      const peer = await startPeer(system.peer, { dns, caCertPath: TLS ? pki.caCertPath : null, connections: CONCURRENCY });
+      call = peer.call;
+      stop = () => peer.stop();
+    }
+
+    // 1. Throughput: N sends as fast as CONCURRENCY callers can go; delivery runs alongside.
+    let next = 0;
+    const meter = await startCpuMeter(receiver);
+    const t0 = wallNow();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < N) {
+          const i = next++;
+          const r = await call('POST', '/v1/send', sendBody(i));
+          if (r.status !== 202) throw new Error(`send ${r.status} ${JSON.stringify(r.body)}`);
+        }
+      }),
+    );
+    const acceptSeconds = (wallNow() - t0) / 1000;
+    await awaitArrivals(N, 300_000);
+    const cpu = await meter.stop();
+    const arrivals = await receiver.arrivals();
+    const lastArrival = Math.max(...arrivals.map(([, t]) => t));
+    const e2eSeconds = (lastArrival - t0) / 1000;
+    const delivered = new Set(arrivals.map(([id]) => id)).size;
+    await receiver.reset();
+
+    // 2. Latency at a fixed offered load: RATE sends/s for SECONDS, open loop.
+    const latAccepted = new Map<string, number>();
+    const latIssued = new Map<string, number>();
+    const total = RATE * SECONDS;
+    const latMeter = await startCpuMeter(receiver);
+    const start = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      const issued = wallNow();
+      inflight.push(
+        call('POST', '/v1/send', sendBody(i)).then((r) => {
+          if (r.status !== 202) throw new Error(`send ${r.status}`);
+          latAccepted.set(r.body.queue_id, wallNow());
+          latIssued.set(r.body.queue_id, issued);
+        }),
+      );
+    }
+    await Promise.all(inflight);
+    await awaitArrivals(total, 120_000);
+    const latencyCpu = await latMeter.stop();
+    const known = (await receiver.arrivals()).filter(([id]) => latAccepted.has(id));
+    // Harepost's dispatcher is woken by the commit itself, so a delivery can land before the 202 is
+    // back at the caller: "accept" latency can be ≤ 0. "issued" counts from the moment the send left.
+    const latencyAccepted = known.map(([id, t]) => t - latAccepted.get(id)!).sort((a, b) => a - b);
+    const latencyIssued = known.map(([id, t]) => t - latIssued.get(id)!).sort((a, b) => a - b);
+    await receiver.reset();
+
+    const result: Result = {
+      column,
+      ceiling,
+      restBusyMsPerSecond,
+      sendsPerSecond: N / acceptSeconds,
+      deliveriesPerSecond: delivered / e2eSeconds,
+      delivered,
+      duplicates: arrivals.length - delivered,
+      cpu,
+      latencyIssued,
+      latencyDelivered: known.length,
+      latencyCpu,
+    };
+    // 3. Events (Harepost only): EVENTS events, each fanned out to FANOUT subscribed destinations.
+    if (system.kind === 'harepost') {
+      result.latencyAccepted = latencyAccepted;
+      if (EVENTS > 0) result.events = await measureEvents(call);
+    }
+
+    await stop();
+    await receiver.reset();
+    await database?.drop();
+    return result;
+  }
+
+  async function measureEvents(call: (method: 'POST', path: string, body: unknown) => Promise<ApiAnswer>): Promise<NonNullable<Result['events']>> {
+    for (let d = 0; d < FANOUT; d++) {
+      const dest = await call('POST', '/v1/destinations', { url: `${targetBase}/dest/${d}`, events: ['order.*'] });
+      if (dest.status !== 201) throw new Error(`destination ${dest.status} ${JSON.stringify(dest.body)}`);
+    }
+    let nextEvent = 0;
+    const ev0 = wallNow();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (nextEvent < EVENTS) {
+          const i = nextEvent++;
+          const r = await call('POST', '/v1/events', { type: 'order.created', body: { order_id: `ord_${i}`, amount_cents: 4500 } });
+          if (r.status !== 202 || r.body.deliveries.length !== FANOUT) throw new Error(`event ${r.status} ${JSON.stringify(r.body)}`);
+        }
+      }),
+    );
+    const eventSeconds = (wallNow() - ev0) / 1000;
+    await awaitArrivals(EVENTS * FANOUT, 300_000);
+    const arrivals = await receiver.arrivals();
+    const last = Math.max(...arrivals.map(([, t]) => t));
+    const delivered = new Set(arrivals.map(([id]) => id)).size;
+    return { perSecond: EVENTS / eventSeconds, deliveriesPerSecond: delivered / ((last - ev0) / 1000), delivered };
+  }
+}
+
+/** The figures as rows, one column per system and round, in the order they ran. */
+function printTable(results: Result[]): void {
+  const NA = '—';
+  const int = (n: number) => Math.round(n).toLocaleString('en-US');
+  const vsCeiling = (n: number, r: Result) => `${int(n)} (${(n / r.ceiling).toFixed(2)})`;
+  const perDelivery = (cpu: CpuSpent, deliveries: number) => (deliveries > 0 ? `${(cpu.systemMs / deliveries).toFixed(3)} ms` : NA);
+  const breakdown = (cpu: CpuSpent) => `${int(cpu.machineMs)}−${int(cpu.driverMs)}−${int(cpu.receiverMs)}`;
+  const p = (xs: number[] | undefined) => (xs ? `${percentile(xs, 50).toFixed(2)} / ${percentile(xs, 99).toFixed(2)}` : NA);
+  const total = RATE * SECONDS;
+
+  const rows: Array<[string, (r: Result) => string]> = [
+    ['receiver ceiling (driver → receiver direct), req/s', (r) => int(r.ceiling)],
+    ['machine busy at rest before start, ms/s', (r) => int(r.restBusyMsPerSecond)],
+    ['sends accepted (202), per second (÷ ceiling)', (r) => vsCeiling(r.sendsPerSecond, r)],
+    ['deliveries completed end to end, per second (÷ ceiling)', (r) => vsCeiling(r.deliveriesPerSecond, r)],
+    ['  CPU per delivery (service + its database or broker)', (r) => perDelivery(r.cpu, r.delivered)],
+    ['  CPU ms: machine − driver − receiver', (r) => breakdown(r.cpu)],
+    ['  delivered / sent (duplicates)', (r) => `${r.delivered} / ${N} (${r.duplicates})`],
+    [`send issued → delivered at ${RATE}/s: p50 / p99 ms`, (r) => p(r.latencyIssued)],
+    [`202 received → delivered at ${RATE}/s: p50 / p99 ms`, (r) => p(r.latencyAccepted)],
+    [`  CPU per delivery at ${RATE}/s`, (r) => perDelivery(r.latencyCpu, r.latencyDelivered)],
+    ['  delivered / sent at fixed load', (r) => `${r.latencyDelivered} / ${total}`],
+    [`events accepted (${FANOUT} deliveries each), per second (÷ ceiling)`, (r) => (r.events ? vsCeiling(r.events.perSecond, r) : NA)],
+    ['event deliveries end to end, per second (÷ ceiling)', (r) => (r.events ? vsCeiling(r.events.deliveriesPerSecond, r) : NA)],
+    ['  delivered / expected', (r) => (r.events ? `${r.events.delivered} / ${EVENTS * FANOUT}` : NA)],
+  ];
+  const labelWidth = Math.max(...rows.map(([label]) => label.length));
+  const cells = rows.map(([, f]) => results.map(f));
+  const widths = results.map((r, c) => Math.max(r.column.length, ...cells.map((row) => row[c]!.length)));
+  const line = (label: string, values: string[]) => console.log(`${label.padEnd(labelWidth)}  ${values.map((v, c) => v.padStart(widths[c]!)).join('  ')}`);
+
+  console.log('');
+  for (const system of SYSTEMS) console.log(`${systemName(system)}: ${systemTitle(system)}`);
+  console.log('');
+  line('', results.map((r) => r.column));
+  rows.forEach(([label], i) => line(label, cells[i]!));
+  console.log(
+    '\nCPU per delivery: busy time of all CPUs (/proc/stat: user+nice+system+irq+softirq+steal) over the phase, less this' +
+      '\ndriver\'s (and the DNS server it hosts) and the receiver\'s own process.cpuUsage(), ÷ distinct deliveries in the phase;' +
+      '\nanything else running on this machine counts too (see "machine busy at rest").',
   );
-  const eventSeconds = (Date.now() - ev0) / 1000;
-  const eventDeadline = Date.now() + 300_000;
-  for (;;) {
-    const c = await receiver.count();
-    if (c.arrivals >= EVENTS * FANOUT || Date.now() > eventDeadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const evArrivals = { arrivals: await receiver.arrivals() };
-  const evLast = Math.max(...evArrivals.arrivals.map(([, t]) => t));
-  const evDistinct = new Set(evArrivals.arrivals.map(([id]) => id)).size;
-
-  const row = (name: string, value: string) => console.log(`${name.padEnd(52)} ${value}`);
-  console.log(`\n— ${store === 'postgres' ? 'PostgreSQL (same machine)' : 'embedded SQLite'} store —`);
-  row('sends accepted (202, durable), per second', (N / acceptSeconds).toFixed(0));
-  row('deliveries completed end to end, per second', (distinct / e2eSeconds).toFixed(0));
-  row('  delivered / sent (distinct queue ids)', `${distinct} / ${N} (${arrived.arrivals.length - distinct} duplicates)`);
-  row(`202 received → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(latencies, 50).toFixed(2)} / ${percentile(latencies, 99).toFixed(2)}`);
-  row(`send issued → delivered at ${RATE}/s: p50 / p99 ms`, `${percentile(fromIssue, 50).toFixed(2)} / ${percentile(fromIssue, 99).toFixed(2)}`);
-  row(`  delivered / sent at fixed load`, `${latencies.length} / ${total}`);
-  row(`events accepted (202, ${FANOUT} deliveries each), per second`, (EVENTS / eventSeconds).toFixed(0));
-  row('event deliveries completed end to end, per second', (evDistinct / ((evLast - ev0) / 1000)).toFixed(0));
-  row('  delivered / expected', `${evDistinct} / ${EVENTS * FANOUT}`);
-
-  await service.stop();
-  await receiver.reset();
-  await database.drop();
+  if (PEER) {
+    console.log(
+      `${systemName({ kind: 'peer', peer: PEER })} has no authentication, idempotency or attempt history: only sends/s, deliveries/s,` +
+        '\nCPU per delivery and send → arrival latency are measured for it (— : not measured).',
+    );
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * API-key authentication (Authorization: Bearer … or X-API-Key: …) and the per-account rate limit.
- * Keys are looked up by their SHA-256 hash; the key itself is never stored or logged.
+ * Keys are looked up by their SHA-256 hash; the key itself is never stored or logged. The store
+ * the process gives here answers from an in-process cache (store/auth-cache.ts): a change made
+ * through this process shows at once, one made by another process within 1 s.
  *
  * The rate limit is one token bucket per account, shared by all its keys, live and test alike
  * (minting more keys buys no more requests). It is kept in this process's memory: with several

@@ -19,6 +19,7 @@ import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
 import { createGuardedAgent } from '../net/guarded-agent.js';
 import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
 import { createHostResolver, parseDnsServers } from '../net/resolver.js';
+import { withAuthCache } from '../store/auth-cache.js';
 import { openStore } from '../store/open-store.js';
 import { StorageHealth, watchStorageFaults } from '../store/storage-faults.js';
 import type { Store } from '../store/store.js';
@@ -61,7 +62,8 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   const servers = parseDnsServers(config.dnsServers);
   const resolver = createHostResolver(servers.length > 0 ? { servers } : {});
   const storage = new StorageHealth({ logger: logger.child({ component: 'storage' }) });
-  const store = watchStorageFaults(openStore(config.databaseUrl), storage);
+  // authentication and verified-domain answers cached for 250 ms; this process's changes drop them at once
+  const store = withAuthCache(watchStorageFaults(openStore(config.databaseUrl), storage));
   await store.migrate();
 
   const ca = options.targetCa;
