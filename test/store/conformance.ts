@@ -504,6 +504,53 @@ export function storeConformance(name: string, open: () => Promise<Store>): void
       assert.deepEqual(new Set(retry.map((c) => c.id)), new Set(items.map((i) => i.id)));
       assert.equal(retry.find((c) => c.id === items[0]!.id)!.attempt_count, 1);
     });
+
+    it('one commit: a key whose call is refused (backlog_full) is free again for a later call of the same commit; a call after that gets its answer', async () => {
+      const { BacklogFullError } = await import('../../src/store/store.js');
+      const t = 61_000_000;
+      const acct = `acct_idem_full${Math.random().toString(36).slice(2, 8)}`;
+      await store.createAccount({ id: acct, name: acct, created_at: 1, limits: { max_pending_deliveries: 2 } });
+      const limits = { max_destinations: 3, max_keys: 3, max_domains: 3, max_pending_deliveries: 100 };
+      const rec = (key: string, hash: string) => ({ key, request_hash: hash, status_code: 202, response: `{"h":"${hash}"}`, created_at: t });
+      const sends = [3, 1, 1, 1, 1].map((count) => Array.from({ length: count }, () => delivery({ account_id: acct, created_at: t })));
+      const keys = ['k-1', 'k-1', 'k-1', 'k-2', 'k-3'];
+      // all in one turn of the event loop: one commit, the calls in this order
+      const results = await Promise.allSettled(
+        sends.map((ds, i) => store.enqueueDeliveries(acct, 'live', ds, { limits, idempotency: rec(keys[i]!, `h${i}`), idempotencyNotBefore: t - 1000 })),
+      );
+      assert.deepEqual(results.map((r) => r.status), ['rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      assert.ok((results[0] as PromiseRejectedResult).reason instanceof BacklogFullError, 'too many for the backlog');
+      assert.equal((results[1] as PromiseFulfilledResult<unknown>).value, null, 'the key is free again: the second call takes it');
+      assert.equal((results[2] as PromiseFulfilledResult<{ request_hash: string } | null>).value?.request_hash, 'h1', 'the third gets the second’s answer');
+      assert.equal((results[3] as PromiseFulfilledResult<unknown>).value, null);
+      assert.ok((results[4] as PromiseRejectedResult).reason instanceof BacklogFullError, 'the calls before it in the commit count');
+      assert.equal((await store.findIdempotentResponse(acct, 'live', 'k-1', t - 1000))?.request_hash, 'h1');
+      assert.equal((await store.findIdempotentResponse(acct, 'live', 'k-2', t - 1000))?.request_hash, 'h3');
+      assert.equal(await store.findIdempotentResponse(acct, 'live', 'k-3', t - 1000), null, 'a refused call keeps no record');
+      const stored = await Promise.all(sends.flat().map((d) => store.getDelivery(acct, 'live', d.id)));
+      assert.deepEqual(stored.map((d) => d !== null), [false, false, false, true, false, true, false]);
+    });
+
+    it('one commit: a call whose key is used gets the earlier answer, stores nothing and takes no room in the backlog', async () => {
+      const t = 62_000_000;
+      const acct = `acct_idem_used${Math.random().toString(36).slice(2, 8)}`;
+      await store.createAccount({ id: acct, name: acct, created_at: 1, limits: { max_pending_deliveries: 2 } });
+      const limits = { max_destinations: 3, max_keys: 3, max_domains: 3, max_pending_deliveries: 100 };
+      const rec = (hash: string) => ({ key: 'k-used', request_hash: hash, status_code: 202, response: `{"h":"${hash}"}`, created_at: t });
+      const first = delivery({ account_id: acct, created_at: t });
+      assert.equal(await store.enqueueDeliveries(acct, 'live', [first], { limits, idempotency: rec('h1'), idempotencyNotBefore: t - 1000 }), null);
+      const repeat = delivery({ account_id: acct, created_at: t });
+      const other = delivery({ account_id: acct, created_at: t });
+      const [again, fits] = await Promise.all([
+        store.enqueueDeliveries(acct, 'live', [repeat], { limits, idempotency: rec('h2'), idempotencyNotBefore: t - 1000 }),
+        store.enqueueDeliveries(acct, 'live', [other], { limits }),
+      ]);
+      assert.deepEqual(again, { key: 'k-used', request_hash: 'h1', status_code: 202, response: '{"h":"h1"}', created_at: t });
+      assert.equal(fits, null, 'the repeat took no room');
+      assert.equal(await store.getDelivery(acct, 'live', repeat.id), null);
+      assert.ok(await store.getDelivery(acct, 'live', other.id));
+      assert.equal((await store.accountUsage(acct)).pending_deliveries, 2);
+    });
   });
   // flow control and lanes: a section of its own (below), on stores of its own
   storeFlowControlConformance(name, open);

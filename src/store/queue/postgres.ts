@@ -36,10 +36,20 @@ import { backlogAllows, effectiveLimits } from '../../core/limits.js';
 import { NOW, type PgClock, SECRETS_AFTER, fromNow, nowParam, secretsCutoff } from '../postgres/clock.js';
 import { lockBacklogs } from '../postgres/limits.js';
 import type { Querier, Transact } from '../postgres/querier.js';
-import { addStats } from '../postgres/stats.js';
+import { addStats, statsUpsert } from '../postgres/stats.js';
 import type { PgWakeUps } from '../postgres/wake-ups.js';
 import { PgGates } from './postgres-gates.js';
-import { insertDeliveries, insertEvents } from './postgres-inserts.js';
+import {
+  CLAIMED,
+  type KeyClaim,
+  type Statement,
+  claimKey,
+  claimKeys,
+  deleteKeys,
+  deliveriesInsert,
+  eventsInsert,
+  joinWrites,
+} from './postgres-inserts.js';
 import { PgLanes } from './postgres-lanes.js';
 
 /** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
@@ -140,38 +150,48 @@ export class PostgresDeliveryQueue implements DeliveryQueueStore {
       // the backlogs of the accounts whose calls are limited, locked first (see limits.ts)
       const limited = calls.filter((c) => c.options.limits && c.deliveries.length > 0).map((c) => c.accountId);
       const backlogs = limited.length > 0 ? await lockBacklogs(q, limited) : null;
-      for (const call of calls) {
+      // Idempotency keys: recorded at the database's now and taken over once older than the call's
+      // window by the database's clock (clock.ts): another process checks it, whatever this one's
+      // clock says. The first call of each key claims it now, all in one statement (claimKeys); a
+      // call whose key an earlier call of this commit had claims it at its turn (claimKey), once
+      // that call's key is given back if it was refused, as if each call ran alone in order.
+      const claimOf = (call: InsertCall, idem: IdempotentResponse): KeyClaim => ({
+        accountId: call.accountId,
+        mode: call.mode,
+        record: idem,
+        at: nowParam(this.clock, idem.created_at),
+        window: call.options.idempotencyNotBefore === undefined ? null : fromNow(this.clock, call.options.idempotencyNotBefore),
+      });
+      const keyOf = (call: InsertCall, idem: IdempotentResponse) => JSON.stringify([call.accountId, call.mode, idem.key]);
+      const seen = new Set<string>();
+      const first = calls.map((call) => {
+        const idem = call.options.idempotency;
+        if (!idem || seen.has(keyOf(call, idem))) return false;
+        seen.add(keyOf(call, idem));
+        return true;
+      });
+      const claimed = await claimKeys(
+        q,
+        calls.flatMap((call, i) => (first[i] ? [claimOf(call, call.options.idempotency!)] : [])),
+      );
+      let nextClaim = 0;
+      // keys of refused calls, given back in the commit's writes (or before a later call claims the same key)
+      let givenBack: Array<{ accountId: string; mode: KeyMode; key: string }> = [];
+      for (const [i, call] of calls.entries()) {
         const idem = call.options.idempotency;
         if (idem) {
-          // recorded at the database's now and taken over once older than its window by the
-          // database's clock (clock.ts): another process checks it, whatever this one's clock says
-          const window = call.options.idempotencyNotBefore === undefined ? null : fromNow(this.clock, call.options.idempotencyNotBefore);
-          const claimed = await q(
-            `INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status_code, response, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, ${NOW('$7')})
-             ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = excluded.request_hash,
-               status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
-             WHERE idempotency_keys.created_at < COALESCE(${NOW('$9')} + $8::bigint, 0)
-             RETURNING key`,
-            [
-              call.accountId,
-              call.mode,
-              idem.key,
-              idem.request_hash,
-              idem.status_code,
-              idem.response,
-              nowParam(this.clock, idem.created_at),
-              window?.offset ?? null,
-              window?.base ?? null,
-            ],
-          );
-          if (claimed.length === 0) {
-            const [earlier] = await q(
-              `SELECT key, request_hash, status_code, response, created_at FROM idempotency_keys
-               WHERE account_id = $1 AND mode = $2 AND key = $3`,
-              [call.accountId, call.mode, idem.key],
-            );
-            out.push(earlier as unknown as IdempotentResponse);
+          let claim: typeof CLAIMED | IdempotentResponse;
+          if (first[i]) claim = claimed[nextClaim++]!;
+          else {
+            if (givenBack.length > 0) {
+              const given = deleteKeys(givenBack);
+              await q(given.text, given.params);
+              givenBack = [];
+            }
+            claim = await claimKey(q, claimOf(call, idem));
+          }
+          if (claim !== CLAIMED) {
+            out.push(claim);
             continue;
           }
         }
@@ -179,7 +199,7 @@ export class PostgresDeliveryQueue implements DeliveryQueueStore {
         if (backlog && call.options.limits) {
           const max = effectiveLimits(backlog.own, call.options.limits).max_pending_deliveries;
           if (!backlogAllows(backlog.pending, call.deliveries.length, max)) {
-            if (idem) await q('DELETE FROM idempotency_keys WHERE account_id = $1 AND mode = $2 AND key = $3', [call.accountId, call.mode, idem.key]);
+            if (idem) givenBack.push({ accountId: call.accountId, mode: call.mode, key: idem.key });
             out.push(new BacklogFullError(backlog.pending, call.deliveries.length, max));
             continue;
           }
@@ -191,15 +211,24 @@ export class PostgresDeliveryQueue implements DeliveryQueueStore {
         }
         out.push(null);
       }
-      if (events.length > 0) await insertEvents(q, events);
+      // the writes in one statement: keys given back, events, deliveries, counters (stats.ts), NOTIFY
+      const writes: Statement[] = [];
+      if (givenBack.length > 0) writes.push(deleteKeys(givenBack));
+      if (events.length > 0) writes.push(eventsInsert(events));
       if (deliveries.length > 0) {
-        await insertDeliveries(q, deliveries, this.clock);
+        writes.push(deliveriesInsert(deliveries, this.clock));
         const stats = new StatsTally();
         for (const d of deliveries) stats.accepted(d.account_id, d.mode, d.created_at, 1);
-        await addStats(q, stats);
+        const counted = statsUpsert(stats);
+        if (counted) writes.push(counted);
       }
       lanes = lanesOf(deliveries);
-      if (lanes.length > 0) await q('SELECT pg_notify($1, $2)', [this.wakeUps.channel, encodeLanes(lanes)]);
+      // sent inside the transaction: delivered on commit only
+      const notify = lanes.length > 0 ? { text: 'SELECT pg_notify($1, $2)', params: [this.wakeUps.channel, encodeLanes(lanes)] } : null;
+      if (writes.length > 0 || notify) {
+        const all = joinWrites(writes, notify);
+        await q(all.text, all.params);
+      }
       return out;
     });
     if (lanes.length > 0) this.wakeUps.emit(lanes);
