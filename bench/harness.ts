@@ -275,6 +275,11 @@ export interface ServiceOptions {
   connections: number;
   /** More HAREPOST_* settings (override the defaults below). */
   env?: Record<string, string>;
+  /**
+   * Runs once the account exists and before `harepost serve` starts (e.g. to write rows straight
+   * into the store), with the account and the service's environment.
+   */
+  beforeServe?: (account: { id: string; key: string }, env: NodeJS.ProcessEnv) => Promise<void>;
 }
 
 export interface ApiAnswer {
@@ -286,6 +291,8 @@ export interface Service {
   port: number;
   pid: number;
   key: string;
+  /** The id of the account made at start (the one `key` belongs to). */
+  accountId: string;
   child: ChildProcess;
   env: NodeJS.ProcessEnv;
   api: Pool;
@@ -329,6 +336,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const created = spawnSync(process.execPath, [...cli, 'accounts', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
   if (created.status !== 0) throw new Error(created.stderr);
   const key = JSON.parse(created.stdout).live_key as string;
+  const accountId = JSON.parse(created.stdout).account_id as string;
+  await opts.beforeServe?.({ id: accountId, key }, env);
   // BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": Node flags for the service alone
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const child = track(spawn(process.execPath, [...nodeArgs, ...cli, 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] }));
@@ -358,6 +367,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     port,
     pid: child.pid!,
     key,
+    accountId,
     child,
     env,
     api,
@@ -399,5 +409,105 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       })();
       return stopped;
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput, measured the way bench/run.ts measures it (its phase 1).
+
+/** Waits until `receiver` counts `expected` arrivals (or `timeoutMs` passes). */
+export async function awaitArrivals(receiver: Pick<ReceiverProcess, 'count'>, expected: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await receiver.count();
+    if (c.arrivals >= expected || Date.now() > deadline) return;
+    await sleep(100);
+  }
+}
+
+/**
+ * The driver straight to the receiver (`base`, e.g. https://127.0.0.1:port), `concurrency`
+ * keep-alive connections, `n` POSTs of `payload`: requests/s. Resets the receiver after.
+ */
+export async function measureReceiverCeiling(opts: {
+  receiver: Pick<ReceiverProcess, 'reset'>;
+  base: string;
+  /** For HTTPS: the CA to trust and the name the receiver's certificate carries. */
+  tls: { ca: string; servername: string } | null;
+  payload: string;
+  n: number;
+  concurrency: number;
+}): Promise<number> {
+  const direct = new Pool(opts.base, { connections: opts.concurrency, connect: opts.tls ?? {} });
+  let done = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (done < opts.n) {
+        done++;
+        const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: opts.payload });
+        await r.body.dump();
+      }
+    }),
+  );
+  const ceiling = opts.n / ((performance.now() - start) / 1000);
+  await direct.close();
+  await opts.receiver.reset();
+  return ceiling;
+}
+
+export interface SendThroughput {
+  /** Sends answered 202, per second, from the first send issued to the last 202. */
+  sendsPerSecond: number;
+  /** Distinct deliveries per second, from the first send issued to the last arrival. */
+  deliveriesPerSecond: number;
+  /** Distinct queue ids that arrived. */
+  delivered: number;
+  /** Arrivals past the first of each queue id. */
+  duplicates: number;
+  cpu: CpuSpent;
+  /** Every arrival (queue id, wall ms) of the phase. */
+  arrivals: Array<[string, number]>;
+}
+
+/**
+ * `n` sends as fast as `concurrency` callers can go (`call` must answer 202), delivery running
+ * alongside; waits for `n` arrivals (at most `timeoutMs`), then resets the receiver.
+ */
+export async function measureSendThroughput(opts: {
+  call: (method: 'POST', path: string, body: unknown) => Promise<ApiAnswer>;
+  receiver: Pick<ReceiverProcess, 'count' | 'arrivals' | 'reset' | 'cpuUsage'>;
+  sendBody: (i: number) => unknown;
+  n: number;
+  concurrency: number;
+  timeoutMs?: number;
+}): Promise<SendThroughput> {
+  let next = 0;
+  const meter = await startCpuMeter(opts.receiver);
+  const t0 = wallNow();
+  await Promise.all(
+    Array.from({ length: opts.concurrency }, async () => {
+      while (next < opts.n) {
+        const i = next++;
+        const r = await opts.call('POST', '/v1/send', opts.sendBody(i));
+        if (r.status !== 202) throw new Error(`send ${r.status} ${JSON.stringify(r.body)}`);
+      }
+    }),
+  );
+  const acceptSeconds = (wallNow() - t0) / 1000;
+  await awaitArrivals(opts.receiver, opts.n, opts.timeoutMs ?? 300_000);
+  const cpu = await meter.stop();
+  const arrivals = await opts.receiver.arrivals();
+  const lastArrival = arrivals.reduce((max, [, t]) => Math.max(max, t), -Infinity);
+  const e2eSeconds = (lastArrival - t0) / 1000;
+  const delivered = new Set(arrivals.map(([id]) => id)).size;
+  await opts.receiver.reset();
+  return {
+    sendsPerSecond: opts.n / acceptSeconds,
+    deliveriesPerSecond: delivered / e2eSeconds,
+    delivered,
+    duplicates: arrivals.length - delivered,
+    cpu,
+    arrivals,
   };
 }

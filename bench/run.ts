@@ -24,7 +24,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Pool } from 'undici';
 import { createTestPki } from '../test/support/ca.js';
 import { startDnsServer } from '../test/support/dns-server.js';
 import {
@@ -32,6 +31,9 @@ import {
   benchDatabase,
   type CpuSpent,
   machineBusyMs,
+  awaitArrivals,
+  measureReceiverCeiling,
+  measureSendThroughput,
   onCleanup,
   percentile,
   runMain,
@@ -140,37 +142,15 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
 
   /** This driver straight to the receiver, same concurrency, same payload size: requests/s. */
-  async function measureCeiling(): Promise<number> {
-    const direct = new Pool(targetBase.replace(HOST, '127.0.0.1'), {
-      connections: CONCURRENCY,
-      connect: TLS ? { ca: pki.caCertPem, servername: HOST } : {},
+  function measureCeiling(): Promise<number> {
+    return measureReceiverCeiling({
+      receiver,
+      base: targetBase.replace(HOST, '127.0.0.1'),
+      tls: TLS ? { ca: pki.caCertPem, servername: HOST } : null,
+      payload: JSON.stringify(sendBody(0).body),
+      n: N,
+      concurrency: CONCURRENCY,
     });
-    const payload = JSON.stringify(sendBody(0).body);
-    let done = 0;
-    const ceilStart = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (done < N) {
-          done++;
-          const r = await direct.request({ method: 'POST', path: '/hook', headers: { 'content-type': 'application/json' }, body: payload });
-          await r.body.dump();
-        }
-      }),
-    );
-    const ceiling = N / ((performance.now() - ceilStart) / 1000);
-    await direct.close();
-    await receiver.reset();
-    return ceiling;
-  }
-
-  /** Waits until the receiver counts `expected` arrivals (or `timeoutMs` passes). */
-  async function awaitArrivals(expected: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const c = await receiver.count();
-      if (c.arrivals >= expected || Date.now() > deadline) return;
-      await sleep(100);
-    }
   }
 
   async function measureSystem(system: System, column: string, ceiling: number): Promise<Result> {
@@ -196,26 +176,7 @@ async function main() {
     }
 
     // 1. Throughput: N sends as fast as CONCURRENCY callers can go; delivery runs alongside.
-    let next = 0;
-    const meter = await startCpuMeter(receiver);
-    const t0 = wallNow();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < N) {
-          const i = next++;
-          const r = await call('POST', '/v1/send', sendBody(i));
-          if (r.status !== 202) throw new Error(`send ${r.status} ${JSON.stringify(r.body)}`);
-        }
-      }),
-    );
-    const acceptSeconds = (wallNow() - t0) / 1000;
-    await awaitArrivals(N, 300_000);
-    const cpu = await meter.stop();
-    const arrivals = await receiver.arrivals();
-    const lastArrival = Math.max(...arrivals.map(([, t]) => t));
-    const e2eSeconds = (lastArrival - t0) / 1000;
-    const delivered = new Set(arrivals.map(([id]) => id)).size;
-    await receiver.reset();
+    const throughput = await measureSendThroughput({ call, receiver, sendBody, n: N, concurrency: CONCURRENCY });
 
     // 2. Latency at a fixed offered load: RATE sends/s for SECONDS, open loop.
     const latAccepted = new Map<string, number>();
@@ -238,7 +199,7 @@ async function main() {
       );
     }
     await Promise.all(inflight);
-    await awaitArrivals(total, 120_000);
+    await awaitArrivals(receiver, total, 120_000);
     const latencyCpu = await latMeter.stop();
     const known = (await receiver.arrivals()).filter(([id]) => latAccepted.has(id));
     // Harepost's dispatcher is woken by the commit itself, so a delivery can land before the 202 is
@@ -251,11 +212,11 @@ async function main() {
       column,
       ceiling,
       restBusyMsPerSecond,
-      sendsPerSecond: N / acceptSeconds,
-      deliveriesPerSecond: delivered / e2eSeconds,
-      delivered,
-      duplicates: arrivals.length - delivered,
-      cpu,
+      sendsPerSecond: throughput.sendsPerSecond,
+      deliveriesPerSecond: throughput.deliveriesPerSecond,
+      delivered: throughput.delivered,
+      duplicates: throughput.duplicates,
+      cpu: throughput.cpu,
       latencyIssued,
       latencyDelivered: known.length,
       latencyCpu,
@@ -289,7 +250,7 @@ async function main() {
       }),
     );
     const eventSeconds = (wallNow() - ev0) / 1000;
-    await awaitArrivals(EVENTS * FANOUT, 300_000);
+    await awaitArrivals(receiver, EVENTS * FANOUT, 300_000);
     const arrivals = await receiver.arrivals();
     const last = Math.max(...arrivals.map(([, t]) => t));
     const delivered = new Set(arrivals.map(([id]) => id)).size;
