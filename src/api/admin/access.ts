@@ -7,7 +7,7 @@ import { ApiError } from '../errors.js';
 import { issueLoginLink } from '../login-links.js';
 import { iso } from '../present.js';
 import { noFields } from '../schemas/common.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import { accountErasing, accountNotFound } from './accounts.js';
 import type { AdminApiOptions } from './options.js';
 import { ADMIN_BODY_ERRORS, NO_ACCOUNT, accountParams, adminResponses, createdKey, loginLink, modeBody, revokedKey } from './schemas.js';
@@ -79,7 +79,7 @@ export function accessRoutes(app: SchemaTypedApp, o: AdminApiOptions): void {
     if (!(await store.revokeApiKey(request.params.id, null, Date.now()))) {
       throw new ApiError(404, 'not_found', 'No unrevoked key with this id: check the id (it is key_…, not the key itself)');
     }
-    return { id: request.params.id, revoked: true };
+    return { id: request.params.id, revoked: true } satisfies ResponseOf<typeof revokedKey>;
   });
 
   app.post('/accounts/:id/login-links', { schema: loginLinkSchema }, async (request, reply) => {

@@ -11,7 +11,7 @@ import { type Account, InvalidCursorError } from '../../store/store.js';
 import { ApiError, badRequest } from '../errors.js';
 import { parseLimit } from '../routes/deliveries.js';
 import { noFields } from '../schemas/common.js';
-import type { SchemaTypedApp } from '../schemas/provider.js';
+import type { ResponseOf, SchemaTypedApp } from '../schemas/provider.js';
 import type { AdminApiOptions } from './options.js';
 import { adminAccountJson, mergeLimits } from './present.js';
 import {
@@ -111,7 +111,7 @@ export function accountRoutes(app: SchemaTypedApp, o: AdminApiOptions): void {
         limit: parseLimit(request.query.limit),
         ...(request.query.cursor !== undefined ? { cursor: request.query.cursor } : {}),
       });
-      return { data: page.rows.map(present), next_cursor: page.next_cursor };
+      return { data: page.rows.map(present), next_cursor: page.next_cursor } satisfies ResponseOf<typeof accountPage>;
     } catch (err) {
       if (err instanceof InvalidCursorError) throw badRequest('cursor', 'cursor must be the next_cursor of an earlier page');
       throw err;
@@ -121,7 +121,7 @@ export function accountRoutes(app: SchemaTypedApp, o: AdminApiOptions): void {
   app.get('/accounts/:id', { schema: getSchema }, async (request) => {
     const account = await store.getAccount(request.params.id);
     if (!account) throw accountNotFound(request.params.id);
-    return { ...present(account), usage: await store.accountUsage(account.id) };
+    return { ...present(account), usage: await store.accountUsage(account.id) } satisfies ResponseOf<typeof adminAccountWithUsage>;
   });
 
   app.patch(

@@ -17,7 +17,7 @@ export function registerAdminApi(app: FastifyInstance, options: AdminApiOptions)
   void app.register(
     async (scope) => {
       installAdminAuth(scope, options.token);
-      const admin = typedBySchemas(scope); // request types from each route's schema
+      const admin = typedBySchemas(scope); // request and reply types from each route's schema
       accountRoutes(admin, options);
       accessRoutes(admin, options);
     },

@@ -2,8 +2,10 @@
 import { LIMIT_NAMES, type LimitDefaults, type OwnLimits, effectiveLimits } from '../../core/limits.js';
 import type { Account, AccountLimits } from '../../store/store.js';
 import { iso } from '../present.js';
+import type { ResponseOf } from '../schemas/provider.js';
+import type { adminAccount } from './schemas.js';
 
-export function adminAccountJson(a: Account, defaults: LimitDefaults) {
+export function adminAccountJson(a: Account, defaults: LimitDefaults): ResponseOf<typeof adminAccount> {
   const own: OwnLimits = a.limits ?? {};
   return {
     id: a.id,

@@ -3,7 +3,7 @@
  * and every field each answer carries (answers are serialised through them).
  */
 import { LIMIT_NAMES, type LimitName } from '../../core/limits.js';
-import { nullableTimestamp, pageOf, timestamp } from '../schemas/common.js';
+import { keysOf, nullableTimestamp, pageOf, timestamp } from '../schemas/common.js';
 import { type ErrorStatus, errorResponse } from '../schemas/error.js';
 
 /** The largest limit an operator can set. */
@@ -30,15 +30,17 @@ export const limitsInput = {
 } as const;
 
 const integer = { type: 'integer' } as const;
+/** One integer property per limit name (typed as such, so an answer's `limits` has exactly these four). */
+const limitIntegers = () => Object.fromEntries(LIMIT_NAMES.map((name) => [name, integer])) as { [N in LimitName]: typeof integer };
 const effectiveLimits = {
   type: 'object',
   required: [...LIMIT_NAMES],
-  properties: Object.fromEntries(LIMIT_NAMES.map((name) => [name, integer])),
+  properties: limitIntegers(),
   description: 'The limits that apply: the account’s own where it has one, the operator’s default elsewhere.',
 } as const;
 const limitOverrides = {
   type: 'object',
-  properties: Object.fromEntries(LIMIT_NAMES.map((name) => [name, integer])),
+  properties: limitIntegers(),
   description: 'Only the limits set on this account itself (the others are the defaults).',
 } as const;
 
@@ -52,7 +54,8 @@ const accountProperties = {
   erasing: { type: 'boolean', description: 'An erasure was asked (DELETE): what it owns is being deleted.' },
   created_at: timestamp,
 } as const;
-const accountRequired = ['id', 'name', 'limits', 'limit_overrides', 'suspended', 'suspended_at', 'erasing', 'created_at'];
+/** Every account field, typed by name (so the schema's type makes each one required). */
+const accountRequired = keysOf(accountProperties);
 
 export const adminAccount = { type: 'object', required: accountRequired, properties: accountProperties } as const;
 
@@ -172,15 +175,24 @@ type AdminErrors = Partial<Record<Exclude<ErrorStatus, 401 | 429 | 503>, string 
 
 const ADMIN_401 = 'unauthorized: no admin token, or not HAREPOST_ADMIN_TOKEN.';
 
-/** An /admin/v1 operation's `schema.response`: its answers, its own errors, and 401 and 503, which any can give. */
-export function adminResponses<S extends Record<number, object>>(success: S, errors: AdminErrors = {}) {
+/** One error status's response entry: its answer is the error shape. */
+type ErrorEntry = ReturnType<typeof errorResponse>;
+
+/**
+ * An /admin/v1 operation's `schema.response`: its answers, its own errors, and 401 and 503, which
+ * any can give. Typed exactly (status → schema), so the routes' answers are typed from it.
+ */
+export function adminResponses<S extends Record<number, object>, E extends AdminErrors = Record<never, never>>(
+  success: S,
+  errors: E = {} as E,
+): S & Record<keyof E | 401 | 503, ErrorEntry> {
   const out: Record<string, object> = { ...success };
   for (const [status, meaning] of Object.entries(errors) as Array<[string, string | true]>) {
     out[status] = errorResponse(Number(status) as ErrorStatus, meaning === true ? undefined : meaning);
   }
   out[401] = errorResponse(401, ADMIN_401);
   out[503] = errorResponse(503);
-  return out;
+  return out as S & Record<keyof E | 401 | 503, ErrorEntry>;
 }
 
 export const ADMIN_BODY_ERRORS = { 400: true, 413: true, 415: true } as const;
