@@ -20,10 +20,8 @@ import {
 import { type LockedBacklog, lockBacklogs } from '../postgres/limits.js';
 import type { Querier, Transact } from '../postgres/querier.js';
 import { NOW, type PgClock, nowParam } from '../postgres/clock.js';
+import { DISABLED, GONE } from '../postgres/destination-state.js';
 
-const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
-const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
-  SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 /**
  * A fresh budget, due now by the database's clock (clock.ts: parameter `at`; updated_at, shown only, is $1) — or parked, when its destination is disabled. It has had attempts,
  * so it is `retrying`, never `queued` (which means no attempt has finished yet).

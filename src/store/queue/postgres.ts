@@ -34,6 +34,7 @@ import { StatsTally } from '../delivery-stats.js';
 import { encodeLanes, lanesOf } from '../work-lanes.js';
 import { backlogAllows, effectiveLimits } from '../../core/limits.js';
 import { NOW, type PgClock, SECRETS_AFTER, fromNow, nowParam, secretsCutoff } from '../postgres/clock.js';
+import { DISABLED, GONE } from '../postgres/destination-state.js';
 import { lockBacklogs } from '../postgres/limits.js';
 import type { Querier, Transact } from '../postgres/querier.js';
 import { addStats, statsUpsert } from '../postgres/stats.js';
@@ -55,9 +56,6 @@ import { PgLanes } from './postgres-lanes.js';
 /** PostgreSQL text cannot hold NUL: response excerpts and errors come from the outside world. */
 const pgText = (s: string | null) => (s === null ? null : s.replace(/\u0000/g, '\uFFFD'));
 
-const GONE = `(d.destination_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination_id))`;
-const DISABLED = `(d.destination_id IS NOT NULL AND EXISTS (
-  SELECT 1 FROM destinations x WHERE x.id = d.destination_id AND NOT x.enabled))`;
 const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
   .join(', ')}, ${deliveryBodyColumn('d')}, ${signingSecretsColumn('d', SECRETS_AFTER, 'id', 'string_agg')}, ${signatureColumn('d')}`;
