@@ -20,6 +20,8 @@ export interface Config {
   allowHttpTargets: boolean;
   /** `ip[:port]` list used for every lookup (targets and TXT); empty → the system resolver. */
   dnsServers: string;
+  /** Delivery attempts (DNS, TLS, HTTP) on a worker thread of their own, off the API's event loop. */
+  attemptThread: boolean;
   rateLimitPerSecond: number;
   rateLimitBurst: number;
   /**
@@ -234,6 +236,7 @@ const SETTINGS = [
     fallback: false,
   },
   { key: 'dnsServers', env: 'HAREPOST_DNS_SERVERS', flag: 'dns-servers', parse: text, fallback: '' },
+  { key: 'attemptThread', env: 'HAREPOST_ATTEMPT_THREAD', flag: 'attempt-thread', parse: bool, fallback: true },
   {
     key: 'rateLimitPerSecond',
     env: 'HAREPOST_RATE_LIMIT_PER_SECOND',

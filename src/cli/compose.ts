@@ -4,7 +4,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import type { Agent } from 'undici';
 import { buildApi } from '../api/app.js';
 import { AccountEraser } from '../api/admin/account-eraser.js';
 import { limitDefaultsOf } from './limit-defaults.js';
@@ -16,8 +15,9 @@ import { Dispatcher } from '../delivery/dispatcher.js';
 import { RetentionPruner } from '../delivery/retention.js';
 import { StorageUpkeep } from '../delivery/storage-upkeep.js';
 import { createAddressPolicy, parseCidrList } from '../net/address-policy.js';
-import { createGuardedAgent } from '../net/guarded-agent.js';
-import { type AttemptRequest, performAttempt } from '../net/http-attempt.js';
+import { type AttemptAgentSettings, createAttemptAgent } from '../net/attempt-agent.js';
+import { AttemptThread } from '../net/attempt-thread.js';
+import { type AttemptRequest, type AttemptResult, performAttempt } from '../net/http-attempt.js';
 import { createHostResolver, parseDnsServers } from '../net/resolver.js';
 import { withAuthCache } from '../store/auth-cache.js';
 import { openStore } from '../store/open-store.js';
@@ -66,14 +66,18 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
   const store = withAuthCache(watchStorageFaults(openStore(config.databaseUrl), storage));
   await store.migrate();
 
-  const ca = options.targetCa;
-  const agent: Agent = createGuardedAgent({
-    resolver,
-    policy: addressPolicy,
+  const attemptSettings: AttemptAgentSettings = {
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    dnsServers: config.dnsServers,
     connectionsPerOrigin: config.maxInFlightPerOrigin,
-    ...(ca ? { tls: { ca: [ca, ...(await systemCas())] } } : {}),
-  });
-  const attempt = (req: AttemptRequest) => performAttempt(agent, req);
+    targetCa: options.targetCa ?? null,
+  };
+  // attempts run on a thread of their own (HAREPOST_ATTEMPT_THREAD), or on this loop
+  const attemptThread = config.attemptThread
+    ? new AttemptThread(attemptSettings, { onError: (err) => logger.error({ err: err.message }, 'the HTTP thread failed; a new one takes the next attempts') })
+    : null;
+  const agent = attemptThread === null ? createAttemptAgent(attemptSettings) : null;
+  const attempt = (req: AttemptRequest): Promise<AttemptResult> => (attemptThread !== null ? attemptThread.perform(req) : performAttempt(agent!, req));
   let dispatcher: Dispatcher | null = null;
   const metrics = new Metrics({
     store,
@@ -153,6 +157,9 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
     },
   );
   if (options.devSink) await devSinkRoutes(api);
+  // the HTTP thread is up before the first claim (the first deliveries do not wait out its start)
+  // and before /readyz answers
+  if (dispatcher !== null) await attemptThread?.start();
   // a burst of new connections (1,000 callers at once) must wait in the kernel's accept queue, not
   // be dropped there: a dropped SYN is retried only after 1, 3, 7, 15 s (the OS caps this at somaxconn)
   await api.listen({ host: config.host, port: config.port, backlog: 4096 });
@@ -178,15 +185,10 @@ export async function startHarepost(config: Config, options: StartOptions = {}):
       await eraser?.stop();
       await store.close();
       // attempts past the shutdown grace were given back: cut their connections rather than wait
-      await agent.destroy().catch(() => undefined);
+      await attemptThread?.close();
+      await agent?.destroy().catch(() => undefined);
       logger.info('stopped');
     })());
 
   return { config, store, logger, api, dispatcher, pruner, url, close };
-}
-
-/** Node's bundled roots, so an extra CA adds to them rather than replacing them. */
-async function systemCas(): Promise<string[]> {
-  const tls = await import('node:tls');
-  return [...tls.rootCertificates];
 }

@@ -13,13 +13,20 @@ interface Waiting<T, R> {
 export class GroupCommit<T, R = void> {
   private pending: Array<Waiting<T, R>> = [];
   private scheduled = false;
-  private inFlight: Promise<void> = Promise.resolve();
-  /** Items in the commit under way. */
+  /** The commits under way (at most maxInFlight). */
+  private readonly running = new Set<Promise<void>>();
+  /** Items in the commits under way. */
   private committing = 0;
 
+  /**
+   * `maxInFlight` commits may run at once (default one): what comes while they all run waits and
+   * goes into the next one together. More than one only where the store orders them itself
+   * (PostgreSQL: each commit locks its accounts first, in id order).
+   */
   constructor(
     private readonly commit: (items: T[]) => R[] | Promise<R[]>,
     private readonly maxItems = 2000,
+    private readonly maxInFlight = 1,
   ) {}
 
   add(item: T): Promise<R> {
@@ -27,34 +34,32 @@ export class GroupCommit<T, R = void> {
       this.pending.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => void this.flush());
+        setImmediate(() => this.flush());
       }
     });
   }
 
-  /** Items waiting for a commit or in the one under way: how far callers are behind the store. */
+  /** Items waiting for a commit or in those under way: how far callers are behind the store. */
   get depth(): number {
     return this.pending.length + this.committing;
   }
 
   /** Settles once everything added so far is committed (or failed). */
   async drain(): Promise<void> {
-    while (this.pending.length > 0 || this.scheduled) {
-      await this.inFlight;
+    while (this.pending.length > 0 || this.scheduled || this.running.size > 0) {
+      await Promise.allSettled([...this.running]);
       await new Promise((r) => setImmediate(r));
     }
-    await this.inFlight;
   }
 
-  private async flush(): Promise<void> {
-    // One commit at a time; items that arrive meanwhile wait for the next one.
-    await this.inFlight;
+  /** Starts a commit of everything waiting, unless maxInFlight are under way (the first to end starts it). */
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 || this.running.size >= this.maxInFlight) return;
     const waiting = this.pending;
     this.pending = [];
-    this.scheduled = false;
-    if (waiting.length === 0) return;
-    const run = async () => {
-      this.committing = waiting.length;
+    this.committing += waiting.length;
+    const run = (async () => {
       for (let start = 0; start < waiting.length; start += this.maxItems) {
         const chunk = waiting.slice(start, start + this.maxItems);
         try {
@@ -65,8 +70,12 @@ export class GroupCommit<T, R = void> {
         }
         this.committing -= chunk.length;
       }
-    };
-    this.inFlight = run();
-    await this.inFlight;
+    })();
+    this.running.add(run);
+    void run.finally(() => {
+      this.running.delete(run);
+      // what came meanwhile goes at once, all of it in one commit
+      this.flush();
+    });
   }
 }

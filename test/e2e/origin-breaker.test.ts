@@ -40,7 +40,15 @@ describe('per-origin breaker and throttle', () => {
   it('holds an origin that keeps failing, probes it, and delivers everything when it is back', async () => {
     const policy = { max_attempts: 25, base_delay_ms: 100, backoff: 'fixed', jitter: 'none' };
     const ids: string[] = [];
-    for (let i = 0; i < 40; i++) ids.push(await send(down.url(`/o/${i}`, 'down.example.test'), policy));
+    // the run of failures that opens the breaker (3), their results recorded — attempts run on
+    // their own thread, so a send right behind them could be claimed before their answers are
+    // known — then the rest
+    for (let i = 0; i < 3; i++) ids.push(await send(down.url(`/o/${i}`, 'down.example.test'), policy));
+    await waitFor(async () => {
+      for (const id of ids) if ((await stack.api('GET', `/v1/deliveries/${id}`, { key: acct.live_key })).body.attempts.length === 0) return false;
+      return true;
+    }, { message: 'the first three attempts were never recorded' });
+    for (let i = 3; i < 40; i++) ids.push(await send(down.url(`/o/${i}`, 'down.example.test'), policy));
     await sleep(2000);
     const duringOutage = down.requests.length;
     // without the breaker: 40 deliveries retried every 100 ms for 2 s ≈ 800 attempts
@@ -70,8 +78,14 @@ describe('per-origin breaker and throttle', () => {
       return { status: 200 };
     });
     const t0 = Date.now();
-    await send(slow.url('/first', 'slow.example.test'), { base_delay_ms: 100, backoff: 'fixed', jitter: 'none' });
+    const firstId = await send(slow.url('/first', 'slow.example.test'), { base_delay_ms: 100, backoff: 'fixed', jitter: 'none' });
     await slow.waitForRequests(1);
+    // the 429 known to Harepost (its attempt recorded: attempts run on their own thread, so a send
+    // right behind could be claimed before the answer is back), then the others
+    await waitFor(
+      async () => (await stack.api('GET', `/v1/deliveries/${firstId}`, { key: acct.live_key })).body.attempts.length === 1,
+      { message: 'the 429 was never recorded' },
+    );
     for (let i = 0; i < 5; i++) await send(slow.url(`/other/${i}`, 'slow.example.test'), {});
     await slow.waitForRequests(7, 15_000);
     const later = slow.requests.slice(1).map((r) => r.receivedAt - slow.requests[0]!.receivedAt);

@@ -208,7 +208,15 @@ describe('tenant isolation: the hold bound', () => {
     const policy = { max_attempts: 25, backoff: 'fixed', base_delay_ms: 100, jitter: 'none' };
     const ids: string[] = [];
     const t0 = Date.now();
-    for (let i = 0; i < 20; i++) ids.push(await send(a, down.url(`/a/${i}`, host), policy));
+    // the run of failures that opens the breaker (3), their results recorded — the attempts run on
+    // their own thread, so a send right behind them could be claimed before their answers are
+    // known — then the rest, which the open breaker holds
+    for (let i = 0; i < 3; i++) ids.push(await send(a, down.url(`/a/${i}`, host), policy));
+    await waitFor(async () => {
+      for (const id of ids) if ((await get(a, id)).attempts.length === 0) return false;
+      return true;
+    }, { message: 'the first three attempts were never recorded' });
+    for (let i = 3; i < 20; i++) ids.push(await send(a, down.url(`/a/${i}`, host), policy));
     const ended = await waitFor(async () => {
       const s = await statuses(a, ids);
       return (s.dead_letter ?? 0) >= 15 ? s : undefined;

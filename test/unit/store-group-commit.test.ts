@@ -2,7 +2,8 @@
  * GroupCommit (store/group-commit.ts): what is handed in during one turn of the event loop is one
  * commit; what comes while a commit runs waits and goes into the next one together (one commit at a
  * time); each caller gets its own item's result; a failed commit rejects its own callers only; a
- * batch over maxItems is committed in chunks; depth counts what waits and what is being committed.
+ * batch over maxItems is committed in chunks; depth counts what waits and what is being committed;
+ * with maxInFlight 2, two commits run at once and what comes while both run waits for either.
  * The commit is a fake whose every call is held open until the test ends it.
  */
 import assert from 'node:assert/strict';
@@ -17,13 +18,16 @@ interface CommitCall {
 }
 
 /** A GroupCommit over a fake commit that answers each item `n` with `r<n>`, once the test says so. */
-function setup(maxItems?: number) {
+function setup(maxItems?: number, maxInFlight?: number) {
   const calls: CommitCall[] = [];
   const commit = (items: number[]): Promise<string[]> =>
     new Promise((resolve, reject) => {
       calls.push({ items: [...items], succeed: () => resolve(items.map((n) => `r${n}`)), fail: reject });
     });
-  const gc = maxItems === undefined ? new GroupCommit<number, string>(commit) : new GroupCommit<number, string>(commit, maxItems);
+  const gc =
+    maxItems === undefined && maxInFlight === undefined
+      ? new GroupCommit<number, string>(commit)
+      : new GroupCommit<number, string>(commit, maxItems ?? 2000, maxInFlight ?? 1);
   return { gc, calls };
 }
 
@@ -155,5 +159,35 @@ describe('GroupCommit', () => {
     });
     assert.deepEqual(await Promise.all([gc.add(1), gc.add(2)]), [10, 20]);
     assert.deepEqual(seen, [[1, 2]]);
+  });
+
+  it('maxInFlight 2: a second commit starts while the first runs; a third waits for either to end, with all that came meanwhile', async () => {
+    const { gc, calls } = setup(undefined, 2);
+    const a = gc.add(1);
+    await until(() => calls.length === 1);
+    const b = gc.add(2);
+    await until(() => calls.length === 2);
+    assert.deepEqual(calls[1]!.items, [2], 'the second commit did not wait for the first');
+    const later = [gc.add(3)];
+    await turn();
+    later.push(gc.add(4));
+    await turn();
+    await turn();
+    assert.equal(calls.length, 2, 'no third commit while two run');
+    assert.equal(gc.depth, 4);
+    calls[1]!.succeed(); // the second ends first
+    assert.equal(await b, 'r2');
+    await until(() => calls.length === 3);
+    assert.deepEqual(calls[2]!.items, [3, 4], 'all that waited, together');
+    let drained = false;
+    void gc.drain().then(() => (drained = true));
+    calls[2]!.succeed();
+    assert.deepEqual(await Promise.all(later), ['r3', 'r4']);
+    await turn();
+    assert.equal(drained, false, 'drain waits for the first commit, still running');
+    calls[0]!.succeed();
+    assert.equal(await a, 'r1');
+    await until(() => drained);
+    assert.equal(gc.depth, 0);
   });
 });

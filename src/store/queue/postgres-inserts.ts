@@ -67,7 +67,7 @@ export async function claimKeys(q: Querier, claims: readonly KeyClaim[]): Promis
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])
          WITH ORDINALITY AS c(account_id, mode, key, request_hash, status_code, response, at, window_offset, window_base, n))
      INSERT INTO idempotency_keys (account_id, mode, key, request_hash, status_code, response, created_at)
-     SELECT account_id, mode, key, request_hash, status_code, response, ${NOW('c.at')} FROM c ORDER BY n
+     SELECT account_id, mode, key, request_hash, status_code, response, ${NOW('c.at')} FROM c ORDER BY account_id, mode, key
      ON CONFLICT (account_id, mode, key) DO UPDATE SET request_hash = excluded.request_hash,
        status_code = excluded.status_code, response = excluded.response, created_at = excluded.created_at
      WHERE idempotency_keys.created_at < COALESCE((

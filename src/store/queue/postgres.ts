@@ -62,7 +62,10 @@ const CLAIMED_D = `${CLAIMED_COLUMNS.split(',')
 
 export class PostgresDeliveryQueue implements DeliveryQueueStore {
   private claimCounter = 0;
-  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | BacklogFullError | null>((calls) => this.commitInserts(calls));
+  // Two accepting commits at once: one can wait on its round trips and WAL flush while the next
+  // is under way. Each locks its accounts first, in id order (lockBacklogs), so two that share an
+  // account take turns there and never deadlock; idempotency keys are claimed in key order too.
+  private readonly inserts = new GroupCommit<InsertCall, IdempotentResponse | BacklogFullError | null>((calls) => this.commitInserts(calls), 2000, 2);
   private readonly results = new GroupCommit<AttemptOutcomeRecord>((items) => this.commitResults(items));
   /** The dispatcher's claims by lane, and the look for lanes with work (postgres-lanes.ts). */
   private readonly lanes: PgLanes;
