@@ -29,7 +29,7 @@ export type ToWorker = { type: 'attempts'; jobs: AttemptJob[] };
 export interface AttemptThreadOptions {
   /** The worker's module (tests); by default attempt-worker beside this file. */
   workerUrl?: URL;
-  /** Told when the thread fails (for the log). */
+  /** Told when the thread fails or stops unasked (for the log). */
   onError?: (err: Error) => void;
 }
 
@@ -134,7 +134,9 @@ export class AttemptThread {
       if (this.waiting.size === 0) worker.unref();
     });
     worker.on('error', (err) => this.options.onError?.(err));
-    worker.on('exit', () => {
+    worker.on('exit', (code) => {
+      // a thread that stops unasked is told (a thrown error was told by 'error' already)
+      if (!this.closed) this.options.onError?.(new Error(`the HTTP thread stopped (exit code ${code})`));
       if (this.worker === worker) this.worker = null;
       this.failWaiting((w) => w.worker === worker);
     });

@@ -227,7 +227,11 @@ describe('AttemptThread with a thread that dies', () => {
       const ids = starts();
       assert.equal(ids.length, 2, `threads started: ${ids.join(', ')}`);
       assert.notEqual(ids[0], ids[1]);
-      assert.deepEqual(errors, []);
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        ['the HTTP thread stopped (exit code 1)', 'the HTTP thread stopped (exit code 1)'],
+        'each thread that stopped unasked is told, once',
+      );
     } finally {
       await thread.close();
     }
