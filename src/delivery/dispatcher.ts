@@ -275,7 +275,12 @@ export class Dispatcher {
    */
   private async claimLanes(): Promise<boolean> {
     const planned = this.cap.planClaim(this.claimBatch);
-    if (planned === null) return false;
+    if (planned === null) {
+      // no lane to claim for — but a lane with buffered work is never claimed for (planClaim):
+      // what it buffered while held starts here once its hold lets it (a probe's turn)
+      this.startBuffered();
+      return false;
+    }
     const asked = [...planned];
     const now = this.now();
     const askedAt = this.clock();
@@ -299,10 +304,15 @@ export class Dispatcher {
     await this.admitAll(claimed, askedAt);
     for (const [lane] of asked) this.book.forgetIfIdle(lane, this.health.tracking(lane.key));
     // slots left for a hungrier account that had nothing due after all go to the buffers
+    this.startBuffered();
+    return full;
+  }
+
+  /** Starts buffered deliveries while slots allow (none of an account busier than one with fresh work due). */
+  private startBuffered(): void {
     if (this.book.waiting > 0 && this.book.inFlight < this.cap.total) {
       this.startWaiting([...this.book.lanes.values()], this.cap.hungriestDueLoad());
     }
-    return full;
   }
 
   /**
@@ -359,7 +369,9 @@ export class Dispatcher {
         if (q.length === 0) queues.delete(lane);
         if (!d) continue;
         if (lane.waiting.length === 0 && this.cap.canStart(lane)) this.begin(lane, d);
-        else if (lane.waiting.length < this.cap.perOrigin) this.book.buffer(lane, { d, claimedAt: now });
+        // a lane held since the claim was asked for (its breaker opened, a 429 came) buffers
+        // nothing: what was claimed for it goes back, due, for the claim at its probe's turn
+        else if (lane.waiting.length < this.cap.perOrigin && !this.health.blocked(lane.key)) this.book.buffer(lane, { d, claimedAt: now });
         else {
           giveBack.push({ delivery_id: d.id, lease_token: d.lease_token });
           this.wants.dueLater(lane);

@@ -4,8 +4,9 @@
  * run in a worker thread (attempt-worker.ts) with its own guarded agent, on the second core.
  *
  * Attempts asked for in the same turn of the main loop go over in one message, and the results the
- * thread finishes in one turn of its loop come back in one. The thread starts on the first attempt
- * (a process that never delivers never starts it). Should it stop (a crash), every attempt it held
+ * thread finishes in one turn of its loop come back in one. A process that delivers starts the
+ * thread before it serves (start()); one that only answers the API starts it on its first attempt
+ * (a destination's test send), if ever. Should it stop (a crash), every attempt it held
  * ends as a network error — retried on the delivery's own schedule, never lost — and the next
  * attempt starts a new thread.
  */
