@@ -29,7 +29,7 @@ interface Row {
 }
 
 /** A store of one lane whose claims take CLAIM_MS; leases and results as the real ones keep them. */
-function slowClaimStore() {
+function slowClaimStore(claimMs = CLAIM_MS) {
   const rows = new Map<string, Row>();
   let tokens = 0;
   let listener: (lanes: Array<{ account_id: string; origin: string }> | null) => void = () => undefined;
@@ -57,7 +57,7 @@ function slowClaimStore() {
     },
     claimLanes: async (req: { lanes: Array<{ limit: number }>; leaseMarginMs: number }) => {
       const limit = req.lanes[0]?.limit ?? 0;
-      await new Promise((r) => setTimeout(r, CLAIM_MS));
+      await new Promise((r) => setTimeout(r, claimMs));
       const now = Date.now();
       const due = [...rows.values()].filter((r) => r.run_at !== null && r.run_at <= now).sort((a, b) => a.run_at! - b.run_at!);
       return due.slice(0, limit).map((r) => {
@@ -145,6 +145,45 @@ describe('Dispatcher: the breaker opens while a claim for its lane is in the sto
       await sleep(2000);
       const duringOutage = requests.length;
       assert.ok(duringOutage <= 12, `${duringOutage} attempts during the outage: the breaker held the lane`);
+      outage = false;
+      const delivered = await waitFor(() => [...rows.values()].every((r) => r.status === 'delivered'), { timeoutMs: 8_000 }).then(
+        () => true,
+        () => false,
+      );
+      const state = [...rows.values()].map((r) => `${r.id} ${r.status}/${r.attempts}${r.lease ? ' leased' : ''}`).join(', ');
+      assert.ok(delivered, `not all delivered 8 s after recovery (${requests.length - duringOutage} attempts since): ${state}`);
+    } finally {
+      await dispatcher.stop(100);
+    }
+  });
+
+  it('work buffered behind a full origin cap when the breaker opens starts as the probe, and all is delivered', async () => {
+    const { store, rows, add } = slowClaimStore(1);
+    let outage = true;
+    const requests: string[] = [];
+    // slow answers: two in flight fill the origin's cap, what else was claimed waits in the buffer
+    const attempt = async (req: AttemptRequest): Promise<AttemptResult> => {
+      requests.push(req.url.split('/').pop()!);
+      const down = outage;
+      await sleep(down ? 150 : 5);
+      return { kind: 'response', status: down ? 503 : 200, retryAfter: null, excerpt: '', latencyMs: 5 };
+    };
+    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const dispatcher = new Dispatcher({
+      store,
+      attempt,
+      logger,
+      maxInFlight: 64,
+      maxInFlightPerOrigin: 2,
+      leaseMarginMs: 5000,
+      breaker: { failureThreshold: 2, probeBaseMs: 300, probeMaxMs: 10_000 },
+    });
+    dispatcher.start();
+    try {
+      for (let i = 0; i < 8; i++) add(`d${i}`);
+      await sleep(1500);
+      const duringOutage = requests.length;
+      assert.ok(duringOutage <= 8, `${duringOutage} attempts during the outage: the breaker held the lane`);
       outage = false;
       const delivered = await waitFor(() => [...rows.values()].every((r) => r.status === 'delivered'), { timeoutMs: 8_000 }).then(
         () => true,
