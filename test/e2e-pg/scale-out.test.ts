@@ -272,6 +272,13 @@ describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { s
     });
     const retryDelays = retried.flatMap((r) => (r.after === null ? [] : [r.after]));
     const [{ n: attemptRows }] = (await db.query(`SELECT count(*)::int AS n FROM ${schema}.attempts`)).rows;
+    // what the attempts that did not deliver came to (for the summary below)
+    const undelivered = (
+      await db.query(
+        `SELECT outcome, COALESCE(http_status::text, left(error, 80)) AS what, count(*)::int AS n FROM ${schema}.attempts
+         WHERE outcome <> 'delivered' GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 8`,
+      )
+    ).rows as Array<{ outcome: string; what: string; n: number }>;
     const [{ n: deliveredAttemptRows }] = (
       await db.query(`SELECT count(*)::int AS n FROM ${schema}.attempts WHERE outcome = 'delivered'`)
     ).rows;
@@ -287,7 +294,7 @@ describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { s
           `after ${sentAtKill} sends started, ${hitsAtKill} requests received, ${cutByKill.length} of its attempts in flight unanswered; ` +
           `those were attempted again ${retryDelays.length ? `${(Math.min(...retryDelays) / 1000).toFixed(2)}–${(Math.max(...retryDelays) / 1000).toFixed(2)} s after the kill` : 'never'}`,
         `  requests per worker pid: ${[...perPid].map(([pid, n]) => `${pid === victimPid ? `${pid} (killed)` : pid ?? 'unattributed'}=${n}`).join(', ')}`,
-        `  store: ${attemptRows} attempt rows, ${deliveredAttemptRows} delivered`,
+        `  store: ${attemptRows} attempt rows, ${deliveredAttemptRows} delivered; the others: ${undelivered.map((u) => `${u.n} × ${u.outcome} (${u.what})`).join(', ') || 'none'}`,
         `  timings: processes ready ${((tReady - t0) / 1000).toFixed(1)} s; sends ${((tSent - tReady) / 1000).toFixed(1)} s; ` +
           `all received +${((tReceived - tReady) / 1000).toFixed(1)} s; total ${((tDone - t0) / 1000).toFixed(1)} s`,
       ].join('\n'),
@@ -324,7 +331,16 @@ describe('scale-out on PostgreSQL: 1 api + 3 worker processes, one kill -9', { s
     // The store agrees: attempts recorded, one delivered attempt per delivery, nothing left leased.
     assert.ok(attemptRows >= TOTAL, `attempts recorded (${attemptRows}) ≥ ${TOTAL}`);
     assert.equal(deliveredAttemptRows, TOTAL, 'exactly one delivered attempt recorded per delivery');
-    assert.ok(attemptRows <= requests.length, `every recorded attempt was a request the receiver saw (${attemptRows} ≤ ${requests.length})`);
+    // An attempt that timed out or failed before an answer may never have reached the receiver (on
+    // a loaded machine a TLS handshake with this test's receiver can take longer than timeout_ms);
+    // every other recorded attempt was answered, so it is a request the receiver saw.
+    const [{ n: unanswered }] = (
+      await db.query(`SELECT count(*)::int AS n FROM ${schema}.attempts WHERE outcome IN ('timeout', 'network_error')`)
+    ).rows;
+    assert.ok(
+      attemptRows - unanswered <= requests.length,
+      `every answered attempt recorded was a request the receiver saw (${attemptRows} − ${unanswered} unanswered ≤ ${requests.length})`,
+    );
     const [{ n: leftover }] = (
       await db.query(`SELECT count(*)::int AS n FROM ${schema}.deliveries WHERE lease_token IS NOT NULL OR run_at IS NOT NULL`)
     ).rows;
