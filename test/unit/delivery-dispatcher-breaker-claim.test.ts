@@ -109,6 +109,30 @@ function slowClaimStore(claimMs = CLAIM_MS) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every row delivered within 8 s, or a failure that shows each row's state and the attempts made since the outage ended. */
+async function assertAllDeliveredSoon(rows: Map<string, Row>, attemptsSince: () => number): Promise<void> {
+  const delivered = await waitFor(() => [...rows.values()].every((r) => r.status === 'delivered'), { timeoutMs: 8_000 }).then(
+    () => true,
+    () => false,
+  );
+  const state = [...rows.values()].map((r) => `${r.id} ${r.status}/${r.attempts}${r.lease ? ' leased' : ''}`).join(', ');
+  assert.ok(delivered, `not all delivered 8 s after recovery (${attemptsSince()} attempts since): ${state}`);
+}
+
+/** A dispatcher over `store` whose breaker opens after `failureThreshold` failures and probes every `probeBaseMs`. */
+function breakerDispatcher(store: Store, attempt: (req: AttemptRequest) => Promise<AttemptResult>, perOrigin: number, failureThreshold: number, probeBaseMs: number) {
+  const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+  return new Dispatcher({
+    store,
+    attempt,
+    logger,
+    maxInFlight: 64,
+    maxInFlightPerOrigin: perOrigin,
+    leaseMarginMs: 5000,
+    breaker: { failureThreshold, probeBaseMs, probeMaxMs: 10_000 },
+  });
+}
+
 describe('Dispatcher: the breaker opens while a claim for its lane is in the store', () => {
   it('a probe goes out at its turn and everything is delivered after recovery', async () => {
     const { store, rows, add } = slowClaimStore();
@@ -124,16 +148,7 @@ describe('Dispatcher: the breaker opens while a claim for its lane is in the sto
       await sleep(ms);
       return { kind: 'response', status: down ? 503 : 200, retryAfter: null, excerpt: down ? 'down' : 'back', latencyMs: ms };
     };
-    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const dispatcher = new Dispatcher({
-      store,
-      attempt,
-      logger,
-      maxInFlight: 64,
-      maxInFlightPerOrigin: 16,
-      leaseMarginMs: 5000,
-      breaker: { failureThreshold: 3, probeBaseMs: 400, probeMaxMs: 10_000 },
-    });
+    const dispatcher = breakerDispatcher(store, attempt, 16, 3, 400);
     dispatcher.start();
     try {
       for (let i = 0; i < 3; i++) {
@@ -146,12 +161,7 @@ describe('Dispatcher: the breaker opens while a claim for its lane is in the sto
       const duringOutage = requests.length;
       assert.ok(duringOutage <= 12, `${duringOutage} attempts during the outage: the breaker held the lane`);
       outage = false;
-      const delivered = await waitFor(() => [...rows.values()].every((r) => r.status === 'delivered'), { timeoutMs: 8_000 }).then(
-        () => true,
-        () => false,
-      );
-      const state = [...rows.values()].map((r) => `${r.id} ${r.status}/${r.attempts}${r.lease ? ' leased' : ''}`).join(', ');
-      assert.ok(delivered, `not all delivered 8 s after recovery (${requests.length - duringOutage} attempts since): ${state}`);
+      await assertAllDeliveredSoon(rows, () => requests.length - duringOutage);
     } finally {
       await dispatcher.stop(100);
     }
@@ -168,16 +178,7 @@ describe('Dispatcher: the breaker opens while a claim for its lane is in the sto
       await sleep(down ? 150 : 5);
       return { kind: 'response', status: down ? 503 : 200, retryAfter: null, excerpt: '', latencyMs: 5 };
     };
-    const logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-    const dispatcher = new Dispatcher({
-      store,
-      attempt,
-      logger,
-      maxInFlight: 64,
-      maxInFlightPerOrigin: 2,
-      leaseMarginMs: 5000,
-      breaker: { failureThreshold: 2, probeBaseMs: 300, probeMaxMs: 10_000 },
-    });
+    const dispatcher = breakerDispatcher(store, attempt, 2, 2, 300);
     dispatcher.start();
     try {
       for (let i = 0; i < 8; i++) add(`d${i}`);
@@ -185,12 +186,7 @@ describe('Dispatcher: the breaker opens while a claim for its lane is in the sto
       const duringOutage = requests.length;
       assert.ok(duringOutage <= 8, `${duringOutage} attempts during the outage: the breaker held the lane`);
       outage = false;
-      const delivered = await waitFor(() => [...rows.values()].every((r) => r.status === 'delivered'), { timeoutMs: 8_000 }).then(
-        () => true,
-        () => false,
-      );
-      const state = [...rows.values()].map((r) => `${r.id} ${r.status}/${r.attempts}${r.lease ? ' leased' : ''}`).join(', ');
-      assert.ok(delivered, `not all delivered 8 s after recovery (${requests.length - duringOutage} attempts since): ${state}`);
+      await assertAllDeliveredSoon(rows, () => requests.length - duringOutage);
     } finally {
       await dispatcher.stop(100);
     }
