@@ -20,11 +20,9 @@
  * (BENCH_FROM_SOURCE=1 runs the service from src/ through tsx instead of dist/.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTestPki } from '../test/support/ca.js';
-import { startDnsServer } from '../test/support/dns-server.js';
 import { BACKLOG_ID_PREFIX, type BacklogWritten, type RowCounts, countRows, writeBacklog } from './backlog-rows.js';
 import {
   type CpuSpent,
@@ -32,10 +30,10 @@ import {
   benchDatabase,
   measureReceiverCeiling,
   measureSendThroughput,
-  onCleanup,
   runMain,
   startReceiverProcess,
   startService,
+  startBenchPlace,
 } from './harness.js';
 
 const { values: args } = parseArgs({
@@ -85,12 +83,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const storeTitle = (s: StoreKind) => (s === 'sqlite' ? 'embedded SQLite store' : 'PostgreSQL store (same machine)');
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'harepost-backlog-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await createTestPki({ names: [HOST], dir: join(dir, 'pki') });
-  const dns = await startDnsServer();
-  onCleanup(() => dns.close());
-  dns.setA(HOST, ['127.0.0.1']);
+  const { dir, pki, dns } = await startBenchPlace('backlog', HOST);
   const receiver = await startReceiverProcess(TLS ? pki : undefined);
   const origin = `${TLS ? 'https' : 'http'}://${HOST}:${receiver.port}`;
   const sendBody = (i: number) => ({ target: `${origin}/hook`, body: { event: 'order.paid', id: `ord_${i}`, amount_cents: 4500 } });

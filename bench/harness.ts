@@ -9,11 +9,13 @@
  * domains with 127.0.0.1 and the service may reach nothing else (HAREPOST_ALLOW_PRIVATE_NETWORKS).
  */
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Pool, request } from 'undici';
-import type { DnsServer } from '../test/support/dns-server.js';
+import { createTestPki, type TestPki } from '../test/support/ca.js';
+import { type DnsServer, startDnsServer } from '../test/support/dns-server.js';
 import { freePort } from '../test/support/free-port.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
@@ -64,6 +66,21 @@ export function track(child: ChildProcess): ChildProcess {
 /** Runs at the end (normal, error or signal), last registered first. */
 export function onCleanup(fn: () => Promise<void> | void): void {
   cleanups.push(fn);
+}
+
+/**
+ * What every benchmark starts from: a temporary folder (`harepost-<name>-…`), a test CA with a
+ * certificate for `host`, and a loopback DNS server resolving `host` to 127.0.0.1 — each removed
+ * or closed at the end (onCleanup).
+ */
+export async function startBenchPlace(name: string, host: string): Promise<{ dir: string; pki: TestPki; dns: DnsServer }> {
+  const dir = mkdtempSync(join(tmpdir(), `harepost-${name}-`));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = await createTestPki({ names: [host], dir: join(dir, 'pki') });
+  const dns = await startDnsServer();
+  onCleanup(() => dns.close());
+  dns.setA(host, ['127.0.0.1']);
+  return { dir, pki, dns };
 }
 
 /** Kills the children still running, then runs the clean-ups. Safe to call more than once. */

@@ -14,15 +14,13 @@
  * Everything is on loopback. Runs `harepost` from dist/ when built; BENCH_FROM_SOURCE=1 runs the
  * TypeScript source.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
-import { createTestPki } from '../test/support/ca.js';
-import { startDnsServer } from '../test/support/dns-server.js';
-import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind } from './harness.js';
+import { benchDatabase, onCleanup, percentile, runMain, startReceiverProcess, startService, type StoreKind,
+  startBenchPlace,
+} from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,12 +48,7 @@ interface Tally {
 }
 
 runMain(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'harepost-overload-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await createTestPki({ names: [HOST], dir: join(dir, 'pki') });
-  const dns = await startDnsServer();
-  onCleanup(() => dns.close());
-  dns.setA(HOST, ['127.0.0.1']);
+  const { dir, pki, dns } = await startBenchPlace('overload', HOST);
   const receiver = await startReceiverProcess(pki);
   onCleanup(() => receiver.stop());
 

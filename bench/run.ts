@@ -20,12 +20,9 @@
  * Options: --n 20000 --concurrency 64 --rate 1000 --seconds 10 --events 2000 --fanout 10 --http
  *          --store sqlite|postgres|both --vs bullmq|pgboss --rounds 1
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createTestPki } from '../test/support/ca.js';
-import { startDnsServer } from '../test/support/dns-server.js';
 import {
   type ApiAnswer,
   benchDatabase,
@@ -34,7 +31,6 @@ import {
   awaitArrivals,
   measureReceiverCeiling,
   measureSendThroughput,
-  onCleanup,
   percentile,
   runMain,
   sleep,
@@ -43,6 +39,7 @@ import {
   startService,
   type StoreKind,
   wallNow,
+  startBenchPlace,
 } from './harness.js';
 import { PEER_KINDS, PEER_TITLES, type PeerKind, startPeer } from './peers/start-peer.js';
 
@@ -106,12 +103,7 @@ interface Result {
 }
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'harepost-bench-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const pki = await createTestPki({ names: [HOST], dir: join(dir, 'pki') });
-  const dns = await startDnsServer();
-  onCleanup(() => dns.close());
-  dns.setA(HOST, ['127.0.0.1']);
+  const { dir, pki, dns } = await startBenchPlace('bench', HOST);
 
   const receiver = await startReceiverProcess(TLS ? pki : undefined);
   const receiverPort = receiver.port;
